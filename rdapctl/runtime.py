@@ -1,0 +1,37 @@
+"""The runtime context built once at the entry point and passed down.
+
+It carries what the world provides: environment, state paths, the clock and the
+diagnostic stream. No module keeps these in globals, so tests inject their own.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from rdapctl.paths import StatePaths
+
+
+def _stderr() -> TextIO:
+    return sys.stderr
+
+
+@dataclass
+class Runtime:
+    env: Mapping[str, str]
+    paths: StatePaths
+    clock: Callable[[], float] = time.time
+    stderr: TextIO = field(default_factory=_stderr)
+    debug: bool = False
+    command: str = ""
+
+    def warn(self, message: str) -> None:
+        """A diagnostic for the user on stderr (never stdout)."""
+        print(f"rdapctl: warning: {message}", file=self.stderr)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **kwargs: object) -> Runtime:
+        return cls(env=dict(env), paths=StatePaths.from_env(env), **kwargs)  # type: ignore[arg-type]

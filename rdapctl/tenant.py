@@ -1,0 +1,171 @@
+"""The effective settings of one tenant, after defaults: the contract between the
+profiles loader and every policy consumer (network guard, residency, redaction,
+cache, audit, keys).
+
+Pure data. ``rdapctl.profiles`` builds these from TOML; nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Isolation = Literal["strict", "standard", "development"]
+Criticality = Literal["critical", "high", "medium", "low"]
+
+QUERY_TYPES: tuple[str, ...] = ("domain", "ip", "autnum", "entity", "nameserver", "help", "url")
+REGIONS: tuple[str, ...] = (
+    "north-america",
+    "europe",
+    "asia-pacific",
+    "middle-east",
+    "latin-america",
+    "africa",
+    "global",
+)
+TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DEFAULT_TENANT = "default"
+
+# jCard properties that identify or reach a person.
+BASE_REDACT_FIELDS: tuple[str, ...] = ("fn", "n", "adr", "email", "tel", "contact-uri")
+# GDPR/CCPA/PDPL also treat the organisation as personal data (sole traders, natural persons).
+COMPLIANCE_REDACT_FIELDS: tuple[str, ...] = (*BASE_REDACT_FIELDS, "org")
+
+
+@dataclass(frozen=True)
+class Compliance:
+    gdpr: bool = False
+    ccpa: bool = False
+    pdpl: bool = False
+    do_not_sell: bool | None = None
+    data_categories: tuple[str, ...] | None = None
+    recipients: tuple[str, ...] | None = None
+    transfers: tuple[str, ...] | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.gdpr or self.ccpa or self.pdpl
+
+
+@dataclass(frozen=True)
+class Security:
+    redact_pii: bool = True
+    redact_fields: tuple[str, ...] = BASE_REDACT_FIELDS
+    allow_http: bool = False
+    # False: no private addresses; True: all; a tuple: only these CIDRs.
+    allow_private_ips: bool | tuple[str, ...] = False
+    allowed_ports: tuple[int, ...] = (443,)
+    follow_referrals: bool = True
+    allowed_query_types: tuple[str, ...] = QUERY_TYPES
+    max_concurrent_requests: int = 8
+    requests_per_second: float = 5.0
+    max_batch_size: int = 10000
+    timeout_s: float = 10.0
+    max_response_bytes: int = 10_000_000
+
+
+@dataclass(frozen=True)
+class Servers:
+    all: str | None = None
+    fallback: str | None = None
+    domains: dict[str, str] = field(default_factory=dict)
+    ip: dict[str, str] = field(default_factory=dict)
+    autnum: dict[str, str] = field(default_factory=dict)
+    entity: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tls:
+    ca_bundle: str | None = None
+    certificate_pinning: bool = False
+    pins: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    enabled: bool = True
+    ttl_s: int = 3600
+    negative_ttl_s: int = 300
+    max_size_mb: int = 256
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    enabled: bool = True
+    hash_queries: bool = False
+    retention_days: int = 400
+    fail_open: bool = False
+    syslog: bool = False
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    rotation_days: int = 90
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str = DEFAULT_TENANT
+    display_name: str | None = None
+    isolation: Isolation = "strict"
+    data_residency: tuple[str, ...] = ()
+    unknown_region: Literal["deny", "allow"] = "deny"
+    purpose: str | None = None
+    legal_basis: str | None = None
+    business_criticality: Criticality = "medium"
+    compliance: Compliance = field(default_factory=Compliance)
+    security: Security = field(default_factory=Security)
+    servers: Servers = field(default_factory=Servers)
+    regions: dict[str, str] = field(default_factory=dict)
+    tls: Tls = field(default_factory=Tls)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex, first 16 bytes) of the canonical effective policy.
+
+        Cosmetic fields (display name) are left out so renaming a team does not
+        invalidate its cache or log a policy change.
+        """
+        data = self.to_dict()
+        data.pop("display_name", None)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=list)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    @property
+    def effective_cache_ttl_s(self) -> int:
+        return effective_ttl(self, self.cache.ttl_s)
+
+    @property
+    def effective_negative_ttl_s(self) -> int:
+        return effective_ttl(self, self.cache.negative_ttl_s)
+
+
+GDPR_TTL_CAP_S = 3600
+DEVELOPMENT_TTL_FLOOR_S = 86400
+
+
+def effective_ttl(tenant: Tenant, ttl_s: int) -> int:
+    """Apply the compliance rules: gdpr/ccpa tenants are capped at one hour,
+    development isolation has a floor of 24 hours (the cap wins when both apply)."""
+    ttl = ttl_s
+    if tenant.isolation == "development":
+        ttl = max(ttl, DEVELOPMENT_TTL_FLOOR_S)
+    if tenant.compliance.gdpr or tenant.compliance.ccpa:
+        ttl = min(ttl, GDPR_TTL_CAP_S)
+    return ttl
+
+
+def default_redact_fields(compliance: Compliance) -> tuple[str, ...]:
+    return COMPLIANCE_REDACT_FIELDS if compliance.any else BASE_REDACT_FIELDS
+
+
+def builtin_default_tenant() -> Tenant:
+    """The tenant used when no profiles file exists: every safe default."""
+    return Tenant()
