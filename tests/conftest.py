@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-FIXTURES = Path(__file__).parent / "fixtures"
-RDAP_FIXTURES = FIXTURES / "rdap"
 
 _SCRUBBED = (
     "RDAPCTL_HOME",
@@ -44,9 +40,3 @@ def rdapctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     yield home
 
 
-def load_fixture(relpath: str) -> object:
-    return json.loads((RDAP_FIXTURES / relpath).read_text(encoding="utf-8"))
-
-
-def all_fixture_files() -> list[Path]:
-    return sorted(p for p in RDAP_FIXTURES.rglob("*.json"))
