@@ -13,7 +13,7 @@
     ├── NoServerError (8)          no RDAP server is known for the query
     ├── IntegrityError (9)         cache or key integrity failure, wrong master key
     ├── AuditError (10)            audit record could not be written, or verification failed
-    └── InterruptedError_ (130)    SIGINT / SIGTERM
+    └── InterruptedRunError (130)    SIGINT / SIGTERM
 
 Every error carries a one-line ``message`` and an optional ``hint`` (what to change
 to make it work), and a stable machine ``code`` used in the JSON envelope.
@@ -108,7 +108,7 @@ class AuditError(RdapctlError):
     code = "audit_error"
 
 
-class InterruptedError_(RdapctlError):  # noqa: N801 - the builtin InterruptedError is an OSError
+class InterruptedRunError(RdapctlError):
     exit_code = ExitCode.INTERRUPTED
     code = "interrupted"
 

@@ -38,5 +38,3 @@ def rdapctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("RDAPCTL_HOME", str(home))
     monkeypatch.setenv("COLUMNS", "100")
     yield home
-
-
