@@ -1,0 +1,274 @@
+"""IANA RDAP bootstrap (RFC 9224, RFC 8521 object tags) and server selection.
+
+Owns: reading the five registries (the copy refreshed by ``bootstrap update`` in
+the cache dir when it is valid, else the copy embedded in the package), matching
+a query to base URLs, and applying a tenant's server overrides. No network I/O
+here: ``rdapctl.bootstrap_update`` fetches.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rdapctl.errors import NoServerError
+from rdapctl.query import IpNetwork, Query
+from rdapctl.tenant import Tenant
+
+REGISTRY_NAMES: tuple[str, ...] = ("dns", "ipv4", "ipv6", "asn", "object-tags")
+NO_SERVER_HINT = "pass --server URL, or set servers.fallback in the tenant profile"
+
+
+class BootstrapFormatError(ValueError):
+    """A registry file is not a valid RFC 9224 document."""
+
+
+@dataclass(frozen=True)
+class Registry:
+    name: str
+    publication: str
+    source: str  # "embedded" or "updated"
+    path: str
+    services: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class ServerChoice:
+    """Where a query goes and why."""
+
+    servers: tuple[str, ...]
+    reason: str
+    registry: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.servers[0]
+
+
+def parse_registry(name: str, data: Any) -> tuple[str, tuple[tuple[tuple[str, ...], ...], ...]]:
+    """Validate an RFC 9224 document; return (publication, services)."""
+    if not isinstance(data, dict):
+        raise BootstrapFormatError(f"{name}: not a JSON object")
+    services = data.get("services")
+    if not isinstance(services, list) or not services:
+        raise BootstrapFormatError(f"{name}: no services")
+    if not isinstance(data.get("version"), str) or not isinstance(data.get("publication"), str):
+        raise BootstrapFormatError(f"{name}: missing version or publication")
+    parsed = []
+    for entry in services:
+        if not isinstance(entry, list) or len(entry) not in (2, 3):
+            raise BootstrapFormatError(f"{name}: malformed service entry")
+        # object-tags entries are [contacts, tags, urls]; the others [keys, urls].
+        keys, urls = entry[-2], entry[-1]
+        if not (isinstance(keys, list) and isinstance(urls, list)):
+            raise BootstrapFormatError(f"{name}: malformed service entry")
+        if not all(isinstance(x, str) for x in keys + urls):
+            raise BootstrapFormatError(f"{name}: service entries must be strings")
+        parsed.append((tuple(keys), tuple(urls)))
+    return data["publication"], tuple(parsed)
+
+
+def _embedded_text(name: str) -> str:
+    return (resources.files("rdapctl") / "data" / "bootstrap" / f"{name}.json").read_text(
+        encoding="utf-8"
+    )
+
+
+def load_registry(name: str, updated_dir: Path | None) -> Registry:
+    """The updated copy when present and valid, else the embedded one."""
+    if updated_dir is not None:
+        path = updated_dir / f"{name}.json"
+        try:
+            publication, services = parse_registry(name, json.loads(path.read_bytes()))
+            return Registry(name, publication, "updated", str(path), services)
+        except (OSError, ValueError):
+            pass
+    publication, services = parse_registry(name, json.loads(_embedded_text(name)))
+    return Registry(name, publication, "embedded", f"rdapctl/data/bootstrap/{name}.json", services)
+
+
+def _prefer_https(urls: tuple[str, ...]) -> tuple[str, ...]:
+    https = [u for u in urls if u.lower().startswith("https://")]
+    other = [u for u in urls if not u.lower().startswith("https://")]
+    return tuple(_with_slash(u) for u in https + other)
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+@dataclass
+class Bootstrap:
+    """The five registries, loaded lazily (most lookups need one)."""
+
+    updated_dir: Path | None
+    _loaded: dict[str, Registry] = field(default_factory=dict)
+    _ip_index: dict[str, list[tuple[IpNetwork, tuple[str, ...]]]] = field(default_factory=dict)
+
+    def registry(self, name: str) -> Registry:
+        if name not in self._loaded:
+            self._loaded[name] = load_registry(name, self.updated_dir)
+        return self._loaded[name]
+
+    def match(self, query: Query) -> ServerChoice | None:
+        if query.type in ("domain", "nameserver"):
+            if query.network is not None:
+                return self._match_ip(query.network)
+            return self._match_domain(query.value)
+        if query.type == "ip" and query.network is not None:
+            return self._match_ip(query.network)
+        if query.type == "autnum" and query.asn is not None:
+            return self._match_asn(query.asn)
+        if query.type == "entity" and query.object_tag:
+            return self._match_tag(query.object_tag)
+        return None
+
+    def _match_domain(self, name: str) -> ServerChoice | None:
+        registry = self.registry("dns")
+        table = {key.lower(): urls for keys, urls in registry.services for key in keys}
+        labels = name.split(".")
+        for i in range(len(labels)):
+            suffix = ".".join(labels[i:])
+            if suffix in table:
+                return ServerChoice(
+                    _prefer_https(table[suffix]),
+                    f"IANA dns registry: longest matching suffix .{suffix}",
+                    "dns",
+                )
+        return None
+
+    def _match_ip(self, network: IpNetwork) -> ServerChoice | None:
+        name = "ipv4" if network.version == 4 else "ipv6"
+        if name not in self._ip_index:
+            index: list[tuple[IpNetwork, tuple[str, ...]]] = []
+            for keys, urls in self.registry(name).services:
+                for key in keys:
+                    try:
+                        index.append((ipaddress.ip_network(key, strict=False), urls))
+                    except ValueError:
+                        continue
+            index.sort(key=lambda item: item[0].prefixlen, reverse=True)
+            self._ip_index[name] = index
+        for candidate, urls in self._ip_index[name]:
+            if candidate.version == network.version and network.subnet_of(candidate):  # type: ignore[arg-type]
+                return ServerChoice(
+                    _prefer_https(urls),
+                    f"IANA {name} registry: longest matching prefix {candidate}",
+                    name,
+                )
+        return None
+
+    def _match_asn(self, asn: int) -> ServerChoice | None:
+        for keys, urls in self.registry("asn").services:
+            for key in keys:
+                low, _, high = key.partition("-")
+                try:
+                    lo, hi = int(low), int(high or low)
+                except ValueError:
+                    continue
+                if lo <= asn <= hi:
+                    return ServerChoice(
+                        _prefer_https(urls), f"IANA asn registry: range {key}", "asn"
+                    )
+        return None
+
+    def _match_tag(self, tag: str) -> ServerChoice | None:
+        for keys, urls in self.registry("object-tags").services:
+            if tag.upper() in (k.upper() for k in keys):
+                return ServerChoice(
+                    _prefer_https(urls), f"IANA object-tags registry: tag {tag}", "object-tags"
+                )
+        return None
+
+
+def _override_domain(table: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    labels = name.split(".")
+    for i in range(len(labels)):
+        suffix = ".".join(labels[i:])
+        if suffix in table:
+            return suffix, table[suffix]
+    return None
+
+
+def _override_ip(table: Mapping[str, str], network: IpNetwork) -> tuple[str, str] | None:
+    best: tuple[int, str, str] | None = None
+    for key, url in table.items():
+        try:
+            candidate = ipaddress.ip_network(key, strict=False)
+        except ValueError:
+            continue
+        if (
+            candidate.version == network.version
+            and network.subnet_of(candidate)  # type: ignore[arg-type]
+            and (best is None or candidate.prefixlen > best[0])
+        ):
+            best = (candidate.prefixlen, key, url)
+    return (best[1], best[2]) if best else None
+
+
+def _override_asn(table: Mapping[str, str], asn: int) -> tuple[str, str] | None:
+    for key, url in table.items():
+        low, _, high = key.partition("-")
+        try:
+            if int(low) <= asn <= int(high or low):
+                return key, url
+        except ValueError:
+            continue
+    return None
+
+
+def choose_server(
+    query: Query, tenant: Tenant, bootstrap: Bootstrap, explicit: str | None = None
+) -> ServerChoice:
+    """Pick the base URL: --server, then the tenant's overrides, then IANA, then fallback.
+
+    A ``url`` query carries its own server. Raises NoServerError (exit 8).
+    """
+    if query.type == "url":
+        return ServerChoice((query.value,), "full RDAP URL given")
+    if explicit:
+        return ServerChoice((_with_slash(explicit),), "--server option")
+    servers = tenant.servers
+    if servers.all:
+        return ServerChoice((_with_slash(servers.all),), "tenant servers.all (mirror)")
+    override = _tenant_override(query, tenant)
+    if override is not None:
+        return override
+    match = bootstrap.match(query)
+    if match is not None:
+        return match
+    if servers.fallback:
+        return ServerChoice((_with_slash(servers.fallback),), "tenant servers.fallback")
+    raise NoServerError(
+        f"no RDAP server is known for {query.type} {query.value}", hint=NO_SERVER_HINT
+    )
+
+
+def _tenant_override(query: Query, tenant: Tenant) -> ServerChoice | None:
+    servers = tenant.servers
+    hit: tuple[str, str] | None = None
+    table = ""
+    if query.type in ("domain", "nameserver") and query.network is None:
+        hit, table = _override_domain(servers.domains, query.value), "domains"
+    elif query.network is not None:
+        hit, table = _override_ip(servers.ip, query.network), "ip"
+    elif query.type == "autnum" and query.asn is not None:
+        hit, table = _override_asn(servers.autnum, query.asn), "autnum"
+    elif query.type == "entity" and query.object_tag:
+        url = {k.upper(): v for k, v in servers.entity.items()}.get(query.object_tag)
+        hit, table = ((query.object_tag, url) if url else None), "entity"
+    if hit is None:
+        return None
+    return ServerChoice((_with_slash(hit[1]),), f"tenant servers.{table} override {hit[0]!r}")
+
+
+def query_url(choice: ServerChoice, query: Query) -> str:
+    """The full URL of ``query`` at the chosen server."""
+    if query.type == "url":
+        return query.value
+    return choice.base_url + query.path

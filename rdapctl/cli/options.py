@@ -1,0 +1,67 @@
+"""Option types shared by commands (declared once so every command spells them alike)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class DebugState:
+    """Whether --debug was given; set by the root callback, read by the error handler."""
+
+    enabled = False
+
+
+def _complete_tenant(incomplete: str) -> list[str]:
+    from rdapctl.cli.completion import tenant_names
+
+    return [name for name in tenant_names() if name.startswith(incomplete)]
+
+
+TenantOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        "-t",
+        help="Tenant to act for (default: $RDAPCTL_TENANT, then default_tenant).",
+        autocompletion=_complete_tenant,
+        show_default=False,
+    ),
+]
+ProfilesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--profiles",
+        help="Profiles file (default: $RDAPCTL_PROFILES, $RDAPCTL_HOME/profiles.toml, "
+        "then the user config dir).",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="text (terminal default), json (the envelope; default when piped) or rdap "
+        "(the RDAP object only).",
+        autocompletion=lambda: ["text", "json", "rdap"],
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="text (terminal default) or json (default when piped).",
+        autocompletion=lambda: ["text", "json"],
+        show_default=False,
+    ),
+]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="Disable colour (also: NO_COLOR).")]
+AllTenantsOpt = Annotated[
+    bool, typer.Option("--all-tenants", help="Act for every tenant in the profiles file.")
+]

@@ -1,0 +1,93 @@
+"""The stable, versioned JSON envelope every lookup produces (``-o json``, batch JSONL).
+
+Pure: builds dicts. The JSON Schema is ``rdapctl/data/envelope.schema.json``; the
+README documents every field. Bump ``SCHEMA_VERSION`` on any incompatible change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from rdapctl.errors import ExitCode, RdapctlError
+
+SCHEMA_VERSION = 1
+Status = Literal["ok", "not_found", "denied", "error"]
+
+
+def status_for_error(error: RdapctlError) -> Status:
+    if error.exit_code == ExitCode.NOT_FOUND:
+        return "not_found"
+    if error.exit_code == ExitCode.DENIED:
+        return "denied"
+    return "error"
+
+
+def error_fields(error: RdapctlError) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.hint:
+        out["hint"] = error.hint
+    out["exit_code"] = int(error.exit_code)
+    return out
+
+
+def make_envelope(
+    *,
+    query: str,
+    query_type: str | None,
+    tenant: str,
+    status: Status,
+    source: Literal["network", "cache"] | None = "network",
+    server: str | None = None,
+    url: str | None = None,
+    response: Any = None,
+    referrals: list[dict[str, Any]] | None = None,
+    error: RdapctlError | None = None,
+    age_s: float | None = None,
+    http_status: int | None = None,
+    policy: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "query": query,
+        "type": query_type,
+        "tenant": tenant,
+        "status": status,
+        "source": source,
+        "age_s": None if age_s is None else round(age_s, 3),
+        "server": server,
+        "url": url,
+        "http_status": http_status,
+        "response": response,
+        "referrals": referrals or [],
+        "policy": policy,
+        "error": error_fields(error) if error is not None else None,
+    }
+
+
+def exit_code_of(envelope: dict[str, Any]) -> int:
+    """The process exit code an envelope stands for."""
+    if envelope["status"] == "ok":
+        return int(ExitCode.OK)
+    if envelope["status"] == "not_found":
+        return int(ExitCode.NOT_FOUND)
+    error = envelope.get("error") or {}
+    return int(error.get("exit_code", ExitCode.INTERNAL))
+
+
+def rdap_error_object(envelope: dict[str, Any]) -> dict[str, Any]:
+    """An RFC 9083 error object for ``-o rdap`` when there is no RDAP object to print."""
+    response = envelope.get("response")
+    if isinstance(response, dict) and "errorCode" in response:
+        return response
+    error = envelope.get("error") or {}
+    status = envelope.get("http_status")
+    code = {"not_found": 404, "denied": 403}.get(envelope["status"], status or 500)
+    description = [error.get("message", "lookup failed")]
+    if error.get("hint"):
+        description.append(error["hint"])
+    return {
+        "rdapConformance": ["rdap_level_0"],
+        "errorCode": code,
+        "title": error.get("code", envelope["status"]),
+        "description": description,
+    }

@@ -1,0 +1,166 @@
+"""A tenant session: the services one command needs to act for one tenant.
+
+Builds, lazily and once, the bootstrap, the guarded HTTP client, the keyring, the
+encrypted cache and the audit log, all scoped to the tenant. Commands and the
+lookup pipeline ask the session; nothing here is global. Heavy modules (httpx,
+cryptography, diskcache) are imported only when their service is first used,
+so a cache hit never imports httpx.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from rdapctl.bootstrap import Bootstrap
+from rdapctl.errors import PolicyDeniedError, RdapctlError
+from rdapctl.runtime import Runtime
+from rdapctl.tenant import Tenant
+
+if TYPE_CHECKING:
+    from rdapctl.http import HttpResponse, RdapHttpClient
+    from rdapctl.query import Query
+    from rdapctl.residency import ResidencyDecision
+
+Resolver = Callable[[str, int], list[str]]
+
+
+@dataclass(frozen=True)
+class Residency:
+    """The residency decision for one server, as recorded in envelopes and audit."""
+
+    region: str
+    action: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"region": self.region, "action": self.action, "reason": self.reason}
+
+
+class TenantSession:
+    def __init__(
+        self,
+        runtime: Runtime,
+        tenant: Tenant,
+        *,
+        resolver: Resolver | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        use_audit: bool = True,
+    ) -> None:
+        self.runtime = runtime
+        self.tenant = tenant
+        self._resolver = resolver
+        self._sleep = sleep
+        self._use_audit = use_audit
+
+    # -- services ---------------------------------------------------------------
+
+    @cached_property
+    def bootstrap(self) -> Bootstrap:
+        return Bootstrap(self.runtime.paths.bootstrap_dir)
+
+    @cached_property
+    def http(self) -> RdapHttpClient:
+        from rdapctl.http import RETRY_BY_CRITICALITY, RdapHttpClient
+        from rdapctl.netguard import NetworkPolicy
+        from rdapctl.transport import build_transport
+
+        security = self.tenant.security
+        transport = build_transport(
+            NetworkPolicy.from_tenant(self.tenant),
+            env=self.runtime.env,
+            resolver=self._resolver,
+            connect_timeout=security.timeout_s,
+        )
+        return RdapHttpClient(
+            transport=transport,
+            timeout_s=security.timeout_s,
+            max_response_bytes=security.max_response_bytes,
+            retry=RETRY_BY_CRITICALITY[self.tenant.business_criticality],
+            sleep=self._sleep,
+            clock=self.runtime.clock,
+        )
+
+    def close(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
+        cache = self.__dict__.get("cache")
+        if cache is not None:
+            cache.close()
+
+    def __enter__(self) -> TenantSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- residency ----------------------------------------------------------------
+
+    def check_residency(self, url: str, query_tld: str | None) -> Residency:
+        """Decide residency for the server of ``url``; strict isolation refuses here."""
+        from rdapctl.residency import decide, region_for
+
+        info = region_for(url, query_tld=query_tld, overrides=self.tenant.regions)
+        decision: ResidencyDecision = decide(self.tenant, info)
+        residency = Residency(decision.region, decision.action, decision.reason)
+        if decision.action == "deny":
+            raise PolicyDeniedError(
+                f"data residency: {decision.reason}",
+                code="residency_violation",
+                hint="add the region to data_residency in the tenant profile "
+                "(or set regions.<host> if the server's region is known)",
+            )
+        if decision.action in ("anonymise", "warn"):
+            self.record("residency_violation", {"residency": residency.as_dict()})
+            if decision.action == "warn":
+                self.runtime.warn(f"data residency (development isolation): {decision.reason}")
+        return residency
+
+    # -- cache ----------------------------------------------------------------------
+
+    @property
+    def cache_enabled(self) -> bool:
+        return self.tenant.cache.enabled
+
+    def cache_request(self, query: Query, server: str, follow_referrals: bool) -> Any:
+        return None
+
+    def cache_get(self, key: Any) -> tuple[dict[str, Any], float] | None:
+        return None
+
+    def cache_put(self, key: Any, envelope: dict[str, Any], response: HttpResponse) -> None:
+        return None
+
+    # -- audit ------------------------------------------------------------------------
+
+    def record(self, event: str, fields: dict[str, Any]) -> None:
+        return None
+
+    def record_policy_event(self, exc: RdapctlError, fields: dict[str, Any]) -> None:
+        from rdapctl.lookup import policy_event_for
+
+        event = policy_event_for(exc)
+        if event is None:
+            return
+        data = dict(fields)
+        data["reason"] = exc.message
+        self.record(event, data)
+        if event in ("ssrf_blocked", "residency_violation"):
+            self.runtime.warn(f"{event}: {exc.message}")
+
+    def record_lookup(
+        self, envelope: dict[str, Any], fields: dict[str, Any], duration_ms: float
+    ) -> None:
+        from rdapctl.envelope import exit_code_of
+
+        data = dict(fields)
+        data.update(
+            status=envelope["status"],
+            exit_code=exit_code_of(envelope),
+            source=envelope.get("source") or fields.get("source"),
+            duration_ms=round(duration_ms, 3),
+        )
+        self.record("lookup", data)

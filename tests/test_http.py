@@ -1,0 +1,225 @@
+"""The RDAP HTTP client against a real server on 127.0.0.1 (RFC 7480 behaviour)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from rdapctl import __version__
+from rdapctl.errors import ExitCode, RateLimitedError, UpstreamError
+from rdapctl.http import RETRY_BY_CRITICALITY, RdapHttpClient, RetryPolicy, parse_retry_after
+from tests.support import load_fixture
+
+DOMAIN = load_fixture("domain-gtld-registry/verisign-com-google.com-2022-05.json")
+
+
+class SleepRecorder:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+def client(sleeps: SleepRecorder) -> Iterator[RdapHttpClient]:
+    c = RdapHttpClient(timeout_s=2.0, max_response_bytes=100_000, sleep=sleeps)
+    yield c
+    c.close()
+
+
+def test_sends_rdap_headers_and_decodes_json(
+    httpserver: HTTPServer, client: RdapHttpClient
+) -> None:
+    """Accept asks for application/rdap+json; User-Agent names rdapctl and its version."""
+    httpserver.expect_request(
+        "/domain/google.com",
+        headers={"User-Agent": f"rdapctl/{__version__}"},
+    ).respond_with_json(DOMAIN, content_type="application/rdap+json")
+    response = client.get(httpserver.url_for("/domain/google.com"))
+    assert response.status == 200
+    assert response.body["ldhName"].lower() == "google.com"
+    request, _ = httpserver.log[0]
+    assert "application/rdap+json" in request.headers["Accept"]
+
+
+def test_follows_redirects_and_reports_them(httpserver: HTTPServer, client: RdapHttpClient) -> None:
+    """Redirects are followed; the final URL and the hops are reported."""
+    httpserver.expect_request("/a").respond_with_data("", status=302, headers={"Location": "/b"})
+    httpserver.expect_request("/b").respond_with_json(DOMAIN)
+    response = client.get(httpserver.url_for("/a"))
+    assert response.url.endswith("/b")
+    assert response.redirects == [httpserver.url_for("/a")]
+
+
+def test_redirect_loop_stops_after_five_hops(
+    httpserver: HTTPServer, client: RdapHttpClient
+) -> None:
+    """More than five redirects is an upstream error, not an endless loop."""
+    httpserver.expect_request("/loop").respond_with_data(
+        "", status=302, headers={"Location": "/loop"}
+    )
+    with pytest.raises(UpstreamError) as info:
+        client.get(httpserver.url_for("/loop"))
+    assert info.value.code == "too_many_redirects"
+    assert len(httpserver.log) == 6
+
+
+def test_404_is_returned_with_its_error_object(
+    httpserver: HTTPServer, client: RdapHttpClient
+) -> None:
+    """An RDAP 404 is an answer, not an exception: the caller shows the error object."""
+    body = load_fixture("error/ripe-404-error.json")
+    httpserver.expect_request("/entity/X").respond_with_json(body, status=404)
+    response = client.get(httpserver.url_for("/entity/X"))
+    assert response.status == 404
+    assert response.body["errorCode"] == 404
+
+
+def test_429_honours_retry_after_then_succeeds(
+    httpserver: HTTPServer, client: RdapHttpClient, sleeps: SleepRecorder
+) -> None:
+    """429 with Retry-After waits that long, then retries."""
+    httpserver.expect_ordered_request("/d").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "3"}
+    )
+    httpserver.expect_ordered_request("/d").respond_with_json(DOMAIN)
+    response = client.get(httpserver.url_for("/d"))
+    assert response.status == 200
+    assert sleeps.waits == [3.0]
+    assert response.attempts == 2
+
+
+def test_429_past_the_retry_budget_is_rate_limited(
+    httpserver: HTTPServer, client: RdapHttpClient
+) -> None:
+    """A server that keeps answering 429 ends the lookup with exit 5."""
+    httpserver.expect_request("/d").respond_with_data(
+        "no", status=429, headers={"Retry-After": "1"}
+    )
+    with pytest.raises(RateLimitedError) as info:
+        client.get(httpserver.url_for("/d"))
+    assert info.value.exit_code == ExitCode.RATE_LIMITED
+    assert len(httpserver.log) == 1 + RETRY_BY_CRITICALITY["medium"].max_retries
+
+
+def test_retry_after_longer_than_patience_fails_at_once(
+    httpserver: HTTPServer, client: RdapHttpClient, sleeps: SleepRecorder
+) -> None:
+    """A Retry-After beyond the bounded wait is not slept through."""
+    httpserver.expect_request("/d").respond_with_data(
+        "no", status=429, headers={"Retry-After": "3600"}
+    )
+    with pytest.raises(RateLimitedError):
+        client.get(httpserver.url_for("/d"))
+    assert sleeps.waits == []
+
+
+def test_5xx_then_success_backs_off(
+    httpserver: HTTPServer, client: RdapHttpClient, sleeps: SleepRecorder
+) -> None:
+    """5xx answers are retried with exponential backoff."""
+    httpserver.expect_ordered_request("/d").respond_with_data("oops", status=502)
+    httpserver.expect_ordered_request("/d").respond_with_data("oops", status=500)
+    httpserver.expect_ordered_request("/d").respond_with_json(DOMAIN)
+    assert client.get(httpserver.url_for("/d")).status == 200
+    assert sleeps.waits == [0.25, 0.5]
+
+
+def test_persistent_5xx_is_an_upstream_error(httpserver: HTTPServer, sleeps: SleepRecorder) -> None:
+    """Low-criticality tenants fail fast: no retries."""
+    httpserver.expect_request("/d").respond_with_data("oops", status=500)
+    with RdapHttpClient(retry=RETRY_BY_CRITICALITY["low"], sleep=sleeps) as c:
+        with pytest.raises(UpstreamError) as info:
+            c.get(httpserver.url_for("/d"))
+    assert info.value.exit_code == ExitCode.UPSTREAM
+    assert len(httpserver.log) == 1
+
+
+def test_oversized_body_is_not_buffered(httpserver: HTTPServer, client: RdapHttpClient) -> None:
+    """Past max_response_bytes reading stops, even without a Content-Length."""
+    sent = {"chunks": 0}
+
+    def endless(_: Request) -> Response:
+        def body() -> Iterator[bytes]:
+            yield b'{"objectClassName": "domain", "pad": "'
+            for _ in range(10_000):
+                sent["chunks"] += 1
+                yield b"x" * 10_000
+            yield b'"}'
+
+        return Response(body(), content_type="application/rdap+json")
+
+    httpserver.expect_request("/big").respond_with_handler(endless)
+    with pytest.raises(UpstreamError) as info:
+        client.get(httpserver.url_for("/big"))
+    assert info.value.code == "response_too_large"
+    assert "max_response_bytes" in (info.value.hint or "")
+
+
+def test_declared_oversized_body_is_refused(httpserver: HTTPServer, client: RdapHttpClient) -> None:
+    """A Content-Length above the limit is refused before reading."""
+    httpserver.expect_request("/big").respond_with_data(
+        "x" * 200_000, content_type="application/json"
+    )
+    with pytest.raises(UpstreamError, match="larger than 100000 bytes"):
+        client.get(httpserver.url_for("/big"))
+
+
+def test_non_json_body_is_a_clear_error(httpserver: HTTPServer, client: RdapHttpClient) -> None:
+    """An HTML page (wrong content type) is reported as such."""
+    httpserver.expect_request("/d").respond_with_data("<html>hi</html>", content_type="text/html")
+    with pytest.raises(UpstreamError) as info:
+        client.get(httpserver.url_for("/d"))
+    assert info.value.code == "malformed_response"
+    assert "text/html" in info.value.message
+
+
+def test_json_with_generic_content_type_is_accepted(
+    httpserver: HTTPServer, client: RdapHttpClient
+) -> None:
+    """Many registries send application/json; the body decides."""
+    httpserver.expect_request("/d").respond_with_data(json.dumps(DOMAIN), content_type="text/plain")
+    assert client.get(httpserver.url_for("/d")).body["objectClassName"] == "domain"
+
+
+def test_slow_server_times_out(httpserver: HTTPServer, sleeps: SleepRecorder) -> None:
+    """A server slower than the timeout is exit 7 with a hint about timeout_s."""
+
+    def slow(_: Request) -> Response:
+        time.sleep(1.0)
+        return Response(json.dumps(DOMAIN), content_type="application/rdap+json")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    with RdapHttpClient(timeout_s=0.2, sleep=sleeps) as c:
+        with pytest.raises(UpstreamError) as info:
+            c.get(httpserver.url_for("/slow"))
+    assert info.value.code == "timeout"
+    assert "timeout_s" in (info.value.hint or "")
+
+
+def test_connection_refused_is_retried_then_upstream_error(sleeps: SleepRecorder) -> None:
+    """Connection errors back off and retry a bounded number of times."""
+    with RdapHttpClient(retry=RetryPolicy(2, 1.0, 0.1), sleep=sleeps) as c:
+        with pytest.raises(UpstreamError) as info:
+            c.get("http://127.0.0.1:9/")
+    assert info.value.code == "network_error"
+    assert sleeps.waits == [0.1, 0.2]
+
+
+def test_parse_retry_after_accepts_seconds_and_dates() -> None:
+    """Retry-After is delta-seconds or an HTTP date."""
+    assert parse_retry_after("120", 0) == 120
+    assert parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 30.0) == 30.0
+    assert parse_retry_after("soon", 0) is None
+    assert parse_retry_after(None, 0) is None
