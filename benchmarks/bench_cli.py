@@ -97,7 +97,9 @@ def main() -> None:
         timed([rdapctl, "lookup", "warm.com", "-o", "json", "--server", base], env)
         timed([rdapctl, "lookup", "hit.com", "-o", "json", "--server", base], env)
 
-        rows: dict[str, list[float]] = {k: [] for k in ("version", "typer", "lookup", "urllib", "hit")}
+        rows: dict[str, list[float]] = {
+            k: [] for k in ("version", "typer", "lookup", "urllib", "hit")
+        }
         for i in range(args.runs):
             os.chdir(work)  # never import the source tree
             rows["typer"].append(timed([sys.executable, str(trivial), "hello"], env))
@@ -109,11 +111,19 @@ def main() -> None:
             rows["urllib"].append(
                 timed([sys.executable, "-c", URLLIB_ONE_LINER, f"{base}domain/{name}"], env)
             )
-            rows["hit"].append(timed([rdapctl, "lookup", "hit.com", "-o", "json", "--server", base], env))
+            rows["hit"].append(
+                timed([rdapctl, "lookup", "hit.com", "-o", "json", "--server", base], env)
+            )
         med = {k: statistics.median(v) * 1000 for k, v in rows.items()}
         table = [
             ("rdapctl --version", med["version"], "trivial Typer app", med["typer"], 1.2),
-            ("lookup -o json (network, cold)", med["lookup"], "urllib one-liner", med["urllib"], 2.5),
+            (
+                "lookup -o json (network, cold)",
+                med["lookup"],
+                "urllib one-liner",
+                med["urllib"],
+                2.5,
+            ),
             ("lookup -o json (cache hit)", med["hit"], "trivial Typer app", med["typer"], 1.6),
         ]
         print(f"runs per command: {args.runs}; medians in ms; python {sys.version.split()[0]}")
@@ -121,7 +131,9 @@ def main() -> None:
         for case, ms, baseline, bms, target in table:
             ratio = ms / bms
             flag = "ok" if ratio <= target else "MISSED"
-            print(f"{case:34} {ms:7.1f}  {baseline:20} {bms:7.1f}  {ratio:6.2f}  <= {target} {flag}")
+            print(
+                f"{case:34} {ms:7.1f}  {baseline:20} {bms:7.1f}  {ratio:6.2f}  <= {target} {flag}"
+            )
     finally:
         server.terminate()
         shutil.rmtree(work, ignore_errors=True)

@@ -29,7 +29,12 @@ def domain_object(name: str) -> bytes:
                         ["version", {}, "text", "4.0"],
                         ["fn", {}, "text", f"Contact {i} of {name}"],
                         ["org", {}, "text", "Example Holdings"],
-                        ["adr", {}, "text", ["", "", "1 Main St", "Springfield", "", "12345", "US"]],
+                        [
+                            "adr",
+                            {},
+                            "text",
+                            ["", "", "1 Main St", "Springfield", "", "12345", "US"],
+                        ],
                         ["email", {}, "text", f"hostmaster{i}@{name}"],
                         ["tel", {"type": "voice"}, "uri", "tel:+1.5555550100"],
                     ],
@@ -79,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     delay_s = 0.0
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         if self.delay_s:
             time.sleep(self.delay_s)
         name = self.path.rsplit("/", 1)[-1] or "example.com"

@@ -93,7 +93,7 @@ def test_not_found_exits_6_with_error_object(lab: HTTPServer) -> None:
     """RDAP 404 → exit 6; JSON says not_found; -o rdap prints the server's error object."""
     body = load_fixture("error/rdaporg-404-domain-test.fr.json")
     lab.expect_request("/domain/nope.com").respond_with_json(body, status=404)
-    code, env, err = lookup_json("nope.com", "--server", lab.url_for("/"))
+    code, env, _ = lookup_json("nope.com", "--server", lab.url_for("/"))
     assert code == 6
     assert env["status"] == "not_found"
     assert env["error"]["code"] == "not_found"
