@@ -1,0 +1,408 @@
+"""The guarded httpx transport: the only place rdapctl's outgoing connections are made.
+
+Owns: resolving host names (once per connection), asking ``rdapctl.netguard``
+about every address, connecting to the address that was checked (so DNS
+rebinding cannot swap it), TLS with the tenant's extra CA bundle, SPKI pinning
+after each handshake, and routing through HTTP(S)_PROXY / NO_PROXY taken from a
+passed-in environment mapping.
+
+Every request, including each redirect hop httpx follows and each referral the
+caller makes, goes through :meth:`GuardedTransport.handle_request`, so the URL
+rules apply to all of them.
+
+Proxies: the proxy itself is trusted (the user configured it) and is not
+address-checked; the TARGET is still checked (URL rules, and its host resolved
+and every address checked). The proxy resolves the name again when it connects,
+so DNS-rebinding protection for proxied requests is the proxy's job.
+
+Must not: decide policy (``rdapctl.netguard`` does), read ``os.environ``, retry,
+or log anything that could carry proxy credentials. This module imports httpx and
+httpcore at the top; import it lazily so ``rdapctl --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import ssl
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from pathlib import Path
+from types import TracebackType
+
+import httpcore
+import httpx
+
+from rdapctl.errors import ConfigError, NetworkGuardError
+from rdapctl.netguard import (
+    HINT_PINS,
+    NetworkPolicy,
+    check_addresses,
+    check_target,
+    normalise_hostname,
+    parse_literal_host,
+)
+
+Resolver = Callable[[str, int], list[str]]
+
+_SOCKET_OPTION = typing.Any  # httpcore's SOCKET_OPTION union; not exported publicly
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (getaddrinfo order, without duplicates)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: dict[str, None] = {}
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        seen.setdefault(str(sockaddr[0]), None)
+    return list(seen)
+
+
+def spki_pin(der_cert: bytes) -> str:
+    """``sha256/<base64>`` of the DER SubjectPublicKeyInfo of a DER certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    cert = x509.load_der_x509_certificate(der_cert)
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return "sha256/" + base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
+
+
+def resolve_checked(host: str, port: int, policy: NetworkPolicy, resolver: Resolver) -> list[str]:
+    """Resolve ``host`` once and return its addresses, all of them allowed by ``policy``.
+
+    Raises NetworkGuardError when any address is blocked, httpcore.ConnectError
+    when the name does not resolve.
+    """
+    literal = parse_literal_host(host)
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            addresses = list(resolver(host, port))
+        except OSError as exc:
+            raise httpcore.ConnectError(f"could not resolve {host}: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"could not resolve {host}: no addresses")
+    check_addresses(host, addresses, policy)
+    return addresses
+
+
+class _GuardedStream(httpcore.NetworkStream):
+    """A stream whose TLS upgrade keeps the host name for SNI and checks the pins."""
+
+    def __init__(self, inner: httpcore.NetworkStream, policy: NetworkPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # server_hostname is the URL's host name (httpcore passes the origin host,
+        # not the IP we connected to), so SNI and certificate checks use the name.
+        tls = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        pins = self._policy.pins_for(server_hostname)
+        if pins is not None:
+            ssl_object = tls.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(True) if ssl_object is not None else None
+            actual = spki_pin(der) if der else None
+            if actual not in pins:
+                tls.close()
+                raise NetworkGuardError(
+                    f"the certificate key of {server_hostname} matches none of its pins",
+                    hint=HINT_PINS,
+                    code="pin_mismatch",
+                )
+        return _GuardedStream(tls, self._policy)
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore backend: resolve once, check every address, connect to a checked one.
+
+    With ``check_addresses=False`` (the backend of a proxy pool) the connection to
+    the user's proxy is made as configured; TLS pinning still applies.
+    """
+
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        resolver: Resolver,
+        *,
+        check_addresses: bool = True,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._policy = policy
+        self._resolver = resolver
+        self._check = check_addresses
+        self._connect_timeout = connect_timeout
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[_SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        if timeout is None:
+            timeout = self._connect_timeout  # never hang forever on connect
+        if not self._check:
+            stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            return _GuardedStream(stream, self._policy)
+        addresses = resolve_checked(host, port, self._policy, self._resolver)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                stream = self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+                continue
+            return _GuardedStream(stream, self._policy)
+        assert last is not None
+        raise last
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[_SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise NetworkGuardError("unix-socket connections are not allowed")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def build_ssl_context(policy: NetworkPolicy, env: Mapping[str, str]) -> ssl.SSLContext:
+    """System trust (plus SSL_CERT_FILE / SSL_CERT_DIR from ``env``) plus tls.ca_bundle."""
+    ctx = ssl.create_default_context()
+    for var, kind in (("SSL_CERT_FILE", "cafile"), ("SSL_CERT_DIR", "capath")):
+        value = env.get(var)
+        if value:
+            _load_cas(ctx, value, kind, var)
+    if policy.ca_bundle:
+        _load_cas(ctx, policy.ca_bundle, "cafile", "tls.ca_bundle")
+    return ctx
+
+
+def _load_cas(ctx: ssl.SSLContext, location: str, kind: str, setting: str) -> None:
+    path = str(Path(location).expanduser())
+    try:
+        if kind == "cafile":
+            ctx.load_verify_locations(cafile=path)
+        else:
+            ctx.load_verify_locations(capath=path)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+        raise ConfigError(
+            f"{setting}: cannot load CA certificates from {path} ({reason})",
+            hint=f"point {setting} at a readable PEM file",
+        ) from None
+
+
+class _ProxyConfig:
+    """HTTP(S)_PROXY / ALL_PROXY / NO_PROXY read from a mapping, like curl and httpx."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        def first(*names: str) -> str | None:
+            for name in names:
+                value = env.get(name, "").strip()
+                if value:
+                    return value
+            return None
+
+        # Under CGI, HTTP_PROXY can be set by a request header (httpoxy): ignore it.
+        cgi = "REQUEST_METHOD" in env
+        http_names = ("http_proxy",) if cgi else ("http_proxy", "HTTP_PROXY")
+        self.urls: dict[str, str] = {}
+        for scheme, names in (("https", ("https_proxy", "HTTPS_PROXY")), ("http", http_names)):
+            value = first(*names, "all_proxy", "ALL_PROXY")
+            if value:
+                self.urls[scheme] = value if "://" in value else f"http://{value}"
+        raw_no = first("no_proxy", "NO_PROXY") or ""
+        self.no_proxy = [e.strip().lower() for e in raw_no.split(",") if e.strip()]
+
+    def bypass(self, host: str) -> bool:
+        """Whether NO_PROXY says ``host`` is reached directly."""
+        host = normalise_hostname(host)
+        literal = _ip_or_none(host)
+        for entry in self.no_proxy:
+            if entry == "*":
+                return True
+            if "/" in entry:  # a CIDR, as curl >= 7.86 accepts
+                try:
+                    if literal is not None and literal in ip_network(entry, strict=False):
+                        return True
+                except ValueError:
+                    pass
+                continue
+            name = normalise_hostname(entry.lstrip("*").lstrip("."))
+            if name.count(":") == 1:  # host:port; the port is not matched
+                name = name.split(":", 1)[0]
+            if host == name or host.endswith("." + name):
+                return True
+        return False
+
+
+def _ip_or_none(host: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(host)
+    except ValueError:
+        return None
+
+
+def _guarded_http_transport(
+    pool: httpcore.ConnectionPool, ssl_context: ssl.SSLContext
+) -> httpx.HTTPTransport:
+    # httpx offers no network_backend argument: build it as usual (no connections
+    # are opened), then swap in our pool so httpx keeps mapping httpcore errors.
+    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False)
+    transport._pool.close()
+    transport._pool = pool
+    return transport
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport that enforces a NetworkPolicy on every request and connection."""
+
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        env: Mapping[str, str],
+        resolver: Resolver | None = None,
+        connect_timeout: float = 10.0,
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        self._policy = policy
+        self._resolver = resolver or system_resolver
+        self._proxy_config = _ProxyConfig(env)
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        ssl_context = build_ssl_context(policy, env)
+        pool_kwargs: dict[str, typing.Any] = {
+            "ssl_context": ssl_context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+        }
+        direct_backend = GuardedBackend(
+            policy, self._resolver, connect_timeout=connect_timeout, check_addresses=True
+        )
+        self._direct = _guarded_http_transport(
+            httpcore.ConnectionPool(network_backend=direct_backend, **pool_kwargs), ssl_context
+        )
+        # One pool per configured proxy, built once: keep-alive to the proxy is reused.
+        proxy_backend = GuardedBackend(
+            policy, self._resolver, connect_timeout=connect_timeout, check_addresses=False
+        )
+        self._proxied: dict[str, httpx.HTTPTransport] = {}
+        for scheme, url in self._proxy_config.urls.items():
+            self._proxied[scheme] = _guarded_http_transport(
+                _proxy_pool(url, proxy_backend, pool_kwargs), ssl_context
+            )
+
+    def __repr__(self) -> str:
+        # Proxy URLs may hold credentials: show only which schemes are proxied.
+        return f"<GuardedTransport proxied={sorted(self._proxied)}>"
+
+    def _route(self, url: httpx.URL) -> httpx.HTTPTransport | None:
+        proxied = self._proxied.get(url.scheme)
+        if proxied is None or self._proxy_config.bypass(url.host):
+            return None
+        return proxied
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        target = check_target(url.scheme, url.host, url.port, bool(url.userinfo), self._policy)
+        proxied = self._route(url)
+        if proxied is None:
+            return self._direct.handle_request(request)
+        try:
+            # raw_host is the IDNA (ASCII) form, what a resolver expects.
+            host = url.raw_host.decode("ascii")
+            resolve_checked(host, target.port, self._policy, self._resolver)
+        except httpcore.ConnectError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        return proxied.handle_request(request)
+
+    def close(self) -> None:
+        self._direct.close()
+        for transport in self._proxied.values():
+            transport.close()
+
+    def __enter__(self) -> GuardedTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self.close()
+
+
+def _proxy_pool(
+    url: str, backend: GuardedBackend, pool_kwargs: dict[str, typing.Any]
+) -> httpcore.HTTPProxy:
+    try:
+        scheme = httpx.URL(url).scheme
+    except httpx.InvalidURL:
+        scheme = ""
+    if scheme not in ("http", "https"):
+        raise ConfigError(
+            "the proxy in HTTPS_PROXY/HTTP_PROXY/ALL_PROXY is not an http(s) URL",
+            hint="use http://host:port or https://host:port",
+        )
+    proxy = httpx.Proxy(url=url)
+    return httpcore.HTTPProxy(
+        proxy_url=httpcore.URL(
+            scheme=proxy.url.raw_scheme,
+            host=proxy.url.raw_host,
+            port=proxy.url.port,
+            target=proxy.url.raw_path,
+        ),
+        proxy_auth=proxy.raw_auth,
+        proxy_headers=proxy.headers.raw,
+        proxy_ssl_context=proxy.ssl_context,
+        network_backend=backend,
+        **pool_kwargs,
+    )
+
+
+def build_transport(
+    policy: NetworkPolicy,
+    *,
+    env: Mapping[str, str],
+    resolver: Resolver | None = None,
+    connect_timeout: float = 10.0,
+    limits: httpx.Limits | None = None,
+) -> httpx.BaseTransport:
+    """The transport to hand to ``httpx.Client(transport=...)``.
+
+    ``env`` supplies the proxy and SSL_CERT_* variables (the process environment is
+    never read here); ``resolver`` maps (host, port) to IP strings and defaults to
+    getaddrinfo; ``connect_timeout`` applies when a request sets none.
+    """
+    return GuardedTransport(
+        policy, env=env, resolver=resolver, connect_timeout=connect_timeout, limits=limits
+    )
