@@ -1,0 +1,519 @@
+"""The encrypted per-tenant response cache, and HTTP freshness rules for it.
+
+Owns one diskcache store per tenant (``StatePaths.tenant_cache_dir``), the ONLY
+module that imports ``diskcache`` (lazily). Cache keys are HMAC-SHA256 (tenant
+``index`` key) of the canonical request plus the tenant's policy fingerprint, so
+queried names never reach the disk and a policy change makes old entries
+unreachable. Values are AES-256-GCM under the tenant's active ``data`` key; the
+associated data binds tenant, cache key, key id and the clear envelope header, so
+an entry moved to another tenant, another key or another slot fails to open.
+
+Freshness is decided against the injected clock, never diskcache's own expiry
+(which is also set, on wall-clock time, only so diskcache can cull dead entries).
+A damaged, tampered or unreadable entry is a miss: deleted, reported through
+``on_integrity_failure``, never served and never a crash. A store that is not a
+database is moved aside, not deleted.
+
+Must not: import typer/rich, print, decide policy (the lookup pipeline decides what
+is cached and passes the policy-applied value), or hold global state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import struct
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rdapctl.errors import RdapctlError
+from rdapctl.paths import DIR_MODE, FILE_MODE, StatePaths, ensure_private_dir
+
+if TYPE_CHECKING:
+    from rdapctl.crypto import Aead
+    from rdapctl.keyring import Keyring
+    from rdapctl.tenant import Tenant
+
+_MAGIC = b"RC"
+_VERSION = 1
+_FLAG_ZLIB = 0x01
+_TIMES = struct.Struct(">dd")
+_REJECTED_KEY = "rdapctl:rejected"  # str: can never collide with a 32-byte HMAC key
+_AD_PREFIX = b"rdapctl-cache/v1\x00"
+# zlib only pays when it shrinks the value noticeably; tiny values are stored as is.
+_COMPRESS_MIN_BYTES = 512
+
+
+@dataclass(frozen=True)
+class CacheRequest:
+    """What identifies a cached answer (with the tenant's policy fingerprint)."""
+
+    query_type: str
+    query: str
+    server: str | None = None
+    follow_referrals: bool = True
+
+
+@dataclass(frozen=True)
+class CachedEntry:
+    value: dict[str, Any]
+    stored_at: float
+    expires_at: float
+    age_s: float
+    key_id: str
+
+
+# --------------------------------------------------------------------------- freshness
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lname = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lname:
+            return val
+    return None
+
+
+def ttl_from_headers(headers: Mapping[str, str], default_ttl_s: int, now: float) -> int | None:
+    """The TTL to cache a response for: ``default_ttl_s`` shortened (never lengthened)
+    by ``Cache-Control: max-age`` (less ``Age``) or, without max-age, ``Expires``.
+
+    None means "do not cache" (``no-store``; also ``no-cache``, since this cache
+    never revalidates). 0 means already stale; :meth:`TenantCache.put` skips it.
+    """
+    ttl = max(0, int(default_ttl_s))
+    max_age: int | None = None
+    cache_control = _header(headers, "cache-control")
+    if cache_control:
+        for part in cache_control.split(","):
+            name, _, arg = part.strip().partition("=")
+            name = name.strip().lower()
+            if name in ("no-store", "no-cache"):
+                return None
+            if name == "max-age":
+                with contextlib.suppress(ValueError):
+                    max_age = max(0, int(arg.strip().strip('"')))
+    if max_age is not None:
+        age_text = _header(headers, "age")
+        age = 0
+        if age_text:
+            with contextlib.suppress(ValueError):
+                age = max(0, int(age_text.strip()))
+        return min(ttl, max(0, max_age - age))
+    expires = _header(headers, "expires")
+    if expires is not None:
+        try:
+            when = parsedate_to_datetime(expires.strip())
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            remaining = int(when.timestamp() - now)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            remaining = 0  # RFC 9111 5.3: an invalid Expires means "already expired"
+        return min(ttl, max(0, remaining))
+    return ttl
+
+
+def default_ttl(tenant: Tenant, http_status: int) -> int:
+    """The tenant's TTL for an answer before headers: negative TTL for 404, with the
+    compliance cap/floor applied."""
+    return tenant.effective_negative_ttl_s if http_status == 404 else tenant.effective_cache_ttl_s
+
+
+# --------------------------------------------------------------------------- store
+
+
+def _private_disk_class() -> type:
+    """A diskcache Disk whose value files are 0600 in 0700 folders."""
+    import diskcache
+
+    class PrivateDisk(diskcache.Disk):  # type: ignore[misc]
+        def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> Any:
+            root = Path(self._directory)
+            folder = Path(full_path).parent
+            for part in reversed([folder, *folder.parents]):
+                if part == root or root not in part.parents:
+                    continue
+                with contextlib.suppress(FileExistsError):
+                    part.mkdir(mode=DIR_MODE)
+            size = super()._write(full_path, iterator, mode, encoding)
+            os.chmod(full_path, FILE_MODE)
+            return size
+
+    return PrivateDisk
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _tighten(root: Path) -> None:
+    """chmod what diskcache created: folders 0700, files 0600."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            path = Path(dirpath, name)
+            if (path.lstat().st_mode & 0o777) != DIR_MODE:
+                os.chmod(path, DIR_MODE)
+        for name in filenames:
+            path = Path(dirpath, name)
+            with contextlib.suppress(FileNotFoundError):
+                if (path.lstat().st_mode & 0o777) != FILE_MODE:
+                    os.chmod(path, FILE_MODE)
+
+
+class TenantCache:
+    """One tenant's encrypted cache. Open with :meth:`open`; close (or use ``with``)."""
+
+    def __init__(
+        self,
+        store: Any,
+        directory: Path,
+        tenant: Tenant,
+        keyring: Keyring,
+        clock: Callable[[], float],
+        on_integrity_failure: Callable[[str], None],
+        compress: bool,
+    ) -> None:
+        self._store = store
+        self.directory = directory
+        self.tenant = tenant
+        self._keyring = keyring
+        self._clock = clock
+        self._on_failure = on_integrity_failure
+        self._compress = compress
+        self._fingerprint = tenant.fingerprint()
+        self._tenant_bytes = tenant.name.encode()
+        # One cipher object per key id: building AESGCM is a measurable share of a hit.
+        self._aeads: dict[str, Aead] = {}
+        self._store_errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+
+    def __repr__(self) -> str:
+        return f"TenantCache(tenant={self.tenant.name!r}, directory={str(self.directory)!r})"
+
+    @classmethod
+    def open(
+        cls,
+        paths: StatePaths,
+        tenant: Tenant,
+        keyring: Keyring,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_integrity_failure: Callable[[str], None] = lambda reason: None,
+        compress: bool = True,
+    ) -> TenantCache:
+        """Open (creating it 0700/0600) the tenant's store; a store that is not a database
+        is moved aside to ``<tenant>.damaged-<UTC timestamp>`` and a new one created."""
+        import diskcache
+
+        directory = paths.tenant_cache_dir(tenant.name)
+        ensure_private_dir(paths.cache_root)
+        settings: dict[str, Any] = {
+            "eviction_policy": "least-recently-used",
+            "size_limit": max(1, tenant.cache.max_size_mb) * 2**20,
+            "statistics": 1,
+            "disk": _private_disk_class(),
+        }
+        try:
+            store = cls._open_store(diskcache, directory, settings)
+        except sqlite3.DatabaseError:
+            # Under a lock and after a second try, so that two processes finding the
+            # same damage do not move aside the fresh store the other just created.
+            with _locked(paths.cache_root / f".{tenant.name}.lock"):
+                try:
+                    store = cls._open_store(diskcache, directory, settings)
+                except sqlite3.DatabaseError:
+                    aside = cls._move_aside(directory, clock)
+                    on_integrity_failure(
+                        f"the cache store of tenant {tenant.name} was damaged; it was moved"
+                        f" to {aside.name} and a new one created"
+                    )
+                    store = cls._open_store(diskcache, directory, settings)
+        cache = cls(store, directory, tenant, keyring, clock, on_integrity_failure, compress)
+        cache._store_errors = (sqlite3.Error, OSError, diskcache.Timeout)
+        return cache
+
+    @staticmethod
+    def _open_store(diskcache: Any, directory: Path, settings: dict[str, Any]) -> Any:
+        ensure_private_dir(directory)
+        # SQLite gives its -wal/-shm files the database file's mode, so creating
+        # cache.db 0600 first keeps every later file private too.
+        db = directory / "cache.db"
+        if not db.exists():
+            os.close(os.open(db, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        store = diskcache.Cache(str(directory), **settings)
+        _tighten(directory)
+        return store
+
+    @staticmethod
+    def _move_aside(directory: Path, clock: Callable[[], float]) -> Path:
+        stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = directory.with_name(f"{directory.name}.damaged-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = directory.with_name(f"{directory.name}.damaged-{stamp}-{n}")
+        # Another process may have moved it first; then there is nothing left to move.
+        with contextlib.suppress(FileNotFoundError):
+            directory.rename(aside)
+        return aside
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> TenantCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- keys and envelopes -------------------------------------------------------------
+
+    def cache_key(self, req: CacheRequest) -> bytes:
+        """HMAC of the canonical request and policy fingerprint (what is stored on disk)."""
+        from rdapctl.crypto import hmac_sha256
+
+        canonical = json.dumps(
+            [
+                "rdapctl-cache-key/v1",
+                self.tenant.name,
+                req.query_type,
+                req.query,
+                req.server or "",
+                bool(req.follow_referrals),
+                self._fingerprint,
+            ],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode("utf-8")
+        return hmac_sha256(self._keyring.index_key(), canonical)
+
+    def _aad(self, cache_key: bytes, header: bytes) -> bytes:
+        return _AD_PREFIX + self._tenant_bytes + b"\x00" + cache_key + b"\x00" + header
+
+    def _aead(self, key_id: str) -> Aead | None:
+        # Ask the keyring every time: a key retired since it was memoised must stop working.
+        material = self._keyring.data_key(key_id)
+        if material is None:
+            self._aeads.pop(key_id, None)
+            return None
+        aead = self._aeads.get(key_id)
+        if aead is None:
+            from rdapctl.crypto import Aead
+
+            aead = self._aeads[key_id] = Aead(material)
+        return aead
+
+    def _seal(self, cache_key: bytes, value: Mapping[str, Any], now: float, ttl_s: int) -> bytes:
+        try:
+            plain = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise RdapctlError(f"cannot cache a value that is not JSON: {exc}") from None
+        flags = 0
+        if self._compress and len(plain) >= _COMPRESS_MIN_BYTES:
+            packed = zlib.compress(plain, 1)
+            if len(packed) < len(plain):
+                plain, flags = packed, _FLAG_ZLIB
+        key_id, _ = self._keyring.active_data_key()
+        aead = self._aead(key_id)
+        assert aead is not None
+        kid = key_id.encode("ascii")
+        header = _MAGIC + bytes((_VERSION, flags, len(kid))) + kid + _TIMES.pack(now, now + ttl_s)
+        return header + aead.seal(plain, self._aad(cache_key, header))
+
+    def _open_envelope(
+        self, cache_key: bytes, blob: object
+    ) -> tuple[dict[str, Any], float, float, str]:
+        """Decode a stored value. Raises _Reject (integrity) with a reason."""
+        from rdapctl.crypto import DecryptionError
+
+        if not isinstance(blob, bytes) or len(blob) < 5 or blob[:2] != _MAGIC:
+            raise _Reject("cache entry is not a valid envelope")
+        if blob[2] != _VERSION:
+            raise _Reject("cache entry has an unknown format version")
+        flags, kid_len = blob[3], blob[4]
+        end = 5 + kid_len + _TIMES.size
+        if len(blob) < end:
+            raise _Reject("cache entry is truncated")
+        try:
+            key_id = blob[5 : 5 + kid_len].decode("ascii")
+        except UnicodeDecodeError:
+            raise _Reject("cache entry has a malformed key id") from None
+        stored_at, expires_at = _TIMES.unpack(blob[5 + kid_len : end])
+        aead = self._aead(key_id)
+        if aead is None:
+            raise _Reject("cache entry is sealed under a key that is gone or retired", gone=True)
+        header = blob[:end]
+        try:
+            plain = aead.open(blob[end:], self._aad(cache_key, header))
+        except DecryptionError:
+            raise _Reject("cache entry failed authentication (tampered or damaged)") from None
+        try:
+            if flags & _FLAG_ZLIB:
+                plain = zlib.decompress(plain)
+            value = json.loads(plain)
+        except (zlib.error, ValueError):
+            raise _Reject("cache entry does not decode") from None
+        if not isinstance(value, dict):
+            raise _Reject("cache entry does not decode to an object")
+        return value, stored_at, expires_at, key_id
+
+    # -- operations ---------------------------------------------------------------------
+
+    def get(self, req: CacheRequest) -> CachedEntry | None:
+        """The fresh entry for ``req``, or None (miss, expired, or failed integrity)."""
+        if not self.tenant.cache.enabled:
+            return None
+        cache_key = self.cache_key(req)
+        try:
+            blob = self._store.get(cache_key)
+        except self._store_errors as exc:
+            self._on_failure(f"the cache store of tenant {self.tenant.name} is unreadable: {exc}")
+            return None
+        if blob is None:
+            return None
+        try:
+            value, stored_at, expires_at, key_id = self._open_envelope(cache_key, blob)
+        except _Reject as rej:
+            self._discard(cache_key)
+            self._on_failure(f"{rej.reason}; it was deleted")
+            return None
+        now = self._clock()
+        if now >= expires_at:
+            self._discard(cache_key)
+            return None
+        return CachedEntry(value, stored_at, expires_at, max(0.0, now - stored_at), key_id)
+
+    def _discard(self, cache_key: bytes) -> None:
+        """Delete an entry found unusable, and count the lookup as a miss, not a hit."""
+        with contextlib.suppress(*self._store_errors):
+            self._store.delete(cache_key)
+            self._store.incr(_REJECTED_KEY)
+
+    def put(self, req: CacheRequest, value: Mapping[str, Any], ttl_s: int | None) -> bool:
+        """Store ``value`` for ``ttl_s`` seconds. False when not stored (cache disabled,
+        ttl None or <= 0, or the store refused; the latter is reported)."""
+        if not self.tenant.cache.enabled or ttl_s is None or ttl_s <= 0:
+            return False
+        cache_key = self.cache_key(req)
+        blob = self._seal(cache_key, value, self._clock(), int(ttl_s))
+        try:
+            self._store.set(cache_key, blob, expire=int(ttl_s))
+        except self._store_errors as exc:
+            self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
+            return False
+        return True
+
+    def put_many(self, items: Iterable[tuple[CacheRequest, Mapping[str, Any], int]]) -> int:
+        """Store many entries in one transaction (bulk load); returns how many."""
+        count = 0
+        now = self._clock()
+        with self._store.transact():
+            for req, value, ttl_s in items:
+                if ttl_s <= 0:
+                    continue
+                cache_key = self.cache_key(req)
+                self._store.set(cache_key, self._seal(cache_key, value, now, ttl_s), expire=ttl_s)
+                count += 1
+        return count
+
+    def _scan(self) -> tuple[list[tuple[bytes, object]], int]:
+        """Every (cache key, stored value) and the rejected-lookups counter, read straight
+        from SQLite so that neither LRU order nor hit counts change."""
+        db = self.directory / "cache.db"
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT key, raw, mode, filename, value FROM Cache").fetchall()
+        finally:
+            conn.close()
+        out: list[tuple[bytes, object]] = []
+        rejected = 0
+        for key, raw, _mode, filename, value in rows:
+            if key == _REJECTED_KEY and isinstance(value, int):
+                rejected = value
+                continue
+            if not raw or not isinstance(key, bytes):
+                continue  # something rdapctl did not write
+            if filename:
+                try:
+                    value = (self.directory / filename).read_bytes()
+                except OSError:
+                    value = None
+            out.append((bytes(key), bytes(value) if isinstance(value, bytes) else value))
+        return out, rejected
+
+    def stats(self) -> dict[str, Any]:
+        """entries, size_bytes (on disk), hits, misses, oldest/newest (stored_at)."""
+        hits, misses = self._store.stats()
+        entries, rejected = self._scan()
+        times = []
+        for _key, blob in entries:
+            if isinstance(blob, bytes) and len(blob) >= 5 and blob[:2] == _MAGIC:
+                start = 5 + blob[4]
+                if len(blob) >= start + _TIMES.size:
+                    times.append(_TIMES.unpack(blob[start : start + _TIMES.size])[0])
+        size = 0
+        for dirpath, _dirs, files in os.walk(self.directory):
+            for name in files:
+                with contextlib.suppress(FileNotFoundError):
+                    size += Path(dirpath, name).stat().st_size
+        # diskcache counted lookups we rejected (expired, failed integrity) as hits.
+        hits = max(0, hits - rejected)
+        return {
+            "entries": len(times),
+            "size_bytes": size,
+            "hits": hits,
+            "misses": misses + rejected,
+            "oldest": min(times) if times else None,
+            "newest": max(times) if times else None,
+        }
+
+    def clear(self) -> int:
+        """Delete every entry (and reset hit/miss counts); returns how many entries."""
+        entries = len(self._scan()[0])
+        self._store.clear(retry=True)
+        self._store.stats(reset=True)
+        return entries
+
+    def purge(self) -> int:
+        """Delete expired entries and entries that do not open (key gone or retired,
+        tampered, damaged). Tampering is reported; returns how many were deleted."""
+        now = self._clock()
+        removed = 0
+        tampered = 0
+        for cache_key, blob in self._scan()[0]:
+            try:
+                _value, _stored, expires_at, _kid = self._open_envelope(cache_key, blob)
+                dead = now >= expires_at
+            except _Reject as rej:
+                dead = True
+                tampered += 0 if rej.gone else 1
+            if dead and self._store.delete(cache_key, retry=True):
+                removed += 1
+        if tampered:
+            self._on_failure(f"purge deleted {tampered} cache entries that failed integrity checks")
+        return removed
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, *, gone: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.gone = gone
