@@ -21,7 +21,9 @@ from rdapctl.runtime import Runtime
 from rdapctl.tenant import Tenant
 
 if TYPE_CHECKING:
+    from rdapctl.cache import CacheRequest, TenantCache
     from rdapctl.http import HttpResponse, RdapHttpClient
+    from rdapctl.keyring import Keyring
     from rdapctl.query import Query
     from rdapctl.residency import ResidencyDecision
 
@@ -119,20 +121,61 @@ class TenantSession:
                 self.runtime.warn(f"data residency (development isolation): {decision.reason}")
         return residency
 
-    # -- cache ----------------------------------------------------------------------
+    # -- keys and cache ---------------------------------------------------------------
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The tenant's keyring (created on first use); rotated here when it is too old."""
+        from rdapctl.keyring import Keyring
+
+        keyring = Keyring.open(
+            self.runtime.paths, self.tenant.name, self.runtime.env, clock=self.runtime.clock
+        )
+        rotated = keyring.ensure_fresh(self.tenant.keys.rotation_days, self.runtime.warn)
+        if rotated is not None:
+            self.record("key_rotation", {"key_id": rotated.id, "reason": "rotation_days"})
+        return keyring
+
+    @cached_property
+    def cache(self) -> TenantCache:
+        from rdapctl.cache import TenantCache
+
+        return TenantCache.open(
+            self.runtime.paths,
+            self.tenant,
+            self.keyring,
+            clock=self.runtime.clock,
+            on_integrity_failure=self._cache_integrity_failure,
+        )
+
+    def _cache_integrity_failure(self, reason: str) -> None:
+        self.runtime.warn(f"cache entry discarded: {reason}")
+        self.record("cache_integrity_failure", {"reason": reason})
 
     @property
     def cache_enabled(self) -> bool:
         return self.tenant.cache.enabled
 
-    def cache_request(self, query: Query, server: str, follow_referrals: bool) -> Any:
-        return None
+    def cache_request(self, query: Query, server: str, follow_referrals: bool) -> CacheRequest:
+        from rdapctl.cache import CacheRequest
 
-    def cache_get(self, key: Any) -> tuple[dict[str, Any], float] | None:
-        return None
+        return CacheRequest(query.type, query.value, server, follow_referrals)
 
-    def cache_put(self, key: Any, envelope: dict[str, Any], response: HttpResponse) -> None:
-        return None
+    def cache_get(self, key: CacheRequest) -> tuple[dict[str, Any], float] | None:
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        return dict(entry.value), entry.age_s
+
+    def cache_put(
+        self, key: CacheRequest, envelope: dict[str, Any], response: HttpResponse
+    ) -> None:
+        from rdapctl.cache import default_ttl, ttl_from_headers
+
+        default = default_ttl(self.tenant, response.status)
+        ttl = ttl_from_headers(response.headers, default, self.runtime.clock())
+        if ttl is not None and ttl > 0:
+            self.cache.put(key, envelope, ttl)
 
     # -- audit ------------------------------------------------------------------------
 

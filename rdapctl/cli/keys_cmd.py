@@ -1,0 +1,117 @@
+"""``rdapctl keys status|rotate|export|import``: never prints key material."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from rdapctl.cli.context import make_runtime, resolve_tenant
+from rdapctl.cli.output import choose_format, console, print_json
+from rdapctl.errors import ConfigError, UsageError
+from rdapctl.paths import write_private_file
+from rdapctl.session import TenantSession
+
+PASSPHRASE_ENV = "RDAPCTL_BACKUP_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+MIN_PASSPHRASE = 12
+
+
+def status(*, tenant: str | None, profiles: Path | None, fmt: str | None) -> int:
+    out = choose_format(fmt)
+    runtime = make_runtime("keys status")
+    chosen = resolve_tenant(runtime, profiles, tenant)
+    with TenantSession(runtime, chosen) as session:
+        keyring = session.keyring
+        infos = keyring.status()
+        wrapped = keyring.wrapped
+        where = str(keyring.path)
+    if out == "json":
+        print_json(
+            {
+                "tenant": chosen.name,
+                "keyring": where,
+                "wrapped": wrapped,
+                "rotation_days": chosen.keys.rotation_days,
+                "keys": [asdict(k) for k in infos],
+            }
+        )
+        return 0
+    from rich.table import Table
+
+    con = console()
+    how = "wrapped by the master key" if wrapped else "[yellow]not wrapped (no master key)[/]"
+    con.print(f"tenant {chosen.name}: {where} ({how})")
+    table = Table("key id", "purpose", "status", "created", "age (days)")
+    for k in infos:
+        created = time.strftime("%Y-%m-%d", time.gmtime(k.created_at))
+        table.add_row(k.id, k.purpose, k.status, created, f"{k.age_days:.1f}")
+    con.print(table)
+    return 0
+
+
+def rotate(*, tenant: str | None, profiles: Path | None, retire_old: bool, fmt: str | None) -> int:
+    out = choose_format(fmt)
+    runtime = make_runtime("keys rotate")
+    chosen = resolve_tenant(runtime, profiles, tenant)
+    with TenantSession(runtime, chosen) as session:
+        new = session.keyring.rotate()
+        retired = session.keyring.retire_old() if retire_old else []
+        session.record(
+            "key_rotation",
+            {"key_id": new.id, "reason": "manual", "retired": [k.id for k in retired]},
+        )
+    if out == "json":
+        print_json({"tenant": chosen.name, "active": new.id, "retired": [k.id for k in retired]})
+    else:
+        print(f"{chosen.name}: new active data key {new.id}")
+        for k in retired:
+            print(f"{chosen.name}: retired {k.id} (entries under it are no longer readable)")
+    return 0
+
+
+def _passphrase(confirm: bool) -> str:
+    env = make_runtime("keys").env
+    if env.get(PASSPHRASE_ENV):
+        return env[PASSPHRASE_ENV]
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no passphrase for the backup",
+            hint=f"set {PASSPHRASE_ENV} or run from a terminal to be prompted",
+        )
+    first = getpass.getpass("Backup passphrase: ")
+    if confirm and getpass.getpass("Repeat passphrase: ") != first:
+        raise UsageError("the passphrases differ")
+    return first
+
+
+def export(output: Path, *, tenant: str | None, profiles: Path | None) -> int:
+    runtime = make_runtime("keys export")
+    chosen = resolve_tenant(runtime, profiles, tenant)
+    passphrase = _passphrase(confirm=True)
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise UsageError(f"the backup passphrase must be at least {MIN_PASSPHRASE} characters")
+    if output.exists():
+        raise ConfigError(f"{output} exists; not overwriting a backup", hint="choose a new file")
+    with TenantSession(runtime, chosen) as session:
+        blob = session.keyring.export_keyring(passphrase)
+    write_private_file(output, blob)
+    print(f"rdapctl: wrote the keyring backup of {chosen.name} to {output}", file=sys.stderr)
+    return 0
+
+
+def import_(backup: Path, *, tenant: str | None, profiles: Path | None, force: bool) -> int:
+    from rdapctl.keyring import import_keyring
+
+    runtime = make_runtime("keys import")
+    chosen = resolve_tenant(runtime, profiles, tenant)
+    try:
+        blob = backup.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {backup}: {exc.strerror}") from exc
+    import_keyring(
+        runtime.paths, chosen.name, blob, _passphrase(confirm=False), runtime.env, force=force
+    )
+    print(f"rdapctl: restored the keyring of {chosen.name} from {backup}", file=sys.stderr)
+    return 0
