@@ -72,13 +72,16 @@ def run_lookup(session: TenantSession, raw: str, options: LookupOptions) -> dict
     """
     started = time.perf_counter()
     trace = _Trace()
+    failure: RdapctlError | None = None
     try:
         envelope = _lookup(session, raw, options, trace)
     except RdapctlError as exc:
         envelope = _error_envelope(session, raw, trace, exc)
-        session.record_policy_event(exc, trace_fields(trace))
+        failure = exc
     duration_ms = (time.perf_counter() - started) * 1000
     try:
+        if failure is not None:
+            session.record_policy_event(failure, trace_fields(trace))
         session.record_lookup(envelope, trace_fields(trace), duration_ms)
     except AuditError as exc:
         if not session.tenant.audit.fail_open:

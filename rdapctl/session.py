@@ -21,6 +21,7 @@ from rdapctl.runtime import Runtime
 from rdapctl.tenant import Tenant
 
 if TYPE_CHECKING:
+    from rdapctl.audit import AuditLog
     from rdapctl.cache import CacheRequest, TenantCache
     from rdapctl.http import HttpResponse, RdapHttpClient
     from rdapctl.keyring import Keyring
@@ -179,8 +180,23 @@ class TenantSession:
 
     # -- audit ------------------------------------------------------------------------
 
+    @cached_property
+    def audit(self) -> AuditLog:
+        from rdapctl.audit import AuditLog
+
+        return AuditLog(
+            self.runtime.paths,
+            self.tenant,
+            self.keyring.audit_key(),
+            command=self.runtime.command,
+            clock=self.runtime.clock,
+        )
+
     def record(self, event: str, fields: dict[str, Any]) -> None:
-        return None
+        """Append an audit record for this tenant; raises AuditError when it cannot."""
+        if not self._use_audit or not self.tenant.audit.enabled:
+            return
+        self.audit.append(event, fields)
 
     def record_policy_event(self, exc: RdapctlError, fields: dict[str, Any]) -> None:
         from rdapctl.lookup import policy_event_for

@@ -1,0 +1,786 @@
+"""The tamper-evident audit trail of one tenant: appending, reading, prune, repair.
+
+Owns: writing records (hash chain + HMAC, see ``rdapctl.audit_verify`` for the exact
+format), the per-tenant lock, the checkpoint, retention prune, torn-tail repair,
+the fixed per-process record fields (:class:`AuditContext`) and the syslog copy of
+critical events.
+Must not: import typer or rich, read keyrings (the caller passes the 32-byte audit
+key), decide fail-open (every write failure raises :class:`AuditError`; the caller
+chooses), print anything, or let the key or personal data into a record: the
+caller chooses event fields, and a record holding the key is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import hmac
+import json
+import os
+import stat
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from rdapctl.audit_verify import (
+    CHECKPOINT_NAME,
+    DAY_FILE_RE,
+    GENESIS,
+    LOCK_NAME,
+    SCHEMA,
+    AuditKeys,
+    Checkpoint,
+    VerifyReport,
+    checkpoint_bytes,
+    derive_keys,
+    line_hash,
+    list_day_files,
+    load_checkpoint,
+    mac_hex,
+    read_lines,
+    scan_trail,
+)
+from rdapctl.errors import AuditError
+from rdapctl.paths import StatePaths, ensure_private_dir, write_private_file
+from rdapctl.tenant import Tenant
+
+EVENTS: frozenset[str] = frozenset(
+    {
+        "lookup",
+        "policy_denied",
+        "ssrf_blocked",
+        "residency_violation",
+        "rate_limited",
+        "cache_integrity_failure",
+        "cache_clear",
+        "cache_purge",
+        "key_rotation",
+        "bootstrap_update",
+        "audit_prune",
+        "audit_repair",
+        "policy_changed",
+    }
+)
+# "audit_write_failure" is never a record (the write failed); it exists for syslog.
+CRITICAL_EVENTS: frozenset[str] = frozenset(
+    {"ssrf_blocked", "residency_violation", "cache_integrity_failure", "audit_write_failure"}
+)
+NOT_SPECIFIED = "not_specified"
+DEFAULT_CHUNK = 100
+_PER_RECORD = frozenset({"schema", "ts", "id", "event", "pid", "prev", "prev_file", "mac"})
+_LOCK_POLL_S = (0.001, 0.002, 0.005, 0.01, 0.02)
+
+SyslogSender = Callable[[str], None]
+
+
+def is_critical(event: str) -> bool:
+    """Whether ``event`` must also reach syslog (when enabled) and a stderr warning."""
+    return event in CRITICAL_EVENTS
+
+
+def hash_query(audit_key: bytes, query: str) -> str:
+    """Keyed hash (HMAC-SHA256 hex) of a query, stable per tenant key.
+
+    The query is hashed exactly as given: pass the normalised form (e.g. the
+    lower-cased A-label) so equal queries correlate in a SIEM.
+    """
+    return _hash_query(derive_keys(audit_key).query, query)
+
+
+def _hash_query(query_key: bytes, query: str) -> str:
+    return hmac.new(query_key, query.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def format_ts(epoch: float) -> str:
+    """RFC 3339 UTC with milliseconds: ``2026-11-27T15:49:27.123Z``."""
+    secs, ms = divmod(round(epoch * 1000), 1000)
+    t = time.gmtime(secs)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{ms:03d}Z"
+    )
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        # No login name (containers without passwd entry): the uid still attributes.
+        return f"uid:{os.getuid()}"
+
+
+def _host() -> str:
+    import socket
+
+    try:
+        return socket.gethostname() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _or_not_specified(value: object) -> object:
+    if value is None:
+        return NOT_SPECIFIED
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def base_fields(tenant: Tenant, command: str) -> dict[str, Any]:
+    """The fields every record of this process shares (compute once per process).
+
+    ``command`` is the subcommand name (``"lookup"``, ``"batch"``), never argv: a
+    command line can hold the query, which ``hash_queries`` must keep out.
+    """
+    from rdapctl import __version__
+
+    c = tenant.compliance
+    fields: dict[str, Any] = {
+        "tenant": tenant.name,
+        "actor": _actor(),
+        "host": _host(),
+        "rdapctl": __version__,
+        "command": command,
+        "policy": tenant.fingerprint(),
+        "business_criticality": tenant.business_criticality,
+        "purpose": _or_not_specified(tenant.purpose),
+        "legal_basis": _or_not_specified(tenant.legal_basis),
+        "data_categories": _or_not_specified(c.data_categories),
+        "recipients": _or_not_specified(c.recipients),
+        "transfers": _or_not_specified(c.transfers),
+        "retention_days": tenant.audit.retention_days,
+    }
+    if c.ccpa:
+        fields["do_not_sell"] = _or_not_specified(c.do_not_sell)
+    return fields
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Per-process constant record fields for one tenant."""
+
+    tenant: str
+    policy: str
+    fields: Mapping[str, Any]
+
+    @classmethod
+    def build(cls, tenant: Tenant, command: str) -> AuditContext:
+        fields = base_fields(tenant, command)
+        return cls(tenant.name, fields["policy"], MappingProxyType(fields))
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    removed: list[str]
+    records: int
+    cutoff: date
+    record_id: str | None
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    quarantined: list[Path]
+    torn_segments: int
+    bytes_quarantined: int
+    checkpoint_rebuilt: bool
+    record_id: str | None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.quarantined) or self.checkpoint_rebuilt
+
+
+def _repair_hint() -> str:
+    return "run `rdapctl audit verify`, then `rdapctl audit repair`"
+
+
+class _DayWriter:
+    """Appends whole lines to day files; one ``os.write`` per record, under the lock."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._fd: int | None = None
+        self._name: str | None = None
+        self._fresh_line = False
+        self._created = False
+        self.size = 0
+
+    def write(self, name: str, line: bytes) -> None:
+        if name != self._name:
+            self._open(name)
+        fd = self._fd
+        assert fd is not None
+        # After a torn tail the next record starts on its own line, never glued on.
+        data = b"\n" + line if self._fresh_line else line
+        try:
+            written = os.write(fd, data)
+        except OSError:
+            self._undo(fd)
+            raise
+        if written != len(data):
+            self._undo(fd)
+            raise OSError(errno.ENOSPC, "short write (disk full or file size limit)")
+        self.size += written
+        self._fresh_line = False
+
+    def _undo(self, fd: int) -> None:
+        # A partial line would read as a torn tail; drop our own bytes, nobody else's.
+        with suppress(OSError):
+            os.ftruncate(fd, self.size)
+
+    def _open(self, name: str) -> None:
+        self.sync()
+        self.close()
+        path = self._dir / name
+        existed = os.path.lexists(path)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        fd = os.open(path, flags, 0o600)
+        self._fd, self._name = fd, name
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, f"{name} is not a regular file")
+        if st.st_mode & 0o777 != 0o600:
+            os.fchmod(fd, 0o600)
+        self.size = st.st_size
+        self._fresh_line = st.st_size > 0 and os.pread(fd, 1, st.st_size - 1) != b"\n"
+        self._created = self._created or not existed
+
+    def sync(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+        if self._created:
+            # A new day file must survive a crash as a directory entry too.
+            dfd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+            self._created = False
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._name = None
+
+
+class AuditLog:
+    """One tenant's audit trail. Build one per process (see :class:`AuditContext`)."""
+
+    def __init__(
+        self,
+        paths: StatePaths,
+        tenant: Tenant,
+        audit_key: bytes,
+        *,
+        command: str = "",
+        clock: Callable[[], float] = time.time,
+        context: AuditContext | None = None,
+        lock_timeout_s: float = 10.0,
+        syslog_send: SyslogSender | None = None,
+    ) -> None:
+        self._tenant = tenant
+        self._root: Path = paths.audit_root
+        self._dir: Path = paths.tenant_audit_dir(tenant.name)
+        self._keys: AuditKeys = derive_keys(audit_key)
+        self._forbidden = _key_forms(bytes(audit_key), self._keys)
+        self._context = context if context is not None else AuditContext.build(tenant, command)
+        self._clock = clock
+        self._lock_timeout_s = lock_timeout_s
+        self._syslog_send = syslog_send
+
+    def __repr__(self) -> str:
+        return f"AuditLog(tenant={self._tenant.name!r}, dir={str(self._dir)!r})"
+
+    @property
+    def enabled(self) -> bool:
+        return self._tenant.audit.enabled
+
+    def path(self) -> Path:
+        """The tenant's audit folder (``audit path``)."""
+        return self._dir
+
+    def day_file(self, day: date) -> Path:
+        return self._dir / f"{day.isoformat()}.jsonl"
+
+    # --- appending ------------------------------------------------------------
+
+    def append(self, event: str, fields: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """Write one record and fsync it; None when auditing is disabled."""
+        written = self.append_many([(event, fields or {})])
+        return written[0] if written else None
+
+    def append_many(
+        self,
+        items: Iterable[tuple[str, Mapping[str, Any]]],
+        *,
+        chunk_size: int = DEFAULT_CHUNK,
+    ) -> list[dict[str, Any]]:
+        """Write records in chunks: one lock, one fsync and one checkpoint per chunk."""
+        if not self.enabled:
+            return []
+        out: list[dict[str, Any]] = []
+        chunk: list[tuple[str, dict[str, Any]]] = []
+        for event, fields in items:
+            chunk.append(self._prepare(event, fields))
+            if len(chunk) >= chunk_size:
+                out.extend(self._write_chunk(chunk))
+                chunk = []
+        if chunk:
+            out.extend(self._write_chunk(chunk))
+        return out
+
+    @contextmanager
+    def batch(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[AuditBatch]:
+        """Buffer records and write them ``chunk_size`` at a time; flushes on exit."""
+        b = AuditBatch(self, chunk_size)
+        try:
+            yield b
+        finally:
+            b.flush()
+
+    def notify_write_failure(self, error: AuditError) -> None:
+        """Send an audit write failure to syslog (when enabled): it is critical."""
+        self._syslog("audit_write_failure", None, error.code)
+
+    def _prepare(self, event: str, fields: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        if event not in EVENTS:
+            raise AuditError(f"unknown audit event {event!r}")
+        clash = (_PER_RECORD | self._context.fields.keys()) & fields.keys()
+        if clash:
+            raise AuditError(f"audit field(s) {', '.join(sorted(clash))} are reserved")
+        out = dict(fields)
+        query = out.get("query")
+        if self._tenant.audit.hash_queries and isinstance(query, str):
+            out["query"] = _hash_query(self._keys.query, query)
+            out["query_hashed"] = True
+            path = out.get("url_path")
+            if isinstance(path, str):
+                # "/domain/example.com" would give the query away: keep only the type.
+                _, _, rest = path.lstrip("/").partition("/")
+                kind = path.lstrip("/").partition("/")[0]
+                out["url_path"] = f"/{kind}/{_hash_query(self._keys.query, rest)}"
+        return event, out
+
+    def _write_chunk(self, chunk: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        try:
+            if not self._dir.is_dir():
+                # ensure_private_dir makes missing parents with the umask; these two
+                # hold audit data, so both are 0700.
+                ensure_private_dir(self._root)
+            ensure_private_dir(self._dir)
+            with self._lock():
+                head = self._load_head()
+                return self._write_locked(head, chunk)
+        except AuditError as exc:
+            self.notify_write_failure(exc)
+            raise
+        except OSError as exc:
+            err = AuditError(
+                f"cannot write the audit log of tenant {self._tenant.name}: "
+                f"{exc.strerror or exc.__class__.__name__}",
+                hint="free disk space or fix the audit folder, then retry",
+            )
+            self.notify_write_failure(err)
+            raise err from None
+
+    def _write_locked(
+        self, head: Checkpoint, chunk: list[tuple[str, dict[str, Any]]], *, store: bool = True
+    ) -> list[dict[str, Any]]:
+        writer = _DayWriter(self._dir)
+        out: list[dict[str, Any]] = []
+        try:
+            for event, fields in chunk:
+                if head.policy is not None and head.policy != self._context.policy:
+                    change = {"old_policy": head.policy, "new_policy": self._context.policy}
+                    self._write_record(writer, head, "policy_changed", change)
+                out.append(self._write_record(writer, head, event, fields))
+            writer.sync()
+        finally:
+            writer.close()
+        if store:
+            self._store_checkpoint(head)
+        for rec in out:
+            if is_critical(rec["event"]):
+                self._syslog(rec["event"], rec["id"], None)
+        return out
+
+    def _write_record(
+        self, writer: _DayWriter, head: Checkpoint, event: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        ts = format_ts(self._clock())
+        name = ts[:10] + ".jsonl"
+        if head.file is not None and name < head.file:
+            # The clock went back a day: keep file order = chain order; verify flags the ts.
+            name = head.file
+        rec: dict[str, Any] = {
+            **fields,
+            **self._context.fields,
+            "schema": SCHEMA,
+            "ts": ts,
+            "id": str(uuid.uuid4()),
+            "event": event,
+            "pid": os.getpid(),
+            "prev": head.head,
+        }
+        if head.file is not None and name != head.file:
+            rec["prev_file"] = head.file
+        body = _dumps(rec)
+        mac = mac_hex(self._keys.record, body)
+        line = body[:-1] + b',"mac":"' + mac.encode() + b'"}\n'
+        if any(form in line for form in self._forbidden):
+            raise AuditError("refused to write an audit record that contains key material")
+        writer.write(name, line)
+        head.head = line_hash(line)
+        head.count += 1
+        head.file = name
+        head.size = writer.size
+        head.ts = ts
+        head.policy = self._context.policy
+        rec["mac"] = mac
+        return rec
+
+    def _store_checkpoint(self, head: Checkpoint) -> None:
+        data = checkpoint_bytes(head, self._tenant.name, self._keys.record)
+        write_private_file(self._dir / CHECKPOINT_NAME, data)
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        import fcntl
+
+        fd = os.open(self._dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            deadline = time.monotonic() + self._lock_timeout_s
+            attempt = 0
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise AuditError(
+                            f"timed out after {self._lock_timeout_s:g}s waiting for the "
+                            f"audit lock of tenant {self._tenant.name}",
+                            hint="another rdapctl process is writing; retry",
+                        ) from None
+                    time.sleep(_LOCK_POLL_S[min(attempt, len(_LOCK_POLL_S) - 1)])
+                    attempt += 1
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _load_head(self) -> Checkpoint:
+        """The chain head, from the checkpoint; recovered from the files after a crash."""
+        cp, error = load_checkpoint(
+            self._dir / CHECKPOINT_NAME, self._tenant.name, self._keys.record
+        )
+        if error is not None:
+            raise AuditError(
+                f"audit checkpoint of tenant {self._tenant.name}: {error}", hint=_repair_hint()
+            )
+        names = list_day_files(self._dir)
+        if cp is None:
+            if names:
+                raise AuditError(
+                    f"audit checkpoint of tenant {self._tenant.name} is missing",
+                    hint=_repair_hint(),
+                )
+            return Checkpoint()
+        if cp.file is None:
+            return cp if not names else self._recover(cp, names, 0)
+        try:
+            size = os.stat(self._dir / cp.file).st_size
+        except FileNotFoundError:
+            size = -1
+        if size < cp.size:
+            raise AuditError(
+                f"audit log of tenant {self._tenant.name} is shorter than its checkpoint "
+                "(records removed)",
+                hint=_repair_hint(),
+            )
+        if size == cp.size and names and names[-1] == cp.file:
+            return cp
+        return self._recover(cp, names, cp.size)
+
+    def _recover(self, cp: Checkpoint, names: list[str], offset: int) -> Checkpoint:
+        # Records that reached the files but not the checkpoint (crash in between).
+        head = Checkpoint(cp.head, cp.count, cp.file, cp.size, cp.ts, cp.policy)
+        todo = [n for n in names if cp.file is None or n >= cp.file]
+        for name in todo:
+            data = (self._dir / name).read_bytes()
+            start = offset if name == cp.file else 0
+            pos = start
+            while True:
+                end = data.find(b"\n", pos)
+                if end == -1:
+                    break
+                raw = data[pos : end + 1]
+                try:
+                    rec = json.loads(raw)
+                except (ValueError, UnicodeDecodeError):
+                    rec = None
+                if isinstance(rec, dict):
+                    head.head = line_hash(raw)
+                    head.count += 1
+                    head.file = name
+                    head.size = end + 1
+                    head.ts = rec.get("ts")
+                    head.policy = rec.get("policy")
+                pos = end + 1
+        return head
+
+    def _syslog(self, event: str, record_id: str | None, code: str | None) -> None:
+        if not self._tenant.audit.syslog:
+            return
+        # Names and ids only: syslog is readable by more people than the audit folder.
+        message = f"rdapctl audit critical event={event} tenant={self._tenant.name}"
+        if record_id:
+            message += f" id={record_id}"
+        if code:
+            message += f" code={code}"
+        send = self._syslog_send or _send_syslog
+        with suppress(OSError):
+            send(message)
+
+    # --- reading ----------------------------------------------------------------
+
+    def iter_records(
+        self,
+        since: date | None = None,
+        until: date | None = None,
+        event: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Complete records, oldest first, for days ``since``..``until`` (inclusive)."""
+        lo = since.isoformat() if since else None
+        hi = until.isoformat() if until else None
+        for name in list_day_files(self._dir):
+            day = name[:10]
+            if (lo and day < lo) or (hi and day > hi):
+                continue
+            try:
+                fh = (self._dir / name).open("rb")
+            except FileNotFoundError:
+                continue  # pruned while we read
+            with fh:
+                for raw in fh:
+                    if not raw.endswith(b"\n"):
+                        continue
+                    try:
+                        rec = json.loads(raw)
+                    except (ValueError, UnicodeDecodeError):
+                        continue
+                    if isinstance(rec, dict) and (event is None or rec.get("event") == event):
+                        yield rec
+
+    def verify(self) -> VerifyReport:
+        """Check the whole trail; see ``rdapctl.audit_verify.verify_trail``."""
+        return scan_trail(self._dir, self._tenant.name, self._keys).report
+
+    # --- maintenance -------------------------------------------------------------
+
+    def prune(self, now: float | None = None) -> PruneResult:
+        """Remove whole day files older than ``retention_days`` and record it in the chain."""
+        current = self._clock() if now is None else now
+        today = datetime.fromtimestamp(current, UTC).date()
+        cutoff = today - timedelta(days=self._tenant.audit.retention_days)
+        limit = f"{cutoff.isoformat()}.jsonl"
+        if not self._dir.exists():
+            return PruneResult([], 0, cutoff, None)
+        try:
+            with self._lock():
+                names = list_day_files(self._dir)
+                victims = [n for n in names if n < limit]
+                if not victims:
+                    return PruneResult([], 0, cutoff, None)
+                head = self._load_head()
+                anchor: str | None = None
+                removed = 0
+                for name in victims:
+                    for ln in read_lines(self._dir / name, name, self._keys.record):
+                        if ln.record is not None:
+                            removed += 1
+                            anchor = ln.hash
+                fields = {
+                    "pruned_files": victims,
+                    "pruned_records": removed,
+                    "anchor": anchor or GENESIS,
+                    "cutoff": cutoff.isoformat(),
+                }
+                # The record goes first: a crash before the unlinks loses nothing, and
+                # the checkpoint is written once, after them, with the reduced count.
+                rec = self._write_locked(head, [("audit_prune", fields)], store=False)[0]
+                for name in victims:
+                    (self._dir / name).unlink(missing_ok=True)
+                    for q in self._dir.glob(f"{name}.quarantine-*"):
+                        q.unlink(missing_ok=True)
+                _fsync_dir(self._dir)
+                head.count -= removed
+                self._store_checkpoint(head)
+        except OSError as exc:
+            raise AuditError(
+                f"cannot prune the audit log of tenant {self._tenant.name}: {exc.strerror}"
+            ) from None
+        return PruneResult(victims, removed, cutoff, rec["id"])
+
+    def repair(self) -> RepairResult:
+        """Quarantine torn writes, rebuild the checkpoint, and record ``audit_repair``.
+
+        Tampering (bad MACs, broken chain, missing files) is left for verify to report.
+        """
+        if not self._dir.exists():
+            return RepairResult([], 0, 0, False, None)
+        try:
+            with self._lock():
+                return self._repair_locked()
+        except OSError as exc:
+            raise AuditError(
+                f"cannot repair the audit log of tenant {self._tenant.name}: {exc.strerror}"
+            ) from None
+
+    def _repair_locked(self) -> RepairResult:
+        scan = scan_trail(self._dir, self._tenant.name, self._keys)
+        stamp = format_ts(self._clock()).replace("-", "").replace(":", "").replace(".", "")
+        quarantined: list[Path] = []
+        details: list[dict[str, Any]] = []
+        total = 0
+        by_file: dict[str, list[Any]] = {}
+        for seg in scan.torn:
+            by_file.setdefault(seg.file, []).append(seg)
+        for name, segs in by_file.items():
+            path = self._dir / name
+            qpath = self._dir / f"{name}.quarantine-{stamp}"
+            n = 1
+            while qpath.exists():  # never overwrite earlier quarantined bytes
+                qpath = self._dir / f"{name}.quarantine-{stamp}-{n}"
+                n += 1
+            blob = b"".join(s.raw if s.raw.endswith(b"\n") else s.raw + b"\n" for s in segs)
+            write_private_file(qpath, blob)  # before touching the log: nothing is lost
+            quarantined.append(qpath)
+            data = path.read_bytes()
+            keep = bytearray()
+            pos = 0
+            for s in segs:
+                keep += data[pos : s.offset]
+                pos = s.offset + len(s.raw)
+            keep += data[pos:]
+            if all(s.at_end for s in segs) and len(segs) == 1:
+                os.truncate(path, segs[0].offset)
+            else:
+                write_private_file(path, bytes(keep))
+            for s in segs:
+                total += len(s.raw)
+                details.append(
+                    {"file": name, "line": s.line, "bytes": len(s.raw), "quarantine": qpath.name}
+                )
+        if quarantined:
+            _fsync_dir(self._dir)
+            scan = scan_trail(self._dir, self._tenant.name, self._keys)
+        cp = scan.checkpoint
+        rebuilt = scan.rebuilt
+        stale = cp is None or (cp.head, cp.count, cp.file) != (
+            rebuilt.head,
+            rebuilt.count,
+            rebuilt.file,
+        )
+        if not quarantined and not stale:
+            return RepairResult([], 0, 0, False, None)
+        fields: dict[str, Any] = {
+            "quarantined": details,
+            "checkpoint_rebuilt": stale,
+            "checkpoint_error": scan.checkpoint_error,
+            "old_count": cp.count if cp else None,
+            "new_count": rebuilt.count,
+        }
+        if rebuilt.file is not None:
+            rebuilt.size = (self._dir / rebuilt.file).stat().st_size
+        rec = self._write_locked(rebuilt, [("audit_repair", fields)])[0]
+        return RepairResult(quarantined, len(details), total, stale, rec["id"])
+
+
+class AuditBatch:
+    """Buffered appends for the batch command; written a chunk at a time."""
+
+    def __init__(self, log: AuditLog, chunk_size: int) -> None:
+        self._log = log
+        self._chunk_size = chunk_size
+        self._pending: list[tuple[str, Mapping[str, Any]]] = []
+        self.written = 0
+
+    def append(self, event: str, fields: Mapping[str, Any] | None = None) -> None:
+        self._pending.append((event, fields or {}))
+        if len(self._pending) >= self._chunk_size:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            self.written += len(self._log.append_many(pending, chunk_size=self._chunk_size))
+
+
+def _dumps(rec: Mapping[str, Any]) -> bytes:
+    try:
+        text = json.dumps(
+            rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise AuditError(f"audit record is not serialisable: {exc.__class__.__name__}") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be UTF-8; escaped JSON keeps the record intact.
+        return json.dumps(rec, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _key_forms(key: bytes, keys: AuditKeys) -> tuple[bytes, ...]:
+    forms: list[bytes] = []
+    for k in (key, keys.record, keys.query):
+        forms += [
+            k.hex().encode(),
+            k.hex().upper().encode(),
+            base64.b64encode(k).rstrip(b"="),
+            base64.urlsafe_b64encode(k).rstrip(b"="),
+        ]
+    return tuple(forms)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _send_syslog(message: str) -> None:
+    import syslog
+
+    syslog.syslog(syslog.LOG_AUTH | syslog.LOG_WARNING, message)
+
+
+__all__ = [
+    "CRITICAL_EVENTS",
+    "DAY_FILE_RE",
+    "EVENTS",
+    "AuditBatch",
+    "AuditContext",
+    "AuditLog",
+    "PruneResult",
+    "RepairResult",
+    "VerifyReport",
+    "base_fields",
+    "format_ts",
+    "hash_query",
+    "is_critical",
+]

@@ -1,0 +1,495 @@
+"""The on-disk format of a tenant's audit trail, and its verification.
+
+Owns: the line format (what ``prev`` hashes, what ``mac`` covers), the checkpoint
+format, the key derivation, reading day files, and :func:`verify_trail`.
+Must not: write, truncate or delete anything (``rdapctl.audit`` does), import typer
+or rich, or put key material into any message, repr or result.
+
+Format (schema 1), one tenant's folder ``StatePaths.tenant_audit_dir(tenant)``:
+
+* ``YYYY-MM-DD.jsonl``: one record per line, UTF-8, ``\\n``-terminated. A record is
+  ``json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
+  with ``,"mac":"<64 hex>"`` spliced in before the closing brace, so ``mac`` is
+  always the last member.
+* ``mac`` = HMAC-SHA256(record key, B) where B is the exact bytes of the line
+  without its ``\\n`` and without the final ``,"mac":"…"`` member, i.e. the
+  serialised record minus ``mac``, byte for byte as written (no re-serialisation,
+  so any edited byte, even whitespace, breaks it).
+* ``prev`` = SHA-256 hex of the previous record's whole line *including* its
+  ``\\n``, across day files in name order; :data:`GENESIS` for the first record.
+  The first record written to a new day file also carries ``prev_file`` (the
+  name of the file holding the previous record), so a deleted day file is named.
+* ``checkpoint.json``: the head of the chain (``head`` hash, record ``count`` in the
+  surviving files, last ``file`` and its ``size``, last ``ts``, last ``policy``)
+  with ``mac`` = HMAC-SHA256(record key, canonical sorted compact JSON without
+  ``mac``). Rewritten atomically after each append batch.
+* ``audit_prune`` records carry ``anchor`` (hash of the last removed record, i.e.
+  the ``prev`` of the first surviving one) and ``pruned_files``.
+
+The record key and the query-hash key are derived from the tenant's 32-byte audit
+key with HMAC-SHA256 and fixed labels, so neither use exposes the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rdapctl.errors import AuditError
+
+SCHEMA = 1
+GENESIS = "0" * 64
+CHECKPOINT_NAME = "checkpoint.json"
+LOCK_NAME = ".lock"
+DAY_FILE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.jsonl$")
+AUDIT_KEY_BYTES = 32
+
+_MAC_PREFIX = b',"mac":"'
+_MAC_SUFFIX_LEN = len(_MAC_PREFIX) + 64 + 2  # ,"mac":"<64 hex>"}
+_HEX = frozenset(b"0123456789abcdef")
+
+PROBLEM_KINDS: tuple[str, ...] = (
+    "invalid_json",
+    "torn_tail",
+    "bad_mac",
+    "broken_chain",
+    "time_order",
+    "checkpoint_mismatch",
+    "missing_file",
+)
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    """Subkeys derived from one tenant's audit key; never shown in reprs."""
+
+    record: bytes = field(repr=False)
+    query: bytes = field(repr=False)
+
+
+def derive_keys(audit_key: bytes) -> AuditKeys:
+    """Split the tenant's audit key into the record-MAC key and the query-hash key."""
+    if not isinstance(audit_key, bytes | bytearray) or len(audit_key) != AUDIT_KEY_BYTES:
+        raise AuditError(
+            f"the audit key must be {AUDIT_KEY_BYTES} bytes",
+            hint="rotate or restore the tenant keyring",
+        )
+    key = bytes(audit_key)
+    return AuditKeys(
+        record=hmac.new(key, b"rdapctl/audit/record-mac/v1", hashlib.sha256).digest(),
+        query=hmac.new(key, b"rdapctl/audit/query-hash/v1", hashlib.sha256).digest(),
+    )
+
+
+def mac_hex(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def line_hash(line: bytes) -> str:
+    """``prev`` value for a record whose full line (with ``\\n``) is ``line``."""
+    return hashlib.sha256(line).hexdigest()
+
+
+def signed_part(body: bytes) -> tuple[bytes, bytes] | None:
+    """Split a line (without ``\\n``) into (MAC'd bytes, mac hex); None if not our shape."""
+    if len(body) < _MAC_SUFFIX_LEN + 2:
+        return None
+    suffix = body[-_MAC_SUFFIX_LEN:]
+    if not suffix.startswith(_MAC_PREFIX) or not suffix.endswith(b'"}'):
+        return None
+    mac = suffix[len(_MAC_PREFIX) : len(_MAC_PREFIX) + 64]
+    if not _HEX.issuperset(mac):
+        return None
+    return body[:-_MAC_SUFFIX_LEN] + b"}", mac
+
+
+def list_day_files(directory: Path) -> list[str]:
+    """Names of the day files, oldest first (quarantine files and others are ignored)."""
+    try:
+        names = [n for n in (e.name for e in _scandir(directory)) if DAY_FILE_RE.match(n)]
+    except FileNotFoundError:
+        return []
+    return sorted(names)
+
+
+def _scandir(directory: Path) -> Iterator[os.DirEntry[str]]:
+    with os.scandir(directory) as it:
+        yield from it
+
+
+@dataclass
+class Line:
+    """One physical line of a day file, as read."""
+
+    file: str
+    lineno: int
+    offset: int
+    raw: bytes  # including the trailing newline when complete
+    complete: bool
+    record: dict[str, Any] | None
+    hash: str
+    mac_ok: bool
+
+
+def parse_line(raw: bytes, key: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """(record or None when not a JSON object, whether its MAC verifies)."""
+    body = raw[:-1] if raw.endswith(b"\n") else raw
+    try:
+        record = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, False
+    if not isinstance(record, dict):
+        return None, False
+    split = signed_part(body)
+    if split is None:
+        return record, False
+    signed, mac = split
+    return record, hmac.compare_digest(mac_hex(key, signed).encode(), mac)
+
+
+def read_lines(path: Path, name: str, key: bytes) -> list[Line]:
+    data = path.read_bytes()
+    lines: list[Line] = []
+    offset = 0
+    lineno = 0
+    size = len(data)
+    while offset < size:
+        end = data.find(b"\n", offset)
+        complete = end != -1
+        stop = end + 1 if complete else size
+        raw = data[offset:stop]
+        lineno += 1
+        record, mac_ok = parse_line(raw, key) if complete else (None, False)
+        lines.append(Line(name, lineno, offset, raw, complete, record, line_hash(raw), mac_ok))
+        offset = stop
+    return lines
+
+
+# --- checkpoint -------------------------------------------------------------------
+
+
+@dataclass
+class Checkpoint:
+    """The head of one tenant's chain (mutable: the writer advances it under the lock)."""
+
+    head: str = GENESIS
+    count: int = 0
+    file: str | None = None
+    size: int = 0
+    ts: str | None = None
+    policy: str | None = None
+
+
+def checkpoint_bytes(cp: Checkpoint, tenant: str, key: bytes) -> bytes:
+    data: dict[str, Any] = {
+        "schema": SCHEMA,
+        "tenant": tenant,
+        "head": cp.head,
+        "count": cp.count,
+        "file": cp.file,
+        "size": cp.size,
+        "ts": cp.ts,
+        "policy": cp.policy,
+    }
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    data["mac"] = mac_hex(key, canonical.encode())
+    return (json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def load_checkpoint(path: Path, tenant: str, key: bytes) -> tuple[Checkpoint | None, str | None]:
+    """(checkpoint, None), (None, None) when absent, or (None, why it is unusable)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"checkpoint unreadable: {exc.strerror}"
+    try:
+        data = json.loads(raw)
+        mac = data.pop("mac")
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None, "checkpoint is not valid JSON"
+    if not isinstance(mac, str) or not hmac.compare_digest(mac_hex(key, canonical.encode()), mac):
+        return None, "checkpoint fails its MAC (edited, or written under another key)"
+    if data.get("tenant") != tenant:
+        return None, "checkpoint belongs to another tenant"
+    try:
+        cp = Checkpoint(
+            head=str(data["head"]),
+            count=int(data["count"]),
+            file=data["file"],
+            size=int(data["size"]),
+            ts=data["ts"],
+            policy=data["policy"],
+        )
+    except (KeyError, TypeError, ValueError):
+        return None, "checkpoint lacks required fields"
+    return cp, None
+
+
+# --- verification -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad place: ``file:line`` (line 0 = the whole file), a kind and what is wrong."""
+
+    file: str
+    line: int
+    kind: str
+    message: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.kind}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    records: int
+    files: int
+    problems: list[Problem] = field(default_factory=list)
+    # Not tampering (e.g. the checkpoint lags after a crash); `audit repair` tidies them.
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TornSegment:
+    """Bytes of an interrupted write that ``repair`` may move to quarantine."""
+
+    file: str
+    line: int
+    offset: int
+    raw: bytes
+    at_end: bool
+
+
+@dataclass
+class TrailScan:
+    report: VerifyReport
+    torn: list[TornSegment]
+    names: list[str]
+    rebuilt: Checkpoint
+    checkpoint: Checkpoint | None
+    checkpoint_error: str | None
+
+
+def scan_trail(directory: Path, tenant: str, keys: AuditKeys) -> TrailScan:
+    """Read every day file and the checkpoint; report every bad place found."""
+    names = list_day_files(directory)
+    entries: list[Line] = []
+    for name in names:
+        entries.extend(read_lines(directory / name, name, keys.record))
+
+    anchors: set[str] = set()
+    for ln in entries:
+        rec = ln.record
+        if ln.mac_ok and rec is not None and rec.get("event") == "audit_prune":
+            anchor = rec.get("anchor")
+            if isinstance(anchor, str):
+                anchors.add(anchor)
+
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    torn: list[TornSegment] = []
+    expected: str | None = None
+    expected_file: str | None = None
+    last_ts: str | None = None
+    count = 0
+    positions: dict[str, tuple[str, int, int]] = {}
+    rebuilt = Checkpoint()
+    lines_in: dict[str, int] = dict.fromkeys(names, 0)
+    present = set(names)
+
+    for i, ln in enumerate(entries):
+        lines_in[ln.file] = ln.lineno
+        rec = ln.record
+        if rec is None:
+            kind, message = _classify_unparsed(entries, i, expected)
+            problems.append(Problem(ln.file, ln.lineno, kind, message))
+            if kind == "torn_tail":
+                at_end = i + 1 == len(entries) or entries[i + 1].file != ln.file
+                torn.append(TornSegment(ln.file, ln.lineno, ln.offset, ln.raw, at_end))
+            continue
+        count += 1
+        first_in_file = expected_file != ln.file
+        problem = _check_record(ln, rec, expected, expected_file, first_in_file, last_ts, anchors)
+        if problem is not None:
+            if problem.kind == "missing_file" and problem.file in present:
+                problem = Problem(ln.file, ln.lineno, "broken_chain", problem.message)
+            problems.append(problem)
+        expected = ln.hash
+        expected_file = ln.file
+        ts = rec.get("ts")
+        if isinstance(ts, str) and (last_ts is None or ts > last_ts):
+            last_ts = ts
+        positions[ln.hash] = (ln.file, ln.lineno, count)
+        rebuilt = Checkpoint(
+            head=ln.hash,
+            count=count,
+            file=ln.file,
+            size=ln.offset + len(ln.raw),
+            ts=ts if isinstance(ts, str) else None,
+            policy=rec.get("policy") if isinstance(rec.get("policy"), str) else None,
+        )
+
+    cp, cp_error = load_checkpoint(directory / CHECKPOINT_NAME, tenant, keys.record)
+    _check_checkpoint(cp, cp_error, count, positions, lines_in, names, problems, warnings)
+    report = VerifyReport(
+        ok=not problems, records=count, files=len(names), problems=problems, warnings=warnings
+    )
+    return TrailScan(report, torn, names, rebuilt, cp, cp_error)
+
+
+def _classify_unparsed(entries: list[Line], i: int, expected: str | None) -> tuple[str, str]:
+    ln = entries[i]
+    if not ln.complete:
+        return "torn_tail", f"incomplete last line ({len(ln.raw)} bytes, no newline)"
+    # A crash leaves a prefix of a record; a later append starts on a fresh line and
+    # chains to the record before the fragment. Anything else is foreign bytes.
+    nxt = next((e for e in entries[i + 1 :] if e.record is not None), None)
+    skipped_over = nxt is not None and nxt.record is not None and nxt.record.get("prev") == expected
+    if ln.raw.startswith(b"{") and (skipped_over or nxt is None):
+        return "torn_tail", f"torn record from an interrupted write ({len(ln.raw)} bytes)"
+    return "invalid_json", "line is not a JSON object"
+
+
+def _check_record(
+    ln: Line,
+    rec: dict[str, Any],
+    expected: str | None,
+    expected_file: str | None,
+    first_in_file: bool,
+    last_ts: str | None,
+    anchors: set[str],
+) -> Problem | None:
+    if not ln.mac_ok:
+        return Problem(
+            ln.file, ln.lineno, "bad_mac", "record MAC does not verify (edited or forged)"
+        )
+    prev = rec.get("prev")
+    prev_file = rec.get("prev_file")
+    if expected is None:
+        if prev == GENESIS or prev in anchors:
+            pass
+        elif isinstance(prev_file, str) and DAY_FILE_RE.match(prev_file):
+            return Problem(
+                prev_file,
+                0,
+                "missing_file",
+                f"day file missing: {ln.file}:{ln.lineno} chains to it and no prune removed it",
+            )
+        else:
+            return Problem(
+                ln.file,
+                ln.lineno,
+                "broken_chain",
+                "first record does not start the chain: earlier records were removed",
+            )
+    elif prev != expected:
+        if (
+            first_in_file
+            and isinstance(prev_file, str)
+            and prev_file != expected_file
+            and DAY_FILE_RE.match(prev_file)
+        ):
+            return Problem(
+                prev_file,
+                0,
+                "missing_file",
+                f"day file missing: {ln.file}:{ln.lineno} chains to it",
+            )
+        return Problem(
+            ln.file,
+            ln.lineno,
+            "broken_chain",
+            "prev does not match the record before it (line deleted, inserted or moved)",
+        )
+    ts = rec.get("ts")
+    if not isinstance(ts, str):
+        return Problem(ln.file, ln.lineno, "time_order", "record has no timestamp")
+    if last_ts is not None and ts < last_ts:
+        return Problem(ln.file, ln.lineno, "time_order", f"{ts} is earlier than {last_ts}")
+    if ts[:10] != ln.file[:10]:
+        return Problem(ln.file, ln.lineno, "time_order", f"record dated {ts[:10]} in this file")
+    return None
+
+
+def _check_checkpoint(
+    cp: Checkpoint | None,
+    cp_error: str | None,
+    count: int,
+    positions: dict[str, tuple[str, int, int]],
+    lines_in: dict[str, int],
+    names: list[str],
+    problems: list[Problem],
+    warnings: list[Problem],
+) -> None:
+    if cp_error is not None:
+        problems.append(Problem(CHECKPOINT_NAME, 0, "checkpoint_mismatch", cp_error))
+        return
+    if cp is None:
+        if count:
+            problems.append(
+                Problem(CHECKPOINT_NAME, 0, "checkpoint_mismatch", "checkpoint is missing")
+            )
+        return
+    if cp.count == 0 and cp.head == GENESIS:
+        if count:
+            warnings.append(
+                Problem(CHECKPOINT_NAME, 0, "checkpoint_behind", "checkpoint predates every record")
+            )
+        return
+    pos = positions.get(cp.head)
+    if pos is None:
+        if cp.file is not None and cp.file not in lines_in:
+            problems.append(
+                Problem(cp.file, 0, "missing_file", "newest day file (the checkpoint head) missing")
+            )
+            return
+        where = cp.file if cp.file is not None else (names[-1] if names else CHECKPOINT_NAME)
+        problems.append(
+            Problem(
+                where,
+                lines_in.get(where, 0) + 1,
+                "checkpoint_mismatch",
+                f"records missing at the end: the checkpoint head (record {cp.count}) is gone",
+            )
+        )
+        return
+    file, lineno, index = pos
+    if index != cp.count:
+        problems.append(
+            Problem(
+                file,
+                lineno,
+                "checkpoint_mismatch",
+                f"checkpoint counts {cp.count} records up to here, the files hold {index}",
+            )
+        )
+    elif index < count:
+        warnings.append(
+            Problem(
+                file,
+                lineno + 1,
+                "checkpoint_behind",
+                f"{count - index} record(s) after the checkpoint (interrupted before its update)",
+            )
+        )
+
+
+def verify_trail(directory: Path, tenant: str, keys: AuditKeys) -> VerifyReport:
+    """Check JSON validity, MACs, chain continuity, time order and the checkpoint."""
+    return scan_trail(directory, tenant, keys).report
