@@ -514,6 +514,102 @@ def schema_profiles() -> None:
     raise typer.Exit(schema())
 
 
+# -- batch, doctor, completions ------------------------------------------------------
+
+
+@app.command()
+def batch(
+    input_file: Annotated[
+        str, typer.Argument(help="File with one query per line, or - for standard input.")
+    ] = "-",
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    output_file: Annotated[
+        Path | None, typer.Option("--output", help="Write JSONL here instead of stdout.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip queries already answered in --output.")
+    ] = False,
+    unordered: Annotated[
+        bool, typer.Option("--unordered", help="Write results in completion order.")
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failed query.")
+    ] = False,
+    no_referral: NoReferralOpt = False,
+    no_cache: NoCacheOpt = False,
+    refresh: RefreshOpt = False,
+    offline: OfflineOpt = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Force the progress bar on or off (default: on when stderr is a terminal).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Look up many queries (one per line, optional type: prefix) as JSONL envelopes."""
+    from rdapctl.cli.batch_cmd import run as run_batch
+
+    code = run_batch(
+        input_file,
+        tenant=tenant,
+        profiles=profiles,
+        output=output_file,
+        resume=resume,
+        unordered=unordered,
+        fail_fast=fail_fast,
+        referrals=not no_referral,
+        cache_mode=_cache_mode(no_cache, refresh, offline),
+        progress=progress,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def doctor(
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="text (checklist) or json (for CI).",
+            autocompletion=lambda: ["text", "json"],
+            show_default=False,
+        ),
+    ] = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Repair what is safe to repair (permissions).")
+    ] = False,
+) -> None:
+    """Check tenant isolation: permissions, keys, audit chains, caches, PII, bootstrap."""
+    from rdapctl.cli.doctor_cmd import run as run_doctor
+
+    raise typer.Exit(run_doctor(tenant=tenant, profiles=profiles, fmt=fmt, fix=fix))
+
+
+completions_app = typer.Typer(help="Shell completion scripts for bash, zsh and fish.")
+app.add_typer(completions_app, name="completions")
+
+
+@completions_app.command("show")
+def completions_show(shell: ShellArg) -> None:
+    """Print the completion script for SHELL."""
+    from rdapctl.cli.completion_cmd import show as show_completion
+
+    raise typer.Exit(show_completion(shell))
+
+
+@completions_app.command("install")
+def completions_install(shell: ShellArg) -> None:
+    """Install the completion script where SHELL looks for it, and say where."""
+    from rdapctl.cli.completion_cmd import install as install_completion
+
+    raise typer.Exit(install_completion(shell))
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="rdapctl")
