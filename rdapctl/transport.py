@@ -116,6 +116,8 @@ class _GuardedStream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         # server_hostname is the URL's host name (httpcore passes the origin host,
         # not the IP we connected to), so SNI and certificate checks use the name.
+        if isinstance(ssl_context, LazySSLContext):
+            ssl_context = ssl_context.get()
         tls = self._inner.start_tls(ssl_context, server_hostname, timeout)
         pins = self._policy.pins_for(server_hostname)
         if pins is not None:
@@ -190,6 +192,32 @@ class GuardedBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+class LazySSLContext:
+    """Stands in for the SSLContext until the first TLS handshake needs it.
+
+    Loading the trust store costs tens of milliseconds, which plain-http runs and
+    cache hits should not pay at start-up. httpcore only calls
+    ``set_alpn_protocols`` on it before handing it to our stream's ``start_tls``.
+    """
+
+    def __init__(self, factory: Callable[[], ssl.SSLContext]) -> None:
+        self._factory = factory
+        self._context: ssl.SSLContext | None = None
+        self._alpn: list[str] | None = None
+
+    def set_alpn_protocols(self, protocols: Iterable[str]) -> None:
+        self._alpn = list(protocols)
+        if self._context is not None:
+            self._context.set_alpn_protocols(self._alpn)
+
+    def get(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = self._factory()
+            if self._alpn is not None:
+                self._context.set_alpn_protocols(self._alpn)
+        return self._context
 
 
 def build_ssl_context(policy: NetworkPolicy, env: Mapping[str, str]) -> ssl.SSLContext:
@@ -270,12 +298,12 @@ def _ip_or_none(host: str) -> IPv4Address | IPv6Address | None:
         return None
 
 
-def _guarded_http_transport(
-    pool: httpcore.ConnectionPool, ssl_context: ssl.SSLContext
-) -> httpx.HTTPTransport:
+def _guarded_http_transport(pool: httpcore.ConnectionPool) -> httpx.HTTPTransport:
     # httpx offers no network_backend argument: build it as usual (no connections
     # are opened), then swap in our pool so httpx keeps mapping httpcore errors.
-    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False)
+    # verify=False only skips building a context that the swapped-out pool would
+    # own; our pool verifies with the tenant's context.
+    transport = httpx.HTTPTransport(verify=False, trust_env=False)
     transport._pool.close()
     transport._pool = pool
     return transport
@@ -297,7 +325,12 @@ class GuardedTransport(httpx.BaseTransport):
         self._resolver = resolver or system_resolver
         self._proxy_config = _ProxyConfig(env)
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        ssl_context = build_ssl_context(policy, env)
+        if policy.ca_bundle:
+            # A broken tenant CA bundle is a configuration error: report it now.
+            _load_cas(
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
+            )
+        ssl_context = LazySSLContext(lambda: build_ssl_context(policy, env))
         pool_kwargs: dict[str, typing.Any] = {
             "ssl_context": ssl_context,
             "max_connections": limits.max_connections,
@@ -308,7 +341,7 @@ class GuardedTransport(httpx.BaseTransport):
             policy, self._resolver, connect_timeout=connect_timeout, check_addresses=True
         )
         self._direct = _guarded_http_transport(
-            httpcore.ConnectionPool(network_backend=direct_backend, **pool_kwargs), ssl_context
+            httpcore.ConnectionPool(network_backend=direct_backend, **pool_kwargs)
         )
         # One pool per configured proxy, built once: keep-alive to the proxy is reused.
         proxy_backend = GuardedBackend(
@@ -317,7 +350,7 @@ class GuardedTransport(httpx.BaseTransport):
         self._proxied: dict[str, httpx.HTTPTransport] = {}
         for scheme, url in self._proxy_config.urls.items():
             self._proxied[scheme] = _guarded_http_transport(
-                _proxy_pool(url, proxy_backend, pool_kwargs), ssl_context
+                _proxy_pool(url, proxy_backend, pool_kwargs)
             )
 
     def __repr__(self) -> str:

@@ -17,13 +17,18 @@ from typer.core import TyperGroup
 
 from rdapctl import __version__
 from rdapctl.cli.options import (
-    AllTenantsOpt,
     DebugState,
-    FormatOpt,
+    NoCacheOpt,
     NoColorOpt,
+    NoReferralOpt,
+    OfflineOpt,
     OutputOpt,
     ProfilesOpt,
+    QueryArg,
+    RefreshOpt,
+    ServerOpt,
     TenantOpt,
+    TypeOpt,
 )
 
 ENV_HELP = """\
@@ -42,8 +47,36 @@ Environment variables:
 """
 
 
+# Sub-command groups are imported only when invoked (or listed by --help), so a
+# lookup does not pay for building forty commands it will not run.
+LAZY_GROUPS: dict[str, str] = {
+    "bootstrap": "rdapctl.cli.groups.bootstrap",
+    "profile": "rdapctl.cli.groups.profile",
+    "policy": "rdapctl.cli.groups.policy",
+    "cache": "rdapctl.cli.groups.cache",
+    "keys": "rdapctl.cli.groups.keys",
+    "audit": "rdapctl.cli.groups.audit",
+    "schema": "rdapctl.cli.groups.schema",
+    "completions": "rdapctl.cli.groups.completions",
+}
+
+
 class RdapctlGroup(TyperGroup):
-    """Maps every rdapctl error to its exit code and a one-line message on stderr."""
+    """The root group: lazy sub-command groups, and the one place where every
+    rdapctl error becomes its exit code and a one-line message on stderr."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_GROUPS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_GROUPS:
+            import importlib
+
+            module = importlib.import_module(LAZY_GROUPS[cmd_name])
+            command = typer.main.get_group(module.app)
+            command.name = cmd_name
+        return command
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -89,30 +122,6 @@ def _root(
     DebugState.enabled = debug
 
 
-QueryArg = Annotated[str, typer.Argument(help="Domain, IP/CIDR, ASN, entity handle or RDAP URL.")]
-TypeOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--type",
-        help="Force the query type: domain|ip|autnum|entity|nameserver|help|url.",
-        autocompletion=lambda: ["domain", "ip", "autnum", "entity", "nameserver", "help", "url"],
-    ),
-]
-ServerOpt = Annotated[
-    str | None, typer.Option("--server", help="Send the query to this RDAP base URL.")
-]
-NoReferralOpt = Annotated[
-    bool, typer.Option("--no-referral", help="Do not follow registrar referrals.")
-]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
-RefreshOpt = Annotated[
-    bool, typer.Option("--refresh", help="Skip the cache read; store the fresh answer.")
-]
-OfflineOpt = Annotated[
-    bool, typer.Option("--offline", help="Answer from the cache only; a miss exits 7.")
-]
-
-
 @app.command()
 def lookup(
     query: QueryArg,
@@ -153,365 +162,6 @@ def _cache_mode(no_cache: bool, refresh: bool, offline: bool) -> str:
     if len(chosen) > 1:
         raise typer.BadParameter(f"--{chosen[0]} and --{chosen[1]} cannot be combined")
     return chosen[0] if chosen else "default"
-
-
-bootstrap_app = typer.Typer(help="IANA bootstrap registries: refresh, status, server choice.")
-app.add_typer(bootstrap_app, name="bootstrap")
-
-
-@bootstrap_app.command("update")
-def bootstrap_update(
-    source: Annotated[
-        str | None,
-        typer.Option("--source", help="Base URL to fetch the registries from (default: IANA)."),
-    ] = None,
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    output: FormatOpt = None,
-) -> None:
-    """Refresh the five IANA registries into the user cache dir (conditional GET)."""
-    from rdapctl.cli.bootstrap_cmd import update
-
-    raise typer.Exit(update(source=source, tenant=tenant, profiles=profiles, fmt=output))
-
-
-@bootstrap_app.command("status")
-def bootstrap_status(output: FormatOpt = None) -> None:
-    """Show each registry's publication date and whether the embedded or updated copy is used."""
-    from rdapctl.cli.bootstrap_cmd import status
-
-    raise typer.Exit(status(fmt=output))
-
-
-@bootstrap_app.command("show")
-def bootstrap_show(
-    query: QueryArg,
-    query_type: TypeOpt = None,
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    output: FormatOpt = None,
-) -> None:
-    """Print which server(s) would answer QUERY and why (sends nothing)."""
-    from rdapctl.cli.bootstrap_cmd import show
-
-    raise typer.Exit(
-        show(query, query_type=query_type, tenant=tenant, profiles=profiles, fmt=output)
-    )
-
-
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="First UTC day to include (YYYY-MM-DD).")
-]
-UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Last UTC day to include (YYYY-MM-DD).")
-]
-EventOpt = Annotated[
-    str | None, typer.Option("--event", help="Only records of this event type (e.g. lookup).")
-]
-ValidateFormatOpt = Annotated[
-    str,
-    typer.Option(
-        "--format",
-        help="text, json (a list of findings) or github (workflow annotations).",
-        autocompletion=lambda: ["text", "json", "github"],
-    ),
-]
-ShellArg = Annotated[
-    str,
-    typer.Argument(help="bash, zsh or fish.", autocompletion=lambda: ["bash", "zsh", "fish"]),
-]
-
-# -- profiles and policy -------------------------------------------------------------
-
-profile_app = typer.Typer(help="Tenant profiles: validate, list, show, init, schema.")
-app.add_typer(profile_app, name="profile")
-
-
-@profile_app.command("validate")
-def profile_validate(
-    files: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Profiles files to check (default: the one rdapctl would use)."),
-    ] = None,
-    fmt: ValidateFormatOpt = "text",
-    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
-    profiles: ProfilesOpt = None,
-) -> None:
-    """Check profiles files; exit 0 when valid, 3 otherwise (made for CI)."""
-    from rdapctl.cli.profile_cmd import validate
-
-    raise typer.Exit(validate(files or [], fmt=fmt, strict=strict, profiles=profiles))
-
-
-@profile_app.command("list")
-def profile_list(profiles: ProfilesOpt = None, output: FormatOpt = None) -> None:
-    """List tenants: name, display name, isolation, residency."""
-    from rdapctl.cli.profile_cmd import list_tenants
-
-    raise typer.Exit(list_tenants(profiles=profiles, fmt=output))
-
-
-@profile_app.command("show")
-def profile_show(
-    name: Annotated[str | None, typer.Argument(help="Tenant (default: the selected one).")] = None,
-    profiles: ProfilesOpt = None,
-    output: Annotated[
-        str,
-        typer.Option(
-            "--output", "-o", help="toml or json.", autocompletion=lambda: ["toml", "json"]
-        ),
-    ] = "toml",
-) -> None:
-    """Show a tenant's effective settings after defaults (incl. effective cache TTL)."""
-    from rdapctl.cli.profile_cmd import show
-
-    raise typer.Exit(show(name, profiles=profiles, fmt=output))
-
-
-@profile_app.command("init")
-def profile_init(
-    path: Annotated[
-        Path | None, typer.Argument(help="Where to write (default: the profiles file location).")
-    ] = None,
-    tenant: Annotated[str, typer.Option("--tenant", help="Name of the first tenant.")] = "default",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-) -> None:
-    """Write a commented starter profiles file (never overwrites without --force)."""
-    from rdapctl.cli.profile_cmd import init
-
-    raise typer.Exit(init(path, tenant=tenant, force=force))
-
-
-@profile_app.command("schema")
-def profile_schema() -> None:
-    """Print the JSON Schema of the profiles file (for editors and CI)."""
-    from rdapctl.cli.profile_cmd import schema
-
-    raise typer.Exit(schema())
-
-
-policy_app = typer.Typer(help="Dry runs of the tenant policy.")
-app.add_typer(policy_app, name="policy")
-
-
-@policy_app.command("explain")
-def policy_explain(
-    query: QueryArg,
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    query_type: TypeOpt = None,
-    server: ServerOpt = None,
-    output: FormatOpt = None,
-) -> None:
-    """Dry run: server, region, residency, network guard and redaction; sends nothing."""
-    from rdapctl.cli.policy_cmd import explain
-
-    code = explain(
-        query, tenant=tenant, profiles=profiles, query_type=query_type, server=server, fmt=output
-    )
-    raise typer.Exit(code)
-
-
-# -- cache and keys --------------------------------------------------------------------
-
-cache_app = typer.Typer(help="The tenant's encrypted cache: stats, clear, purge.")
-app.add_typer(cache_app, name="cache")
-
-
-@cache_app.command("stats")
-def cache_stats(
-    tenant: TenantOpt = None,
-    all_tenants: AllTenantsOpt = False,
-    profiles: ProfilesOpt = None,
-    output: FormatOpt = None,
-) -> None:
-    """Entries, size on disk, hits and misses, oldest and newest entry."""
-    from rdapctl.cli.cache_cmd import stats
-
-    raise typer.Exit(stats(tenant=tenant, all_tenants=all_tenants, profiles=profiles, fmt=output))
-
-
-@cache_app.command("clear")
-def cache_clear(
-    tenant: TenantOpt = None,
-    all_tenants: AllTenantsOpt = False,
-    profiles: ProfilesOpt = None,
-    output: FormatOpt = None,
-) -> None:
-    """Remove every cached entry of the tenant."""
-    from rdapctl.cli.cache_cmd import clear
-
-    raise typer.Exit(clear(tenant=tenant, all_tenants=all_tenants, profiles=profiles, fmt=output))
-
-
-@cache_app.command("purge")
-def cache_purge(
-    tenant: TenantOpt = None,
-    all_tenants: AllTenantsOpt = False,
-    profiles: ProfilesOpt = None,
-    output: FormatOpt = None,
-) -> None:
-    """Remove expired and unreadable entries."""
-    from rdapctl.cli.cache_cmd import purge
-
-    raise typer.Exit(purge(tenant=tenant, all_tenants=all_tenants, profiles=profiles, fmt=output))
-
-
-keys_app = typer.Typer(help="The tenant's keyring: status, rotate, export, import.")
-app.add_typer(keys_app, name="keys")
-
-
-@keys_app.command("status")
-def keys_status(
-    tenant: TenantOpt = None, profiles: ProfilesOpt = None, output: FormatOpt = None
-) -> None:
-    """Key ids, ages, status and whether they are wrapped (never the key material)."""
-    from rdapctl.cli.keys_cmd import status
-
-    raise typer.Exit(status(tenant=tenant, profiles=profiles, fmt=output))
-
-
-@keys_app.command("rotate")
-def keys_rotate(
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    retire_old: Annotated[
-        bool, typer.Option("--retire-old", help="Make entries under older keys unreadable.")
-    ] = False,
-    output: FormatOpt = None,
-) -> None:
-    """Create a new active data key; old keys stay readable unless --retire-old."""
-    from rdapctl.cli.keys_cmd import rotate
-
-    raise typer.Exit(rotate(tenant=tenant, profiles=profiles, retire_old=retire_old, fmt=output))
-
-
-@keys_app.command("export")
-def keys_export(
-    output_file: Annotated[Path, typer.Option("--output", help="Backup file to write.")],
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-) -> None:
-    """Write an offline backup of the keyring, encrypted under a passphrase."""
-    from rdapctl.cli.keys_cmd import export
-
-    raise typer.Exit(export(output_file, tenant=tenant, profiles=profiles))
-
-
-@keys_app.command("import")
-def keys_import(
-    backup: Annotated[Path, typer.Argument(help="Backup file written by keys export.")],
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace a different live keyring.")
-    ] = False,
-) -> None:
-    """Restore a keyring backup (refuses to replace a different keyring without --force)."""
-    from rdapctl.cli.keys_cmd import import_
-
-    raise typer.Exit(import_(backup, tenant=tenant, profiles=profiles, force=force))
-
-
-# -- audit -------------------------------------------------------------------------------
-
-audit_app = typer.Typer(help="The tenant's tamper-evident audit log.")
-app.add_typer(audit_app, name="audit")
-
-
-@audit_app.command("show")
-def audit_show(
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    event: EventOpt = None,
-    output: FormatOpt = None,
-) -> None:
-    """Audit records: a table on a terminal, JSONL otherwise."""
-    from rdapctl.cli.audit_cmd import show
-
-    code = show(tenant=tenant, profiles=profiles, since=since, until=until, event=event, fmt=output)
-    raise typer.Exit(code)
-
-
-@audit_app.command("verify")
-def audit_verify(
-    tenant: TenantOpt = None,
-    all_tenants: AllTenantsOpt = False,
-    profiles: ProfilesOpt = None,
-    output: FormatOpt = None,
-) -> None:
-    """Check JSON, chain, MACs, checkpoint and time order; exit 10 on any problem."""
-    from rdapctl.cli.audit_cmd import verify
-
-    raise typer.Exit(verify(tenant=tenant, all_tenants=all_tenants, profiles=profiles, fmt=output))
-
-
-@audit_app.command("path")
-def audit_path(tenant: TenantOpt = None, profiles: ProfilesOpt = None) -> None:
-    """Print the folder holding the tenant's audit log."""
-    from rdapctl.cli.audit_cmd import path
-
-    raise typer.Exit(path(tenant=tenant, profiles=profiles))
-
-
-@audit_app.command("prune")
-def audit_prune(
-    tenant: TenantOpt = None, profiles: ProfilesOpt = None, output: FormatOpt = None
-) -> None:
-    """Remove day files older than audit.retention_days (the chain stays verifiable)."""
-    from rdapctl.cli.audit_cmd import prune
-
-    raise typer.Exit(prune(tenant=tenant, profiles=profiles, fmt=output))
-
-
-@audit_app.command("export")
-def audit_export(
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    event: EventOpt = None,
-    output_file: Annotated[
-        Path | None, typer.Option("--output", help="Write JSONL here instead of stdout.")
-    ] = None,
-) -> None:
-    """Export records as JSONL (for a SIEM)."""
-    from rdapctl.cli.audit_cmd import export
-
-    code = export(
-        tenant=tenant, profiles=profiles, since=since, until=until, event=event, output=output_file
-    )
-    raise typer.Exit(code)
-
-
-@audit_app.command("repair")
-def audit_repair(tenant: TenantOpt = None, profiles: ProfilesOpt = None) -> None:
-    """Move a torn last line (after a crash) to a quarantine file; nothing is deleted."""
-    from rdapctl.cli.audit_cmd import repair
-
-    raise typer.Exit(repair(tenant=tenant, profiles=profiles))
-
-
-schema_app = typer.Typer(help="JSON Schemas shipped with rdapctl.")
-app.add_typer(schema_app, name="schema")
-
-
-@schema_app.command("envelope")
-def schema_envelope() -> None:
-    """Print the JSON Schema of the lookup envelope (-o json, batch JSONL)."""
-    from rdapctl.cli.profile_cmd import print_packaged_json
-
-    raise typer.Exit(print_packaged_json("envelope.schema.json"))
-
-
-@schema_app.command("profiles")
-def schema_profiles() -> None:
-    """Print the JSON Schema of the profiles file (same as profile schema)."""
-    from rdapctl.cli.profile_cmd import schema
-
-    raise typer.Exit(schema())
 
 
 # -- batch, doctor, completions ------------------------------------------------------
@@ -588,26 +238,6 @@ def doctor(
     from rdapctl.cli.doctor_cmd import run as run_doctor
 
     raise typer.Exit(run_doctor(tenant=tenant, profiles=profiles, fmt=fmt, fix=fix))
-
-
-completions_app = typer.Typer(help="Shell completion scripts for bash, zsh and fish.")
-app.add_typer(completions_app, name="completions")
-
-
-@completions_app.command("show")
-def completions_show(shell: ShellArg) -> None:
-    """Print the completion script for SHELL."""
-    from rdapctl.cli.completion_cmd import show as show_completion
-
-    raise typer.Exit(show_completion(shell))
-
-
-@completions_app.command("install")
-def completions_install(shell: ShellArg) -> None:
-    """Install the completion script where SHELL looks for it, and say where."""
-    from rdapctl.cli.completion_cmd import install as install_completion
-
-    raise typer.Exit(install_completion(shell))
 
 
 def main() -> None:

@@ -65,3 +65,50 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="Disable colour (al
 AllTenantsOpt = Annotated[
     bool, typer.Option("--all-tenants", help="Act for every tenant in the profiles file.")
 ]
+
+
+QueryArg = Annotated[str, typer.Argument(help="Domain, IP/CIDR, ASN, entity handle or RDAP URL.")]
+TypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--type",
+        help="Force the query type: domain|ip|autnum|entity|nameserver|help|url.",
+        autocompletion=lambda: ["domain", "ip", "autnum", "entity", "nameserver", "help", "url"],
+    ),
+]
+ServerOpt = Annotated[
+    str | None, typer.Option("--server", help="Send the query to this RDAP base URL.")
+]
+NoReferralOpt = Annotated[
+    bool, typer.Option("--no-referral", help="Do not follow registrar referrals.")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
+RefreshOpt = Annotated[
+    bool, typer.Option("--refresh", help="Skip the cache read; store the fresh answer.")
+]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Answer from the cache only; a miss exits 7.")
+]
+
+
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="First UTC day to include (YYYY-MM-DD).")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Last UTC day to include (YYYY-MM-DD).")
+]
+EventOpt = Annotated[
+    str | None, typer.Option("--event", help="Only records of this event type (e.g. lookup).")
+]
+ValidateFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="text, json (a list of findings) or github (workflow annotations).",
+        autocompletion=lambda: ["text", "json", "github"],
+    ),
+]
+ShellArg = Annotated[
+    str,
+    typer.Argument(help="bash, zsh or fish.", autocompletion=lambda: ["bash", "zsh", "fish"]),
+]

@@ -1,0 +1,226 @@
+"""``rdapctl batch``: wire input, output, signals, progress and the summary to a run.
+
+The run itself is ``rdapctl.batch``; this module owns what touches the terminal and
+the process: standard streams, SIGINT/SIGTERM handlers (restored afterwards), the
+rich progress bar on stderr, and the closing summary line.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from rdapctl.batch import AuditCollector, BatchOptions, BatchRun, BatchSummary, open_output
+from rdapctl.batch_input import BatchInput, LineSet, answered_lines
+from rdapctl.cli.context import make_runtime, resolve_tenant
+from rdapctl.errors import PolicyDeniedError, UsageError
+from rdapctl.runtime import Runtime
+from rdapctl.session import TenantSession
+from rdapctl.tenant import Tenant
+
+PROGRESS_REFRESH_S = 0.1
+
+
+def run(
+    input_file: str,
+    *,
+    tenant: str | None,
+    profiles: Path | None,
+    output: Path | None,
+    resume: bool,
+    unordered: bool,
+    fail_fast: bool,
+    referrals: bool,
+    cache_mode: Any,
+    progress: bool | None,
+) -> int:
+    if resume and output is None:
+        raise UsageError("--resume needs --output FILE", hint="add --output results.jsonl")
+    runtime = make_runtime("batch")
+    chosen = resolve_tenant(runtime, profiles, tenant)
+    with BatchInput.open(input_file, sys.stdin.buffer) as source:
+        total = source.count()
+        _check_size(runtime, chosen, total)
+        skip = answered_lines(output) if resume and output is not None else None
+        options = BatchOptions(
+            referrals=referrals, cache_mode=cache_mode, unordered=unordered, fail_fast=fail_fast
+        )
+        summary = _run(runtime, chosen, source, total, skip, output, options, progress)
+    _print_summary(runtime, summary)
+    return summary.exit_code
+
+
+def _check_size(runtime: Runtime, tenant: Tenant, total: int) -> None:
+    limit = tenant.security.max_batch_size
+    if total <= limit:
+        return
+    error = PolicyDeniedError(
+        f"the input has {total} queries; tenant {tenant.name!r} allows at most {limit} per "
+        "batch, so nothing was looked up",
+        code="batch_too_large",
+        hint="split the input, or raise security.max_batch_size in the tenant profile",
+    )
+    with TenantSession(runtime, tenant) as session:
+        session.record("policy_denied", {"reason": error.message, "query_count": total})
+    raise error
+
+
+def _run(
+    runtime: Runtime,
+    tenant: Tenant,
+    source: BatchInput,
+    total: int,
+    skip: LineSet | None,
+    output: Path | None,
+    options: BatchOptions,
+    progress: bool | None,
+) -> BatchSummary:
+    from rdapctl.ratelimit import HostGate
+
+    stop = threading.Event()
+    security = tenant.security
+    gate = HostGate(
+        runtime.paths.cache_dir / "ratelimit" / tenant.name,
+        max_concurrent=security.max_concurrent_requests,
+        requests_per_second=security.requests_per_second,
+        clock=runtime.clock,
+        wait=stop.wait,
+    )
+    collector = AuditCollector()
+    session = TenantSession(runtime, tenant, gate=gate, audit_sink=collector)
+    audited = tenant.audit.enabled
+    out = open_output(output, append=skip is not None) if output is not None else None
+    writer = _FileWriter(out) if out is not None else _StdoutWriter()
+    show = progress if progress is not None else runtime.stderr.isatty()
+    try:
+        with _signals(stop, runtime), _progress_bar(show, total) as on_progress:
+            batch = BatchRun(
+                session,
+                collector.take if audited else None,
+                writer,
+                options,
+                stop=stop,
+                on_progress=on_progress,
+            )
+            return batch.run(source.queries(), total, skip)
+    finally:
+        session.close()
+        gate.close()
+        if out is not None:
+            out.close()
+
+
+class _FileWriter:
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # an unbuffered file may write less than asked
+            written = self._fh.write(view)
+            view = view[written:]
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+
+class _StdoutWriter:
+    def write(self, data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+
+    def flush(self) -> None:
+        sys.stdout.buffer.flush()
+
+
+@contextmanager
+def _signals(stop: threading.Event, runtime: Runtime) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the run to stop (once); the previous handlers come back after."""
+
+    def handler(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            name = signal.Signals(signum).name
+            print(f"rdapctl: {name}: stopping; finishing lookups in flight", file=runtime.stderr)
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread (e.g. some test runners)
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _progress_bar(show: bool, total: int) -> Iterator[Callable[[BatchSummary], None] | None]:
+    if not show:
+        with nullcontext():
+            yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from rdapctl.cli.output import console
+
+    bar = Progress(
+        TextColumn("batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.0f}/s"),
+        TimeRemainingColumn(),
+        TextColumn("errors {task.fields[errors]}  cache hits {task.fields[hits]}"),
+        console=console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("batch", total=total, rate=0.0, errors=0, hits=0)
+    started = time.monotonic()
+    last = 0.0
+
+    def update(summary: BatchSummary) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < PROGRESS_REFRESH_S:
+            return
+        last = now
+        done = summary.done + summary.skipped
+        elapsed = max(now - started, 1e-6)
+        bar.update(
+            task,
+            completed=done,
+            rate=summary.done / elapsed,
+            errors=summary.errors,
+            hits=summary.cache_hits,
+        )
+
+    with bar:
+        yield update
+
+
+def _print_summary(runtime: Runtime, summary: BatchSummary) -> None:
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items())) or "none"
+    parts = [f"{summary.done} of {summary.total} answered ({statuses})"]
+    if summary.cache_hits:
+        parts.append(f"{summary.cache_hits} from cache")
+    if summary.duplicates:
+        parts.append(f"{summary.duplicates} duplicates")
+    if summary.skipped:
+        parts.append(f"{summary.skipped} skipped (already answered)")
+    parts.append(f"{summary.duration_s:.2f} s, {summary.rate:.0f}/s")
+    print("rdapctl: batch: " + "; ".join(parts), file=runtime.stderr)
+    if summary.interrupted:
+        print("rdapctl: batch interrupted; run again with --resume", file=runtime.stderr)
+    elif summary.stopped_early:
+        print("rdapctl: batch stopped at the first failure (--fail-fast)", file=runtime.stderr)

@@ -1,0 +1,1 @@
+"""Command groups, each imported only when it is invoked (start-up time)."""
