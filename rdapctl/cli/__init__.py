@@ -8,6 +8,7 @@ Errors are mapped to exit codes in exactly one place: ``RdapctlGroup.invoke``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -242,6 +243,11 @@ def doctor(
 
 def main() -> None:
     """Console-script entry point."""
+    if "_RDAPCTL_COMPLETE" in os.environ:
+        # add_completion=False leaves the shell registry empty: register the shells here.
+        from rdapctl.cli.completion import enable_shell_completion
+
+        enable_shell_completion()
     app(prog_name="rdapctl")
 
 

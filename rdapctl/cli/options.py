@@ -14,10 +14,12 @@ class DebugState:
     enabled = False
 
 
-def _complete_tenant(incomplete: str) -> list[str]:
+def _complete_tenant(ctx: typer.Context, incomplete: str) -> list[str]:
     from rdapctl.cli.completion import tenant_names
 
-    return [name for name in tenant_names() if name.startswith(incomplete)]
+    # A --profiles given earlier on the line decides which tenants exist.
+    names = tenant_names(explicit_profiles=ctx.params.get("profiles"))
+    return [name for name in names if name.startswith(incomplete)]
 
 
 TenantOpt = Annotated[

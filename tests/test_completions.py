@@ -1,0 +1,506 @@
+"""Shell completion through the installed entry point, ``completions show|install``,
+the committed scripts in ``completions/``, the pre-commit hook and ``python -m rdapctl``."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer._click import Context
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from rdapctl.cli import app
+from rdapctl.cli.completion import SCRIPT_FILE_NAMES, tenant_names
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPLETIONS = ROOT / "completions"
+GENERATOR = ROOT / "scripts" / "gen_completions.py"
+runner = CliRunner()
+
+TENANTS_TOML = """\
+default_tenant = "acme"
+
+[tenants.acme]
+isolation = "standard"
+
+[tenants.globex]
+isolation = "strict"
+
+[tenants.initech]
+"""
+
+
+def _rdapctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point (``python -m rdapctl``) with extra environment."""
+    return subprocess.run(
+        [sys.executable, *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _bash_complete(line: str) -> list[str]:
+    """Candidates bash would get for ``line`` (the cursor at its end)."""
+    words = line.split(" ")
+    result = _rdapctl(
+        "-m",
+        "rdapctl",
+        env={
+            "_RDAPCTL_COMPLETE": "complete_bash",
+            "COMP_WORDS": line,
+            "COMP_CWORD": str(len(words) - 1),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout.split()
+
+
+def _write_profiles(home: Path) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "profiles.toml"
+    path.write_text(TENANTS_TOML, encoding="utf-8")
+    return path
+
+
+# -- completion requests ----------------------------------------------------------------
+
+
+def test_top_level_completion_offers_every_command() -> None:
+    """TAB after `rdapctl ` lists every command and command group the CLI declares."""
+    group = get_command(app)
+    declared = set(group.list_commands(Context(group)))  # type: ignore[attr-defined]
+    assert {"lookup", "batch", "doctor", "completions", "cache"} <= declared
+    assert set(_bash_complete("rdapctl ")) == declared
+
+
+def test_subcommands_complete_with_a_prefix() -> None:
+    """TAB inside a group completes its sub-commands, filtered by what was typed."""
+    assert set(_bash_complete("rdapctl cache ")) == {"stats", "clear", "purge"}
+    assert _bash_complete("rdapctl audit v") == ["verify"]
+
+
+def test_options_of_a_command_complete() -> None:
+    """`rdapctl lookup --` offers lookup's long options."""
+    offered = set(_bash_complete("rdapctl lookup --"))
+    assert {"--type", "--tenant", "--output", "--server", "--no-cache", "--offline"} <= offered
+
+
+def test_type_values_complete() -> None:
+    """`--type ` offers the query types."""
+    assert _bash_complete("rdapctl lookup --type ") == [
+        "domain",
+        "ip",
+        "autnum",
+        "entity",
+        "nameserver",
+        "help",
+        "url",
+    ]
+    assert _bash_complete("rdapctl bootstrap show example.com --type a") == ["autnum"]
+
+
+def test_output_values_complete_per_command() -> None:
+    """`-o` offers text/json/rdap for lookup and text/json elsewhere."""
+    assert _bash_complete("rdapctl lookup -o ") == ["text", "json", "rdap"]
+    assert _bash_complete("rdapctl cache stats -o ") == ["text", "json"]
+
+
+def test_format_values_complete() -> None:
+    """`--format` offers text/json/github for profile validate and text/json for doctor."""
+    assert _bash_complete("rdapctl profile validate --format ") == ["text", "json", "github"]
+    assert _bash_complete("rdapctl doctor --format ") == ["text", "json"]
+
+
+def test_shell_argument_completes() -> None:
+    """`completions show ` offers the supported shells."""
+    assert _bash_complete("rdapctl completions show ") == ["bash", "zsh", "fish"]
+
+
+def test_tenant_names_complete_from_the_profiles_file(rdapctl_home: Path) -> None:
+    """`-t ` offers the tenants of the profiles file in RDAPCTL_HOME, filtered by prefix."""
+    _write_profiles(rdapctl_home)
+    assert _bash_complete("rdapctl lookup -t ") == ["acme", "globex", "initech"]
+    assert _bash_complete("rdapctl keys status --tenant g") == ["globex"]
+
+
+def test_tenant_names_follow_rdapctl_profiles(tmp_path: Path) -> None:
+    """RDAPCTL_PROFILES decides which file's tenants are offered, as for every command."""
+    other = tmp_path / "elsewhere.toml"
+    other.write_text("[tenants.umbrella]\n[tenants.wayne]\n", encoding="utf-8")
+    words = "rdapctl audit show -t "
+    result = _rdapctl(
+        "-m",
+        "rdapctl",
+        env={
+            "_RDAPCTL_COMPLETE": "complete_bash",
+            "COMP_WORDS": words,
+            "COMP_CWORD": "4",
+            "RDAPCTL_PROFILES": str(other),
+        },
+    )
+    assert result.stdout.split() == ["umbrella", "wayne"]
+
+
+def test_tenant_completion_without_profiles_offers_default() -> None:
+    """With no profiles file the built-in `default` tenant is the one offered."""
+    assert _bash_complete("rdapctl lookup -t ") == ["default"]
+
+
+@pytest.mark.parametrize(
+    ("content", "env_profiles"),
+    [
+        ("this is [not toml", None),
+        (None, "/nonexistent/profiles.toml"),
+    ],
+    ids=["broken-toml", "missing-RDAPCTL_PROFILES"],
+)
+def test_tenant_completion_never_fails(
+    rdapctl_home: Path, content: str | None, env_profiles: str | None
+) -> None:
+    """A broken or missing profiles file gives no candidates, exit 0 and no traceback."""
+    env = {
+        "_RDAPCTL_COMPLETE": "complete_bash",
+        "COMP_WORDS": "rdapctl lookup -t ",
+        "COMP_CWORD": "3",
+    }
+    if content is not None:
+        rdapctl_home.mkdir(parents=True, exist_ok=True)
+        (rdapctl_home / "profiles.toml").write_text(content, encoding="utf-8")
+    if env_profiles is not None:
+        env["RDAPCTL_PROFILES"] = env_profiles
+    result = _rdapctl("-m", "rdapctl", env=env)
+    assert result.returncode == 0
+    assert result.stdout.strip() == ""
+    assert result.stderr == ""
+
+
+def test_tenant_names_function_never_raises(tmp_path: Path) -> None:
+    """tenant_names() returns [] for a missing RDAPCTL_PROFILES instead of raising."""
+    assert tenant_names({"RDAPCTL_PROFILES": str(tmp_path / "absent.toml")}) == []
+    good = _write_profiles(tmp_path / "home")
+    assert tenant_names({"RDAPCTL_PROFILES": str(good)}) == ["acme", "globex", "initech"]
+
+
+def test_tenant_completion_imports_no_heavy_modules(rdapctl_home: Path) -> None:
+    """Completing tenant names never imports httpx, cryptography, diskcache or rich."""
+    _write_profiles(rdapctl_home)
+    result = _rdapctl(
+        "-X",
+        "importtime",
+        "-m",
+        "rdapctl",
+        env={
+            "_RDAPCTL_COMPLETE": "complete_bash",
+            "COMP_WORDS": "rdapctl lookup -t ",
+            "COMP_CWORD": "3",
+        },
+    )
+    assert result.stdout.split() == ["acme", "globex", "initech"]
+    imported = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "rdapctl" in imported  # the import log really covers this run
+    assert not imported & {"httpx", "httpcore", "cryptography", "diskcache", "rich"}
+
+
+def test_zsh_protocol_returns_described_candidates() -> None:
+    """zsh gets an `_arguments` spec with each sub-command and its help."""
+    result = _rdapctl(
+        "-m",
+        "rdapctl",
+        env={"_RDAPCTL_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "rdapctl cache "},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("_arguments '*: :((")
+    assert '"stats":"Entries, size on disk' in result.stdout
+    assert '"purge":' in result.stdout
+
+
+def test_fish_protocol_returns_values_with_help() -> None:
+    """fish gets one `value<TAB>help` line per candidate."""
+    result = _rdapctl(
+        "-m",
+        "rdapctl",
+        env={
+            "_RDAPCTL_COMPLETE": "complete_fish",
+            "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+            "_TYPER_COMPLETE_ARGS": "rdapctl keys ",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    values = [line.split("\t")[0] for line in result.stdout.splitlines() if line]
+    assert values == ["status", "rotate", "export", "import"]
+    assert "\t" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_bash_script_completes_in_a_real_bash(rdapctl_home: Path, tmp_path: Path) -> None:
+    """Sourcing completions/rdapctl.bash in bash and pressing TAB yields tenant names."""
+    _write_profiles(rdapctl_home)
+    # The script calls `rdapctl`; make sure it is this interpreter's entry point.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "rdapctl"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m rdapctl "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    script = (
+        f"source {COMPLETIONS / 'rdapctl.bash'}\n"
+        "COMP_WORDS=(rdapctl lookup --tenant '')\n"
+        "COMP_CWORD=3\n"
+        "_rdapctl_completion rdapctl '' --tenant\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        "complete -p rdapctl\n"
+    )
+    result = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script],
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["acme", "globex", "initech"]
+    assert "_rdapctl_completion rdapctl" in lines[-1]
+
+
+# -- committed scripts -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completions_show_prints_the_committed_script(shell: str) -> None:
+    """`rdapctl completions show SHELL` prints exactly completions/<file>."""
+    result = runner.invoke(app, ["completions", "show", shell])
+    assert result.exit_code == 0
+    committed = (COMPLETIONS / SCRIPT_FILE_NAMES[shell]).read_text(encoding="utf-8")
+    assert result.stdout == committed
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_entry_point_source_matches_the_committed_script(shell: str) -> None:
+    """`_RDAPCTL_COMPLETE=source_SHELL rdapctl` prints the same script as the committed file."""
+    result = _rdapctl("-m", "rdapctl", env={"_RDAPCTL_COMPLETE": f"source_{shell}"})
+    assert result.returncode == 0, result.stderr
+    committed = (COMPLETIONS / SCRIPT_FILE_NAMES[shell]).read_text(encoding="utf-8")
+    assert result.stdout == committed
+
+
+def test_committed_scripts_have_not_drifted() -> None:
+    """scripts/gen_completions.py --check passes on the committed completions/."""
+    result = _rdapctl(str(GENERATOR), "--check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_generator_check_names_a_drifted_file_and_regenerates_it(tmp_path: Path) -> None:
+    """--check exits 1 naming an edited script; a plain run restores it and --check passes."""
+    out = tmp_path / "completions"
+    assert _rdapctl(str(GENERATOR), "--dir", str(out)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(SCRIPT_FILE_NAMES.values())
+    (out / "_rdapctl").write_text("#compdef rdapctl\n# hand edit\n", encoding="utf-8")
+    check = _rdapctl(str(GENERATOR), "--check", "--dir", str(out))
+    assert check.returncode == 1
+    assert "_rdapctl" in check.stderr
+    assert "rdapctl.bash" not in check.stderr
+    assert _rdapctl(str(GENERATOR), "--dir", str(out)).returncode == 0
+    assert _rdapctl(str(GENERATOR), "--check", "--dir", str(out)).returncode == 0
+
+
+def test_zsh_script_works_autoloaded_and_sourced() -> None:
+    """The zsh script is an fpath completion file (#compdef) that also works when sourced."""
+    text = (COMPLETIONS / "_rdapctl").read_text(encoding="utf-8")
+    assert text.startswith("#compdef rdapctl\n")
+    assert "compdef _rdapctl_completion rdapctl" in text
+
+
+# -- show / install --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shell", ["powershell", "", "tcsh"])
+def test_unknown_shell_is_a_usage_error(shell: str) -> None:
+    """An unsupported shell exits 2 with a one-line message listing the supported ones."""
+    result = runner.invoke(app, ["completions", "show", shell])
+    assert result.exit_code == 2
+    assert "unsupported shell" in result.stderr
+    assert "bash, zsh, fish" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_show_accepts_a_shell_path() -> None:
+    """`completions show $SHELL` works with a path such as /usr/bin/zsh."""
+    result = runner.invoke(app, ["completions", "show", "/usr/bin/zsh"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("#compdef rdapctl")
+
+
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "user-home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    return home
+
+
+def test_install_bash_writes_where_bash_completion_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bash: ~/.local/share/bash-completion/completions/rdapctl, and says so on stderr."""
+    home = _isolated_home(tmp_path, monkeypatch)
+    result = runner.invoke(app, ["completions", "install", "bash"])
+    assert result.exit_code == 0, result.stderr
+    target = home / ".local" / "share" / "bash-completion" / "completions" / "rdapctl"
+    assert target.read_text(encoding="utf-8") == (COMPLETIONS / "rdapctl.bash").read_text(
+        encoding="utf-8"
+    )
+    assert f"installed bash completion in {target}" in result.stderr
+    assert f"source {target}" in result.stderr
+    assert result.stdout == ""
+    assert not (home / ".bashrc").exists()  # start-up files are the user's to edit
+
+    again = runner.invoke(app, ["completions", "install", "bash"])
+    assert again.exit_code == 0
+    assert "already up to date" in again.stderr
+
+
+def test_install_bash_honours_xdg_data_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bash: $XDG_DATA_HOME/bash-completion/completions/rdapctl when XDG_DATA_HOME is set."""
+    _isolated_home(tmp_path, monkeypatch)
+    data = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    result = runner.invoke(app, ["completions", "install", "bash"])
+    assert result.exit_code == 0
+    assert (data / "bash-completion" / "completions" / "rdapctl").is_file()
+
+
+def test_install_zsh_writes_to_zfunc_and_prints_the_fpath_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zsh: ~/.zfunc/_rdapctl, plus the fpath and compinit lines to add to ~/.zshrc."""
+    home = _isolated_home(tmp_path, monkeypatch)
+    result = runner.invoke(app, ["completions", "install", "zsh"])
+    assert result.exit_code == 0
+    target = home / ".zfunc" / "_rdapctl"
+    assert target.read_text(encoding="utf-8").startswith("#compdef rdapctl")
+    assert str(target) in result.stderr
+    assert f"fpath=({home / '.zfunc'} $fpath)" in result.stderr
+    assert "compinit" in result.stderr
+
+
+def test_install_fish_writes_to_fish_completions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fish: ~/.config/fish/completions/rdapctl.fish, loaded automatically by new shells."""
+    home = _isolated_home(tmp_path, monkeypatch)
+    result = runner.invoke(app, ["completions", "install", "fish"])
+    assert result.exit_code == 0
+    target = home / ".config" / "fish" / "completions" / "rdapctl.fish"
+    assert target.read_text(encoding="utf-8") == (COMPLETIONS / "rdapctl.fish").read_text(
+        encoding="utf-8"
+    )
+    assert str(target) in result.stderr
+
+
+def test_install_into_an_unwritable_place_is_a_clean_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data dir that is a file gives exit 3, one message and a hint, no traceback."""
+    _isolated_home(tmp_path, monkeypatch)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
+    result = runner.invoke(app, ["completions", "install", "bash"])
+    assert result.exit_code == 3
+    assert "cannot install completion script" in result.stderr
+    assert "completions show" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- packaging conventions -------------------------------------------------------------
+
+
+def test_python_dash_m_rdapctl_works() -> None:
+    """`python -m rdapctl --version` prints the version and exits 0."""
+    from rdapctl import __version__
+
+    result = _rdapctl("-m", "rdapctl", "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"rdapctl {__version__}"
+
+
+def _hook() -> dict[str, str]:
+    """The single hook in .pre-commit-hooks.yaml as flat key: value pairs (no YAML dep)."""
+    text = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    pairs = re.findall(r"^(?:- |  )(\w+): (.+)$", text, flags=re.MULTILINE)
+    return dict(pairs)
+
+
+def test_pre_commit_hook_declares_profile_validate() -> None:
+    """The hook runs `rdapctl profile validate --format text` on profiles*.toml files."""
+    hook = _hook()
+    assert hook["id"] == "rdapctl-profile-validate"
+    assert hook["entry"] == "rdapctl profile validate --format text"
+    assert hook["language"] == "python"
+    files = re.compile(hook["files"])
+    for path in ("profiles.toml", "profiles.example.toml", "deploy/profiles-eu.toml"):
+        assert files.search(path), path
+    for path in ("pyproject.toml", "myprofiles.toml", "profiles.toml.bak"):
+        assert not files.search(path), path
+
+
+def test_pre_commit_hook_entry_passes_good_and_fails_broken_files(tmp_path: Path) -> None:
+    """Running the hook's entry on staged files exits 0 for valid ones and 3 with FILE:LINE."""
+    args = _hook()["entry"].split()[1:]
+    good = runner.invoke(app, [*args, str(ROOT / "profiles.example.toml")])
+    assert good.exit_code == 0, good.stdout
+    broken = tmp_path / "profiles.toml"
+    broken.write_text('[tenants.acme]\nisolation = "sometimes"\n', encoding="utf-8")
+    bad = runner.invoke(app, [*args, str(broken)])
+    assert bad.exit_code == 3
+    assert f"{broken}:2" in bad.stdout + bad.stderr
+
+
+# -- man page --------------------------------------------------------------------------
+
+MANPAGE_GENERATOR = ROOT / "scripts" / "gen_manpage.py"
+
+
+def test_man_page_has_not_drifted() -> None:
+    """scripts/gen_manpage.py --check passes on the committed rdapctl.1, whatever COLUMNS is."""
+    result = _rdapctl(str(MANPAGE_GENERATOR), "--check", env={"COLUMNS": "37"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_man_page_documents_every_command_and_exit_code(tmp_path: Path) -> None:
+    """The generated page has a section per sub-command and every exit code; --check sees edits."""
+    from rdapctl.errors import ExitCode
+
+    page = tmp_path / "rdapctl.1"
+    assert _rdapctl(str(MANPAGE_GENERATOR), "--output", str(page)).returncode == 0
+    text = page.read_text(encoding="utf-8")
+    group = get_command(app)
+    ctx = Context(group)
+    for name in group.list_commands(ctx):  # type: ignore[attr-defined]
+        assert f".SS rdapctl {name}\n" in text, name
+    assert ".SS rdapctl completions install\n" in text
+    for code in ExitCode:
+        assert f"\\fB{int(code)}\\fR" in text
+    assert "RDAPCTL_MASTER_KEY_FILE" in text
+    page.write_text(text.replace("Print the version.", "Prints it."), encoding="utf-8")
+    check = _rdapctl(str(MANPAGE_GENERATOR), "--check", "--output", str(page))
+    assert check.returncode == 1
+    assert "out of date" in check.stderr
