@@ -28,13 +28,13 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rdapctl.errors import RdapctlError
+from rdapctl.errors import IntegrityError, RdapctlError
 from rdapctl.paths import DIR_MODE, FILE_MODE, StatePaths, ensure_private_dir
 
 if TYPE_CHECKING:
@@ -60,6 +60,23 @@ class CacheRequest:
     query: str
     server: str | None = None
     follow_referrals: bool = True
+
+
+@dataclass(frozen=True)
+class InspectedEntry:
+    """One stored entry as a read-only scan sees it: its value, or why it does not open.
+
+    ``ref`` is the start of the HMAC cache key: it names the entry in a report
+    without revealing the query.
+    """
+
+    position: int
+    ref: str
+    value: dict[str, Any] | None = field(default=None, repr=False)
+    problem: str | None = None
+    gone: bool = False  # sealed under a key the keyring cannot open (retired, or foreign)
+    expired: bool = False
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -275,8 +292,20 @@ class TenantCache:
             directory.rename(aside)
         return aside
 
+    @classmethod
+    def inspect(
+        cls, paths: StatePaths, tenant: Tenant, keyring: Keyring, *, clock: Callable[[], float]
+    ) -> TenantCache:
+        """A read-only view of the tenant's existing store, for :meth:`iter_entries` only.
+
+        Opens no diskcache and creates nothing (``doctor`` must not make state).
+        """
+        directory = paths.tenant_cache_dir(tenant.name)
+        return cls(None, directory, tenant, keyring, clock, lambda reason: None, compress=False)
+
     def close(self) -> None:
-        self._store.close()
+        if self._store is not None:
+            self._store.close()
 
     def __enter__(self) -> TenantCache:
         return self
@@ -459,6 +488,29 @@ class TenantCache:
             out.append((bytes(key), bytes(value) if isinstance(value, bytes) else value))
         return out, rejected
 
+    def iter_entries(self) -> Iterator[InspectedEntry]:
+        """Every stored entry decrypted, without deleting, touching LRU order or counting.
+
+        IntegrityError when the store itself cannot be read.
+        """
+        try:
+            entries, _rejected = self._scan()
+        except sqlite3.Error as exc:
+            raise IntegrityError(
+                f"the cache store of tenant {self.tenant.name} is unreadable ({exc})",
+                hint=f"run `rdapctl cache clear -t {self.tenant.name}`",
+            ) from None
+        now = self._clock()
+        for position, (cache_key, blob) in enumerate(entries, start=1):
+            ref = cache_key.hex()[:12]
+            try:
+                value, _stored, expires_at, _kid = self._open_envelope(cache_key, blob)
+            except _Reject as rej:
+                kid = _key_id_of(blob) if rej.gone else None
+                yield InspectedEntry(position, ref, None, rej.reason, gone=rej.gone, key_id=kid)
+                continue
+            yield InspectedEntry(position, ref, value, None, now >= expires_at, _kid)
+
     def stats(self) -> dict[str, Any]:
         """entries, size_bytes (on disk), hits, misses, oldest/newest (stored_at)."""
         hits, misses = self._store.stats()
@@ -510,6 +562,15 @@ class TenantCache:
         if tampered:
             self._on_failure(f"purge deleted {tampered} cache entries that failed integrity checks")
         return removed
+
+
+def _key_id_of(blob: object) -> str | None:
+    if not isinstance(blob, bytes) or len(blob) < 5 or len(blob) < 5 + blob[4]:
+        return None
+    try:
+        return blob[5 : 5 + blob[4]].decode("ascii")
+    except UnicodeDecodeError:
+        return None
 
 
 class _Reject(Exception):

@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rdapctl import __version__
 from rdapctl.errors import RateLimitedError, UpstreamError
@@ -43,6 +43,19 @@ RETRY_BY_CRITICALITY: dict[str, RetryPolicy] = {
     "low": RetryPolicy(max_retries=0, max_wait_s=2.0, backoff_s=0.25),
 }
 MAX_BACKOFF_S = 8.0
+
+
+class RequestGate(Protocol):
+    """Admission control around each request attempt (batch: per-host limits).
+
+    ``acquire`` blocks until ``url`` may be requested and returns the function that
+    releases the slot; ``retry_after`` tells the gate a server asked to wait, so it
+    can slow that host for everyone instead of this caller sleeping alone.
+    """
+
+    def acquire(self, url: str) -> Callable[[], None]: ...
+
+    def retry_after(self, url: str, wait_s: float) -> None: ...
 
 
 @dataclass
@@ -81,10 +94,12 @@ class RdapHttpClient:
         retry: RetryPolicy = RETRY_BY_CRITICALITY["medium"],
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        gate: RequestGate | None = None,
     ) -> None:
         import httpx
 
         self._httpx = httpx
+        self._gate = gate
         self.max_response_bytes = max_response_bytes
         self.retry = retry
         self.timeout_s = timeout_s
@@ -117,7 +132,7 @@ class RdapHttpClient:
         while True:
             attempt += 1
             try:
-                response = self._get_once(url, headers)
+                response = self._get_gated(url, headers)
             except _RetryableError as exc:
                 if attempt > self.retry.max_retries:
                     raise exc.final from None
@@ -133,10 +148,23 @@ class RdapHttpClient:
                     wait = self._backoff(attempt)
                 elif wait > self.retry.max_wait_s:
                     raise final
+                elif self._gate is not None:
+                    # The gate makes the next acquire for this host wait, for every caller.
+                    self._gate.retry_after(url, wait)
+                    continue
                 self._sleep(wait)
                 continue
             response.attempts = attempt
             return response
+
+    def _get_gated(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
+        if self._gate is None:
+            return self._get_once(url, headers)
+        release = self._gate.acquire(url)
+        try:
+            return self._get_once(url, headers)
+        finally:
+            release()
 
     def _backoff(self, attempt: int) -> float:
         return min(MAX_BACKOFF_S, self.retry.backoff_s * (2 ** (attempt - 1)))

@@ -30,6 +30,7 @@ import base64
 import binascii
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -60,6 +61,7 @@ _MASTER_HINT = (
     "set RDAPCTL_MASTER_KEY to the base64 of 32 random bytes (e.g. `openssl rand -base64 32`)"
     " or RDAPCTL_MASTER_KEY_FILE to a file holding it"
 )
+_FINGERPRINT_LABEL = b"rdapctl key fingerprint v1\x00"
 _RESTORE_HINT = (
     "restore the keyring from a backup (`rdapctl keys import`), or move the file away to"
     " start a new keyring (entries cached under the old keys are then lost)"
@@ -231,6 +233,25 @@ def _decode_raw_material(tenant: str, keys: list[_Key], size: int = 32) -> None:
         key.material = raw
 
 
+def stored_fingerprints(path: Path) -> dict[str, str]:
+    """Key id -> SHA-256 (hex) of each key's material *as stored* in a keyring file,
+    without opening or verifying it: a file copied over another tenant's still shows
+    which keys it shares. {} for a file that is missing or not a keyring."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    items = doc.get("keys") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        return {}
+    out: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("material"), str):
+            material = item["material"].encode("utf-8", "replace")
+            out[str(item.get("id"))] = hashlib.sha256(_FINGERPRINT_LABEL + material).hexdigest()
+    return out
+
+
 # --------------------------------------------------------------------------- keyring
 
 
@@ -300,6 +321,43 @@ class Keyring:
                 if not ring._stored_wrapped:
                     ring._save()  # upgrade: wrap the raw keyring under the master key
         return ring
+
+    @classmethod
+    def load(
+        cls,
+        paths: StatePaths,
+        tenant: str,
+        env: Mapping[str, str],
+        clock: Callable[[], float] = time.time,
+    ) -> Keyring | None:
+        """Load the tenant's keyring read-only, or None when it has none.
+
+        Unlike :meth:`open` it never creates, wraps or rotates anything (for checks
+        such as ``doctor``). Same errors as :meth:`open`.
+        """
+        _check_tenant(tenant)
+        ring = cls(paths, tenant, master_key_from_env(env), [], clock)
+        if not ring.path.exists():
+            return None
+        ring._keys = ring._load()
+        return ring
+
+    @property
+    def stored_wrapped(self) -> bool:
+        """Whether the file on disk holds its key material wrapped by a master key."""
+        return self._stored_wrapped
+
+    def fingerprints(self) -> dict[str, str]:
+        """Key id -> SHA-256 (hex) of the raw material of every readable key.
+
+        For comparing keyrings (no key may be shared between tenants); a fingerprint
+        is not material, but callers should still not print it.
+        """
+        return {
+            k.id: hashlib.sha256(_FINGERPRINT_LABEL + k.material).hexdigest()
+            for k in self._keys
+            if k.material is not None
+        }
 
     def _read_doc(self) -> dict[str, Any]:
         try:

@@ -235,7 +235,7 @@ def _rdap_error_message(response: HttpResponse) -> str:
 
 def _policy_summary(session: TenantSession, trace: _Trace) -> dict[str, Any]:
     return {
-        "fingerprint": session.tenant.fingerprint(),
+        "fingerprint": session.policy_fingerprint,
         "redacted_fields": sorted(trace.redacted_fields),
         "redacted_count": trace.redacted_count,
         "residency": trace.residency,

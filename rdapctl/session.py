@@ -23,12 +23,15 @@ from rdapctl.tenant import Tenant
 if TYPE_CHECKING:
     from rdapctl.audit import AuditLog
     from rdapctl.cache import CacheRequest, TenantCache
-    from rdapctl.http import HttpResponse, RdapHttpClient
+    from rdapctl.http import HttpResponse, RdapHttpClient, RequestGate
     from rdapctl.keyring import Keyring
     from rdapctl.query import Query
     from rdapctl.residency import ResidencyDecision
 
 Resolver = Callable[[str, int], list[str]]
+AuditSink = Callable[[str, dict[str, Any]], None]
+# Services a worker session shares with the session it was made from (thread-safe ones).
+_SHARED_SERVICES = ("bootstrap", "keyring", "cache", "audit")
 
 
 @dataclass(frozen=True)
@@ -52,14 +55,57 @@ class TenantSession:
         resolver: Resolver | None = None,
         sleep: Callable[[float], None] = time.sleep,
         use_audit: bool = True,
+        gate: RequestGate | None = None,
+        audit_sink: AuditSink | None = None,
     ) -> None:
         self.runtime = runtime
         self.tenant = tenant
         self._resolver = resolver
         self._sleep = sleep
         self._use_audit = use_audit
+        self._gate = gate
+        # Set by batch: records go to a buffered, chunked writer instead of one fsync each.
+        self._audit_sink = audit_sink
+        self._owns_shared = True
+
+    def worker(self) -> TenantSession:
+        """A session for another thread: its own HTTP client (httpx clients are not
+        shared across threads), the same keyring, cache, audit log and bootstrap."""
+        self.prepare_shared()
+        other = TenantSession(
+            self.runtime,
+            self.tenant,
+            resolver=self._resolver,
+            sleep=self._sleep,
+            use_audit=self._use_audit,
+            gate=self._gate,
+            audit_sink=self._audit_sink,
+        )
+        for name in _SHARED_SERVICES:
+            if name in self.__dict__:
+                other.__dict__[name] = self.__dict__[name]
+        other._owns_shared = False
+        return other
+
+    def prepare_shared(self) -> None:
+        """Build, in this thread, the shared services the tenant uses (so that worker
+        threads never race to build them)."""
+        _ = self.bootstrap
+        if self.cache_enabled:
+            _ = self.cache
+        if self._audit_wanted:
+            _ = self.audit
+
+    @property
+    def _audit_wanted(self) -> bool:
+        return self._use_audit and self.tenant.audit.enabled
 
     # -- services ---------------------------------------------------------------
+
+    @cached_property
+    def policy_fingerprint(self) -> str:
+        """``tenant.fingerprint()``, computed once (it serialises the whole policy)."""
+        return self.tenant.fingerprint()
 
     @cached_property
     def bootstrap(self) -> Bootstrap:
@@ -85,11 +131,14 @@ class TenantSession:
             retry=RETRY_BY_CRITICALITY[self.tenant.business_criticality],
             sleep=self._sleep,
             clock=self.runtime.clock,
+            gate=self._gate,
         )
 
     def close(self) -> None:
         if "http" in self.__dict__:
             self.http.close()
+        if not self._owns_shared:
+            return
         cache = self.__dict__.get("cache")
         if cache is not None:
             cache.close()
@@ -194,7 +243,10 @@ class TenantSession:
 
     def record(self, event: str, fields: dict[str, Any]) -> None:
         """Append an audit record for this tenant; raises AuditError when it cannot."""
-        if not self._use_audit or not self.tenant.audit.enabled:
+        if not self._audit_wanted:
+            return
+        if self._audit_sink is not None:
+            self._audit_sink(event, fields)
             return
         self.audit.append(event, fields)
 

@@ -1,0 +1,438 @@
+"""Batch lookups: many queries through the lookup pipeline, concurrently and politely.
+
+Owns the run: a pool of worker threads (each with its own HTTP client, sharing the
+tenant's keyring, cache and audit log, see ``TenantSession.worker``) fed from the
+streamed input; identical queries fetched once; results written as JSONL in input
+order (or completion order) through a bounded reorder window; audit records
+collected from every worker and written a chunk at a time (one fsync per chunk)
+BEFORE the output lines they stand for, so nothing is shown that was not recorded;
+a stop request (signal, ``--fail-fast``) ends dispatching, lets in-flight lookups
+finish and flushes everything whole.
+
+Per-host concurrency and the shared rate limit are ``rdapctl.ratelimit.HostGate``,
+applied by the HTTP client to every request attempt.
+
+Must not: import typer/rich, print (progress and the summary are callbacks), parse
+arguments, or install signal handlers (the CLI does, and sets ``stop``).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from urllib.parse import urlsplit
+
+from rdapctl.batch_input import InputQuery, LineSet
+from rdapctl.envelope import exit_code_of
+from rdapctl.errors import AuditError, ExitCode, RdapctlError, most_serious
+from rdapctl.lookup import CacheMode, LookupOptions, run_lookup
+from rdapctl.query import parse_query
+
+if TYPE_CHECKING:
+    from rdapctl.session import TenantSession
+
+AUDIT_CHUNK = 500
+# Bytes of recent results kept to answer a repeated query without a second fetch.
+RECENT_BYTES = 16 * 2**20
+FLUSH_INTERVAL_S = 0.25
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    referrals: bool = True
+    cache_mode: CacheMode = "default"
+    unordered: bool = False
+    fail_fast: bool = False
+    # Worker threads; None: the tenant's security.max_concurrent_requests.
+    concurrency: int | None = None
+
+
+@dataclass
+class BatchSummary:
+    """What the run did; ``exit_code`` follows ``rdapctl.errors.SEVERITY``."""
+
+    total: int = 0  # query lines in the input
+    done: int = 0  # envelopes written by this run
+    skipped: int = 0  # already answered (--resume)
+    by_status: Counter[str] = field(default_factory=Counter)
+    cache_hits: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    codes: set[int] = field(default_factory=set)
+    interrupted: bool = False
+    stopped_early: bool = False  # --fail-fast
+    duration_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        codes = set(self.codes)
+        if self.interrupted:
+            codes.add(int(ExitCode.INTERRUPTED))
+        return most_serious(codes)
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.duration_s if self.duration_s > 0 else 0.0
+
+
+class ResultWriter(Protocol):
+    """Where JSONL goes; ``write`` gets whole lines and must not tear them."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Result:
+    key: tuple[str, ...]
+    body: bytes | None  # the serialised envelope without "line"; None: interrupted
+    status: str
+    code: int
+    source: str | None
+    audit: dict[str, Any]
+
+
+class AuditCollector:
+    """The audit sink of every worker session: records queue up for the main thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, event: str, fields: dict[str, Any]) -> None:
+        with self._lock:
+            self._items.append((event, fields))
+
+    def take(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            items, self._items = self._items, []
+        return items
+
+
+def query_key(query: InputQuery) -> tuple[str, ...]:
+    """What makes two input lines the same lookup (normalised, so AS1 == as1)."""
+    try:
+        parsed = parse_query(query.text, query.forced_type)
+    except RdapctlError:
+        return ("raw", query.forced_type or "", query.text)
+    return (parsed.type, parsed.value)
+
+
+def _audit_summary(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a ``lookup`` record for a repeated query answered without a fetch."""
+    url = envelope.get("url")
+    parts = urlsplit(url) if url else None
+    policy = envelope.get("policy") or {}
+    return {
+        "query": envelope.get("query"),
+        "query_type": envelope.get("type"),
+        "server_host": parts.hostname if parts else None,
+        "url_path": parts.path if parts else None,
+        "http_status": envelope.get("http_status"),
+        "redacted_fields": list(policy.get("redacted_fields") or []),
+        "redacted_count": int(policy.get("redacted_count") or 0),
+        "residency": policy.get("residency"),
+        "referrals": [],
+        "status": envelope["status"],
+        "exit_code": exit_code_of(envelope),
+    }
+
+
+def _worker(
+    session: TenantSession,
+    options: LookupOptions,
+    jobs: queue.SimpleQueue[Any],
+    results: queue.SimpleQueue[Any],
+) -> None:
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    try:
+        while True:
+            job = jobs.get()
+            if job is _STOP:
+                return
+            key, item = job
+            try:
+                envelope = run_lookup(
+                    session,
+                    item.text,
+                    LookupOptions(
+                        forced_type=item.forced_type,
+                        referrals=options.referrals,
+                        cache_mode=options.cache_mode,
+                    ),
+                )
+            except Exception as exc:  # a bug must not hang the run: report it as the result
+                results.put(exc)
+                continue
+            error = envelope.get("error") or {}
+            interrupted = error.get("code") == "interrupted"
+            results.put(
+                _Result(
+                    key=key,
+                    body=None if interrupted else dumps(envelope).encode("utf-8"),
+                    status=envelope["status"],
+                    code=exit_code_of(envelope),
+                    source=envelope.get("source"),
+                    audit=_audit_summary(envelope),
+                )
+            )
+    finally:
+        session.close()
+
+
+class BatchRun:
+    """One batch run. Build, then :meth:`run` once from the thread that owns ``stop``."""
+
+    def __init__(
+        self,
+        session: TenantSession,
+        collector: Callable[[], list[tuple[str, dict[str, Any]]]] | None,
+        writer: ResultWriter,
+        options: BatchOptions,
+        *,
+        stop: threading.Event,
+        on_progress: Callable[[BatchSummary], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session = session
+        self._collect = collector
+        self._writer = writer
+        self._options = options
+        self._stop = stop
+        self._on_progress = on_progress
+        self._clock = clock
+        self.summary = BatchSummary()
+        concurrency = options.concurrency or session.tenant.security.max_concurrent_requests
+        self._concurrency = max(1, concurrency)
+        self._window = max(256, 16 * self._concurrency)
+        self._order: deque[int] = deque()  # lines dispatched, not yet written (input order)
+        self._ready: dict[int, bytes | None] = {}
+        self._inflight: dict[tuple[str, ...], list[int]] = {}
+        self._recent: OrderedDict[tuple[str, ...], tuple[bytes, dict[str, Any]]] = OrderedDict()
+        self._recent_bytes = 0
+        self._out: list[bytes] = []
+        self._last_flush = clock()
+        self._audit_failed: AuditError | None = None
+
+    # -- output ---------------------------------------------------------------------
+
+    def _emit(self, line: int, body: bytes | None) -> None:
+        data = None if body is None else b'{"line":%d,' % line + body[1:] + b"\n"
+        if self._options.unordered:
+            if data is not None:
+                self._out.append(data)
+                self.summary.done += 1
+            return
+        self._ready[line] = data
+        order, ready = self._order, self._ready
+        while order and order[0] in ready:
+            chunk = ready.pop(order.popleft())
+            if chunk is not None:
+                self._out.append(chunk)
+                self.summary.done += 1
+
+    def _flush(self, force: bool = False) -> None:
+        """Audit first (fsync'd), then the output lines those records stand for."""
+        now = self._clock()
+        if not force and len(self._out) < AUDIT_CHUNK and now - self._last_flush < FLUSH_INTERVAL_S:
+            return
+        self._last_flush = now
+        if self._collect is not None and self._audit_failed is None:
+            records = self._collect()
+            if records:
+                try:
+                    self._session.audit.append_many(records, chunk_size=AUDIT_CHUNK)
+                except AuditError as exc:
+                    if not self._session.tenant.audit.fail_open:
+                        # Not recorded, so not shown: drop the lines; --resume redoes them.
+                        self._audit_failed = exc
+                        self.summary.done -= len(self._out)
+                        self._out = []
+                        self._stop.set()
+                        return
+                    self._session.runtime.warn(
+                        f"AUDIT RECORDS NOT WRITTEN (audit.fail_open = true): {exc.message}"
+                    )
+        if self._out:
+            data, self._out = b"".join(self._out), []
+            self._writer.write(data)
+        self._writer.flush()
+
+    # -- results ----------------------------------------------------------------------
+
+    def _count(self, status: str, code: int, source: str | None, duplicate: bool) -> None:
+        s = self.summary
+        s.by_status[status] += 1
+        if duplicate:
+            s.duplicates += 1
+        elif source == "cache":
+            s.cache_hits += 1
+        if status not in ("ok", "not_found"):
+            s.errors += 1
+            s.codes.add(code)
+            if self._options.fail_fast:
+                s.stopped_early = True
+                self._stop.set()
+        else:
+            s.codes.add(0)
+
+    def _record_duplicate(self, audit: dict[str, Any], first: int) -> None:
+        fields = dict(audit)
+        fields.update(source="duplicate", duplicate_of_line=first, duration_ms=0.0)
+        self._session.record("lookup", fields)
+
+    def _remember(self, key: tuple[str, ...], body: bytes, audit: dict[str, Any]) -> None:
+        if len(body) > RECENT_BYTES // 16:
+            return
+        self._recent[key] = (body, audit)
+        self._recent_bytes += len(body)
+        while self._recent_bytes > RECENT_BYTES:
+            _, (old, _a) = self._recent.popitem(last=False)
+            self._recent_bytes -= len(old)
+
+    def _handle(self, result: _Result) -> None:
+        lines = self._inflight.pop(result.key)
+        if result.body is None:
+            for line in lines:
+                self._emit(line, None)
+            return
+        self._remember(result.key, result.body, result.audit)
+        for i, line in enumerate(lines):
+            if i:
+                self._record_duplicate(result.audit, lines[0])
+            self._count(result.status, result.code, result.source, duplicate=i > 0)
+            self._emit(line, result.body)
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self, queries: Iterable[InputQuery], total: int, skip: LineSet | None) -> BatchSummary:
+        started = self._clock()
+        self.summary.total = total
+        lookup_options = LookupOptions(
+            referrals=self._options.referrals, cache_mode=self._options.cache_mode
+        )
+        jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._session.prepare_shared()
+        threads = [
+            threading.Thread(
+                target=_worker,
+                args=(self._session.worker(), lookup_options, jobs, results),
+                name=f"rdapctl-batch-{i}",
+                daemon=True,
+            )
+            for i in range(self._concurrency)
+        ]
+        for t in threads:
+            t.start()
+        source = iter(queries)
+        exhausted = False
+        queued = 0  # jobs handed to workers whose result has not come back
+        try:
+            while True:
+                while not exhausted and not self._stop.is_set() and self._room(queued):
+                    item = next(source, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    if skip is not None and item.line in skip:
+                        self.summary.skipped += 1
+                        continue
+                    queued += self._dispatch(item, jobs)
+                    # Repeats answered from memory produce output here too: keep it bounded.
+                    self._flush()
+                if queued == 0 and (exhausted or self._stop.is_set()):
+                    break
+                try:
+                    result = results.get(timeout=FLUSH_INTERVAL_S)
+                except queue.Empty:
+                    self._flush()
+                    continue
+                queued -= 1
+                if isinstance(result, Exception):
+                    raise result
+                self._handle(result)
+                self._flush()
+                if self._on_progress is not None:
+                    self._on_progress(self.summary)
+                if self._stop.is_set():
+                    queued -= self._cancel_queued(jobs)
+        finally:
+            for _ in threads:
+                jobs.put(_STOP)
+            for t in threads:
+                t.join(timeout=30)
+            self._finish()
+        self.summary.duration_s = self._clock() - started
+        if self._stop.is_set() and not self.summary.stopped_early:
+            self.summary.interrupted = self._audit_failed is None
+        if self._audit_failed is not None:
+            raise self._audit_failed
+        return self.summary
+
+    def _room(self, queued: int) -> bool:
+        # Ordered: bounded by lines waiting to be written (a slow head holds the rest).
+        waiting = queued if self._options.unordered else len(self._order)
+        return waiting < self._window
+
+    def _dispatch(self, item: InputQuery, jobs: queue.SimpleQueue[Any]) -> int:
+        key = query_key(item)
+        if not self._options.unordered:
+            self._order.append(item.line)
+        waiting = self._inflight.get(key)
+        if waiting is not None:
+            waiting.append(item.line)
+            return 0
+        recent = self._recent.get(key)
+        if recent is not None:
+            body, audit = recent
+            self._recent.move_to_end(key)
+            self._record_duplicate(audit, 0)
+            self._count(audit["status"], audit["exit_code"], None, duplicate=True)
+            self._emit(item.line, body)
+            return 0
+        self._inflight[key] = [item.line]
+        jobs.put((key, item))
+        return 1
+
+    def _cancel_queued(self, jobs: queue.SimpleQueue[Any]) -> int:
+        """Take back jobs no worker has started; their lines stay unanswered."""
+        cancelled = 0
+        while True:
+            try:
+                job = jobs.get_nowait()
+            except queue.Empty:
+                return cancelled
+            key, _item = job
+            for line in self._inflight.pop(key, []):
+                self._emit(line, None)
+            cancelled += 1
+
+    def _finish(self) -> None:
+        # Lines behind a gap (interrupted or cancelled): written in line order so that
+        # everything answered is kept; --resume fills the gaps.
+        if not self._options.unordered:
+            for line in sorted(self._ready):
+                chunk = self._ready.pop(line)
+                if chunk is not None:
+                    self._out.append(chunk)
+                    self.summary.done += 1
+            self._order.clear()
+        self._flush(force=True)
+
+
+def open_output(path: Any, append: bool) -> BinaryIO:
+    """The --output file, created 0600 (it holds policy-applied RDAP data)."""
+    import os
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    return os.fdopen(fd, "wb", buffering=0)

@@ -1,0 +1,446 @@
+"""``rdapctl batch`` end to end against real RDAP test servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
+from werkzeug import Request, Response
+
+from rdapctl.batch_input import answered_lines, split_prefix
+from rdapctl.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Recorder:
+    """An RDAP test server that records every request (path, start, end, concurrency)."""
+
+    def __init__(self, server: HTTPServer, delay_s: float = 0.0) -> None:
+        self.server = server
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, float, float]] = []
+        self.active = 0
+        self.max_active = 0
+        self.status_for: dict[str, tuple[int, dict[str, str]]] = {}
+        server.expect_request(re.compile(r"/.*")).respond_with_handler(self.handle)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def handle(self, request: Request) -> Response:
+        start = time.monotonic()
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            name = request.path.rsplit("/", 1)[-1]
+            status, headers = self.status_for.pop(name, (200, {}))
+            if status == 200 and name.startswith("missing"):
+                status = 404
+            if status == 200 and name.startswith("bad"):
+                status = 400
+            body: dict[str, object] = {"objectClassName": "domain", "ldhName": name}
+            if status != 200:
+                body = {"errorCode": status, "title": "nope"}
+            return Response(
+                json.dumps(body),
+                status=status,
+                headers=headers,
+                content_type="application/rdap+json",
+            )
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.requests.append((request.path, start, time.monotonic()))
+
+    def paths(self) -> list[str]:
+        with self.lock:
+            return [p for p, _, _ in self.requests]
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Recorder]]:
+    """Two threaded RDAP servers on 127.0.0.1 (two registry hosts)."""
+    made: list[HTTPServer] = []
+    recorders = []
+    for _ in range(2):
+        srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        srv.start()
+        made.append(srv)
+        recorders.append(Recorder(srv))
+    yield recorders
+    for srv in made:
+        srv.clear()
+        srv.stop()
+
+
+def write_profiles(
+    home: Path, recorders: list[Recorder], security: str = "", *, split: bool = False
+) -> None:
+    """Tenant "lab" may reach both servers; everything goes to the first, or (split)
+    .com to the first and .net to the second."""
+    home.mkdir(parents=True, exist_ok=True)
+    ports = ", ".join(str(r.port) for r in recorders)
+    first, last = recorders[0].url(), recorders[-1].url()
+    servers = f'domains = {{ com = "{first}", net = "{last}" }}' if split else f'all = "{first}"'
+    (home / "profiles.toml").write_text(
+        f"""default_tenant = "lab"
+
+[tenants.lab]
+isolation = "standard"
+
+[tenants.lab.security]
+allow_http = true
+allow_private_ips = ["127.0.0.1/32"]
+allowed_ports = [{ports}]
+{security}
+
+[tenants.lab.servers]
+{servers}
+""",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def lab(servers: list[Recorder], rdapctl_home: Path) -> list[Recorder]:
+    write_profiles(rdapctl_home, servers, "requests_per_second = 1000.0")
+    return servers
+
+
+def batch(tmp_path: Path, lines: list[str], *args: str) -> tuple[int, list[dict], str]:
+    infile = tmp_path / "in.txt"
+    infile.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["batch", str(infile), "--no-progress", *args])
+    out = [json.loads(x) for x in result.stdout.splitlines() if x.strip()]
+    return result.exit_code, out, result.stderr
+
+
+def rdapctl(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rdapctl", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+# --- input grammar ----------------------------------------------------------------------
+
+
+def test_type_prefixes_are_split_but_ipv6_and_urls_are_not() -> None:
+    """Known prefixes set the type; IPv6 addresses and URLs keep their colons."""
+    assert split_prefix("ns:ns1.nic.fr") == ("ns1.nic.fr", "nameserver")
+    assert split_prefix("asn:15169") == ("15169", "autnum")
+    assert split_prefix("Domain: example.com") == ("example.com", "domain")
+    assert split_prefix("2001:db8::1") == ("2001:db8::1", None)
+    assert split_prefix("https://rdap.example/domain/x.com") == (
+        "https://rdap.example/domain/x.com",
+        None,
+    )
+
+
+def test_output_is_in_input_order_with_line_numbers(lab: list[Recorder], tmp_path: Path) -> None:
+    """Comments and blanks are skipped; each query line gives one envelope with its line."""
+    lines = ["# header", "", "a.com", "domain:b.com", "   ", "c.net", "# end", "d.com"]
+    code, out, err = batch(tmp_path, lines, "--no-cache")
+    assert code == 0
+    assert [e["line"] for e in out] == [3, 4, 6, 8]
+    assert [e["query"] for e in out] == ["a.com", "b.com", "c.net", "d.com"]
+    assert all(e["status"] == "ok" and e["schema"] == 1 for e in out)
+    assert "4 of 4 answered" in err
+
+
+def test_prefixes_force_the_query_type(lab: list[Recorder], tmp_path: Path) -> None:
+    """ns:, entity:, asn: and ip: prefixes reach the matching RDAP paths."""
+    lines = ["ns:ns1.a.com", "entity:ABC-X", "asn:64500", "ip:192.0.2.1"]
+    code, out, _ = batch(tmp_path, lines, "--no-cache")
+    assert code == 0
+    assert [e["type"] for e in out] == ["nameserver", "entity", "autnum", "ip"]
+    assert set(lab[0].paths()) == {
+        "/nameserver/ns1.a.com",
+        "/entity/ABC-X",
+        "/autnum/64500",
+        "/ip/192.0.2.1",
+    }
+
+
+def test_unordered_writes_every_line_once(lab: list[Recorder], tmp_path: Path) -> None:
+    """--unordered gives the same set of lines (completion order)."""
+    names = [f"n{i}.com" for i in range(30)]
+    code, out, _ = batch(tmp_path, names, "--unordered", "--no-cache")
+    assert code == 0
+    assert sorted(e["line"] for e in out) == list(range(1, 31))
+
+
+def test_duplicate_queries_are_fetched_once(lab: list[Recorder], tmp_path: Path) -> None:
+    """Identical queries (also spelled differently) reach the server once, each line answered."""
+    lines = ["dup.com", "DUP.com", "other.com", "dup.com.", "domain:dup.com"] * 3
+    code, out, err = batch(tmp_path, lines, "--no-cache")
+    assert code == 0
+    assert len(out) == 15
+    assert sorted(lab[0].paths()) == ["/domain/dup.com", "/domain/other.com"]
+    assert {e["query"] for e in out} == {"dup.com", "other.com"}
+    assert "13 duplicates" in err
+
+
+def test_exit_code_is_the_most_serious_failure(lab: list[Recorder], tmp_path: Path) -> None:
+    """not_found alone exits 0; an HTTP 400 makes it 7; a denied query makes it 4."""
+    code, out, _ = batch(tmp_path, ["a.com", "missing.com"], "--no-cache")
+    assert code == 0
+    assert [e["status"] for e in out] == ["ok", "not_found"]
+    code, out, _ = batch(tmp_path, ["bad.com", "a.com"], "--no-cache")
+    assert code == 7
+    assert out[0]["error"]["code"] == "http_error"
+    code, out, _ = batch(tmp_path, ["bad.com", "https://10.0.0.1/domain/x.com"], "--no-cache")
+    assert code == 4
+    assert out[1]["status"] == "denied"
+
+
+def test_fail_fast_stops_dispatching(lab: list[Recorder], tmp_path: Path) -> None:
+    """--fail-fast stops after the first failure: later queries are not looked up."""
+    names = ["not a query!"] + [f"q{i}.com" for i in range(2000)]
+    code, out, err = batch(tmp_path, names, "--fail-fast", "--no-cache")
+    assert code == 2
+    assert out[0]["line"] == 1
+    assert len(out) < 2001
+    assert "--fail-fast" in err
+
+
+def test_batch_size_limit_refuses_before_any_lookup(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """More query lines than max_batch_size → exit 4, nothing fetched, nothing written."""
+    write_profiles(rdapctl_home, servers, "max_batch_size = 3")
+    code, out, err = batch(tmp_path, ["# c", "a.com", "b.com", "c.com", "d.com"])
+    assert code == 4
+    assert out == []
+    assert "at most 3" in err
+    assert servers[0].paths() == []
+
+
+def test_resume_needs_an_output_file(lab: list[Recorder], tmp_path: Path) -> None:
+    """--resume without --output is a usage error."""
+    code, _, err = batch(tmp_path, ["a.com"], "--resume")
+    assert code == 2
+    assert "--output" in err
+
+
+def test_output_file_is_private_and_resume_skips_answered(
+    lab: list[Recorder], tmp_path: Path
+) -> None:
+    """--output is 0600; --resume re-asks only the lines missing from it."""
+    out_file = tmp_path / "out.jsonl"
+    code, _, _ = batch(tmp_path, ["a.com", "b.com"], "--output", str(out_file), "--no-cache")
+    assert code == 0
+    assert out_file.stat().st_mode & 0o777 == 0o600
+    before = len(lab[0].paths())
+    code, _, err = batch(
+        tmp_path, ["a.com", "b.com", "c.com"], "--output", str(out_file), "--resume", "--no-cache"
+    )
+    assert code == 0
+    assert lab[0].paths()[before:] == ["/domain/c.com"]
+    lines = [json.loads(x)["line"] for x in out_file.read_text().splitlines()]
+    assert sorted(lines) == [1, 2, 3]
+    assert "2 skipped" in err
+
+
+def test_resume_cuts_a_torn_last_line(tmp_path: Path) -> None:
+    """A half-written last line is removed; complete lines are kept."""
+    path = tmp_path / "o.jsonl"
+    path.write_bytes(b'{"line":1,"x":1}\n{"line":2,"x":2}\n{"line":3,"x"')
+    done = answered_lines(path)
+    assert (1 in done, 2 in done, 3 in done) == (True, True, False)
+    assert path.read_bytes() == b'{"line":1,"x":1}\n{"line":2,"x":2}\n'
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(lab: list[Recorder], tmp_path: Path) -> None:
+    """Piped stderr gets the summary line only, no progress bar."""
+    infile = tmp_path / "in.txt"
+    infile.write_text("a.com\nb.com\n", encoding="utf-8")
+    proc = rdapctl("batch", str(infile))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    text = err.decode()
+    assert text.count("\n") == 1
+    assert text.startswith("rdapctl: batch: 2 of 2 answered")
+    assert "\r" not in text and "\x1b" not in text
+    assert len(out.splitlines()) == 2
+
+
+def test_cache_is_used_and_offline_works(lab: list[Recorder], tmp_path: Path) -> None:
+    """A second run is answered from the encrypted cache; --offline works from it."""
+    batch(tmp_path, ["a.com", "b.com"])
+    code, out, err = batch(tmp_path, ["a.com", "b.com", "c.com"], "--offline")
+    assert code == 7
+    assert [e["source"] for e in out[:2]] == ["cache", "cache"]
+    assert out[2]["error"]["code"] == "offline_miss"
+    assert "2 from cache" in err
+
+
+# --- politeness -------------------------------------------------------------------------
+
+
+def test_per_host_concurrency_is_bounded(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """The server never sees more than max_concurrent_requests at once."""
+    write_profiles(
+        rdapctl_home, servers, "max_concurrent_requests = 3\nrequests_per_second = 1000.0"
+    )
+    servers[0].delay_s = 0.05
+    code, out, _ = batch(tmp_path, [f"c{i}.com" for i in range(24)], "--no-cache")
+    assert code == 0
+    assert len(out) == 24
+    assert servers[0].max_active == 3
+
+
+def test_rate_limit_per_host_is_shared_by_two_processes(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """Two batch processes of one tenant together stay within requests_per_second."""
+    write_profiles(rdapctl_home, servers, "requests_per_second = 10.0")
+    procs = []
+    for n in range(2):
+        infile = tmp_path / f"in{n}.txt"
+        infile.write_text("".join(f"p{n}-{i}.com\n" for i in range(8)), encoding="utf-8")
+        procs.append(rdapctl("batch", str(infile), "--no-cache"))
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    starts = sorted(start for _, start, _ in servers[0].requests)
+    assert len(starts) == 16
+    # 16 requests at 10/s: at least 15 gaps of 0.1 s (less a little scheduling slack).
+    assert starts[-1] - starts[0] >= 1.3
+
+
+def test_retry_after_slows_only_that_host(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """A 429 with Retry-After on one registry does not hold back another registry."""
+    write_profiles(
+        rdapctl_home,
+        servers,
+        "max_concurrent_requests = 2\nrequests_per_second = 1000.0",
+        split=True,
+    )
+    slow, fast = servers
+    slow.status_for["first.com"] = (429, {"Retry-After": "2"})
+    lines = ["first.com"] + [f"f{i}.net" for i in range(10)]
+    code, out, _ = batch(tmp_path, lines, "--no-cache")
+    assert code == 0
+    assert [e["status"] for e in out] == ["ok"] * 11
+    slow_times = [s for p, s, _ in slow.requests if p == "/domain/first.com"]
+    assert len(slow_times) == 2
+    assert slow_times[1] - slow_times[0] >= 1.9  # the server's wait was honoured
+    fast_done = max(end for _, _, end in fast.requests)
+    assert fast_done < slow_times[1]  # the other host went on meanwhile
+
+
+# --- interruption -------------------------------------------------------------------------
+
+
+def _wait_for_lines(path: Path, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never reached {count} lines")
+
+
+def test_resume_after_sigkill_gives_one_envelope_per_line(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """Kill -9 mid-run (plus a torn last line), then --resume: every line exactly once."""
+    write_profiles(
+        rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 1000.0"
+    )
+    servers[0].delay_s = 0.02
+    infile = tmp_path / "in.txt"
+    infile.write_text("".join(f"k{i}.com\n# x\n" for i in range(150)), encoding="utf-8")
+    out_file = tmp_path / "out.jsonl"
+    proc = rdapctl("batch", str(infile), "--output", str(out_file))
+    _wait_for_lines(out_file, 10)
+    proc.kill()
+    proc.communicate(timeout=30)
+    with out_file.open("ab") as fh:
+        fh.write(b'{"line":999,"schema":1,"que')  # what a kill during a write leaves
+    proc = rdapctl("batch", str(infile), "--output", str(out_file), "--resume")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    lines = [json.loads(x)["line"] for x in out_file.read_bytes().splitlines()]
+    assert sorted(lines) == [2 * i + 1 for i in range(150)]
+
+
+def test_sigint_exits_130_with_output_and_audit_intact(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """SIGINT: exit 130, every written line whole, audit verifies; --resume completes it."""
+    write_profiles(
+        rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 1000.0"
+    )
+    servers[0].delay_s = 0.02
+    infile = tmp_path / "in.txt"
+    infile.write_text("".join(f"s{i}.com\n" for i in range(300)), encoding="utf-8")
+    out_file = tmp_path / "out.jsonl"
+    proc = rdapctl("batch", str(infile), "--output", str(out_file))
+    _wait_for_lines(out_file, 10)
+    proc.send_signal(2)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert b"interrupted" in err
+    raw = out_file.read_bytes()
+    assert raw.endswith(b"\n")
+    first = [json.loads(x)["line"] for x in raw.splitlines()]
+    assert len(first) == len(set(first)) < 300
+    verify = subprocess.run(
+        [sys.executable, "-m", "rdapctl", "audit", "verify", "-t", "lab"],
+        capture_output=True,
+        cwd=ROOT,
+        env=os.environ,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stderr
+    proc = rdapctl("batch", str(infile), "--output", str(out_file), "--resume")
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    lines = [json.loads(x)["line"] for x in out_file.read_bytes().splitlines()]
+    assert sorted(lines) == list(range(1, 301))
+
+
+def test_every_answer_has_an_audit_record(lab: list[Recorder], tmp_path: Path) -> None:
+    """One lookup record per input line, duplicates included, written in chunks."""
+    code, _, _ = batch(tmp_path, ["a.com", "b.com", "a.com"], "--no-cache")
+    assert code == 0
+    result = runner.invoke(app, ["audit", "verify", "-t", "lab"])
+    assert result.exit_code == 0
+    from rdapctl.cli.context import make_runtime, resolve_tenant
+    from rdapctl.session import TenantSession
+
+    runtime = make_runtime("test")
+    with TenantSession(runtime, resolve_tenant(runtime, None, "lab")) as session:
+        records = list(session.audit.iter_records(event="lookup"))
+    assert sorted(r["query"] for r in records) == ["a.com", "a.com", "b.com"]
+    assert {r["command"] for r in records} == {"batch"}
+    assert [r["source"] for r in records].count("duplicate") == 1
