@@ -38,11 +38,12 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from rdapctl.errors import AuditError
+from rdapctl.records import factory, mutable_record, record
 
 SCHEMA = 1
 GENESIS = "0" * 64
@@ -66,7 +67,7 @@ PROBLEM_KINDS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class AuditKeys:
     """Subkeys derived from one tenant's audit key; never shown in reprs."""
 
@@ -124,7 +125,7 @@ def _scandir(directory: Path) -> Iterator[os.DirEntry[str]]:
         yield from it
 
 
-@dataclass
+@mutable_record
 class Line:
     """One physical line of a day file, as read."""
 
@@ -175,7 +176,7 @@ def read_lines(path: Path, name: str, key: bytes) -> list[Line]:
 # --- checkpoint -------------------------------------------------------------------
 
 
-@dataclass
+@mutable_record
 class Checkpoint:
     """The head of one tenant's chain (mutable: the writer advances it under the lock)."""
 
@@ -238,7 +239,7 @@ def load_checkpoint(path: Path, tenant: str, key: bytes) -> tuple[Checkpoint | N
 # --- verification -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Problem:
     """One bad place: ``file:line`` (line 0 = the whole file), a kind and what is wrong."""
 
@@ -255,17 +256,17 @@ class Problem:
         return f"{self.location}: {self.kind}: {self.message}"
 
 
-@dataclass
+@mutable_record
 class VerifyReport:
     ok: bool
     records: int
     files: int
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = factory(list)
     # Not tampering (e.g. the checkpoint lags after a crash); `audit repair` tidies them.
-    warnings: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = factory(list)
 
 
-@dataclass(frozen=True)
+@record
 class TornSegment:
     """Bytes of an interrupted write that ``repair`` may move to quarantine."""
 
@@ -276,7 +277,7 @@ class TornSegment:
     at_end: bool
 
 
-@dataclass
+@mutable_record
 class TrailScan:
     report: VerifyReport
     torn: list[TornSegment]

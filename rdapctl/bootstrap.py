@@ -11,13 +11,13 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rdapctl.errors import NoServerError
 from rdapctl.query import IpNetwork, Query
+from rdapctl.records import factory, mutable_record, record
 from rdapctl.tenant import Tenant
 
 REGISTRY_NAMES: tuple[str, ...] = ("dns", "ipv4", "ipv6", "asn", "object-tags")
@@ -28,7 +28,7 @@ class BootstrapFormatError(ValueError):
     """A registry file is not a valid RFC 9224 document."""
 
 
-@dataclass(frozen=True)
+@record
 class Registry:
     name: str
     publication: str
@@ -37,7 +37,7 @@ class Registry:
     services: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 
 
-@dataclass(frozen=True)
+@record
 class ServerChoice:
     """Where a query goes and why."""
 
@@ -102,13 +102,13 @@ def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-@dataclass
+@mutable_record
 class Bootstrap:
     """The five registries, loaded lazily (most lookups need one)."""
 
     updated_dir: Path | None
-    _loaded: dict[str, Registry] = field(default_factory=dict)
-    _ip_index: dict[str, list[tuple[IpNetwork, tuple[str, ...]]]] = field(default_factory=dict)
+    _loaded: dict[str, Registry] = factory(dict)
+    _ip_index: dict[str, list[tuple[IpNetwork, tuple[str, ...]]]] = factory(dict)
 
     def registry(self, name: str) -> Registry:
         if name not in self._loaded:

@@ -9,7 +9,6 @@ guarded HTTP client like every other request.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,12 @@ from rdapctl.bootstrap import REGISTRY_NAMES, BootstrapFormatError, parse_regist
 from rdapctl.errors import RdapctlError, UpstreamError
 from rdapctl.http import RdapHttpClient
 from rdapctl.paths import ensure_private_dir, write_private_file
+from rdapctl.records import record
 
 IANA_BASE_URL = "https://data.iana.org/rdap/"
 
 
-@dataclass(frozen=True)
+@record
 class UpdateResult:
     name: str
     outcome: str  # "updated", "not-modified", "failed"

@@ -37,12 +37,13 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
 
 from rdapctl.errors import ConfigError, IntegrityError, UsageError
 from rdapctl.paths import FILE_MODE, StatePaths, ensure_private_dir, write_private_file
+from rdapctl.records import mutable_record, record
 from rdapctl.tenant import TENANT_NAME_PATTERN
 
 Purpose = Literal["data", "index", "audit"]
@@ -68,7 +69,7 @@ _RESTORE_HINT = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class KeyInfo:
     """What may be shown about a key: never its material."""
 
@@ -80,7 +81,7 @@ class KeyInfo:
     wrapped: bool
 
 
-@dataclass
+@mutable_record
 class _Key:
     id: str
     purpose: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rdapctl.errors import ConfigError, NetworkGuardError, UsageError
+from rdapctl.records import record
 
 if TYPE_CHECKING:
     from rdapctl.tenant import Tenant
@@ -104,7 +105,7 @@ _HEX = re.compile(r"0[xX][0-9a-fA-F]*", re.ASCII)
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
-@dataclass(frozen=True)
+@record
 class NetworkPolicy:
     """The tenant settings the guard and the transport need, validated once."""
 
@@ -159,7 +160,7 @@ class NetworkPolicy:
         return self.pins.get(normalise_hostname(host))
 
 
-@dataclass(frozen=True)
+@record
 class ParsedTarget:
     """A URL target that passed the URL rules."""
 
@@ -169,7 +170,7 @@ class ParsedTarget:
     address: IPAddress | None  # set when the host is a literal address
 
 
-@dataclass(frozen=True)
+@record
 class AddressVerdict:
     """The guard's decision for one address (for ``rdapctl policy explain``)."""
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from rdapctl.records import record
 
 APP_NAME = "rdapctl"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-@dataclass(frozen=True)
+@record
 class StatePaths:
     config_dir: Path
     cache_dir: Path

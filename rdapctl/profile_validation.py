@@ -32,10 +32,11 @@ import json
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
+from rdapctl.records import record
 from rdapctl.tenant import (
     QUERY_TYPES,
     REGIONS,
@@ -104,7 +105,7 @@ TENANT_NAME_EXPECTED = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """One problem in a profiles file; ``line``/``column`` are 1-based, None when unknown."""
 
@@ -831,7 +832,7 @@ def _check_rules(name: str, tenant: Tenant, raw: Mapping[str, Any], report: _Rep
 # Analysis entry points.
 
 
-@dataclass(frozen=True)
+@record
 class Analysis:
     """Findings plus, for each well-formed tenant, its built ``Tenant``."""
 

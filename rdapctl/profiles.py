@@ -31,11 +31,11 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rdapctl.errors import ConfigError
+from rdapctl.records import factory, record
 from rdapctl.tenant import DEFAULT_TENANT, TENANT_NAME_PATTERN, Tenant, builtin_default_tenant
 
 if TYPE_CHECKING:
@@ -46,12 +46,12 @@ VALIDATE_HINT = "run `rdapctl profile validate` to list every problem"
 _TENANT_NAME_RE = re.compile(TENANT_NAME_PATTERN)
 
 
-@dataclass(frozen=True)
+@record
 class ProfilesFile:
     """A loaded, valid profiles file (``path`` is None for the built-in profile)."""
 
     path: Path | None = None
-    tenants: Mapping[str, Tenant] = field(default_factory=dict)
+    tenants: Mapping[str, Tenant] = factory(dict)
     default_tenant: str | None = None
     warnings: tuple[Finding, ...] = ()
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from rdapctl.errors import UsageError
+from rdapctl.records import record
 
 QueryType = Literal["domain", "ip", "autnum", "entity", "nameserver", "help", "url"]
 QUERY_TYPE_NAMES: tuple[str, ...] = (
@@ -41,7 +41,7 @@ _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True)
+@record
 class Query:
     """A parsed query. ``value`` is the normalised form used in paths, cache keys and logs."""
 

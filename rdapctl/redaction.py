@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from rdapctl.records import record
 
 JSCONTACT_MEMBER = "jscontact_card"
 RDAPCTL_REASON_PREFIX = "Redacted by rdapctl policy of tenant "
@@ -66,14 +67,14 @@ _JSONPATH_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_CONTAINER_DEPTH = 2
 
 
-@dataclass(frozen=True)
+@record
 class RedactionResult:
     obj: Any
     redacted_fields: tuple[str, ...]
     count: int
 
 
-@dataclass(frozen=True)
+@record
 class ServerRedaction:
     """One entry of a response's own RFC 9537 ``redacted`` array."""
 

@@ -34,11 +34,11 @@ import hashlib
 import ipaddress
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from rdapctl.errors import ConfigError, PolicyDeniedError, UsageError
+from rdapctl.records import record
 from rdapctl.tenant import REGIONS, Tenant
 
 Action = Literal["allow", "deny", "anonymise", "warn"]
@@ -242,7 +242,7 @@ KNOWN_HOSTS: tuple[tuple[str, str, str], ...] = (
 _KNOWN_BY_SUFFIX = sorted(KNOWN_HOSTS, key=lambda row: -len(row[0]))
 
 
-@dataclass(frozen=True)
+@record
 class RegionInfo:
     """Where a server's data lives, and why we think so (shown to the user)."""
 
@@ -250,7 +250,7 @@ class RegionInfo:
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class ResidencyDecision:
     """What the tenant's residency policy does with one lookup."""
 

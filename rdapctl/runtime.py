@@ -9,22 +9,22 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TextIO
 
 from rdapctl.paths import StatePaths
+from rdapctl.records import factory, mutable_record
 
 
 def _stderr() -> TextIO:
     return sys.stderr
 
 
-@dataclass
+@mutable_record
 class Runtime:
     env: Mapping[str, str]
     paths: StatePaths
     clock: Callable[[], float] = time.time
-    stderr: TextIO = field(default_factory=_stderr)
+    stderr: TextIO = factory(_stderr)
     debug: bool = False
     command: str = ""
 

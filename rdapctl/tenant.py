@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Literal
+
+from rdapctl.records import factory, record
 
 Isolation = Literal["strict", "standard", "development"]
 Criticality = Literal["critical", "high", "medium", "low"]
@@ -34,7 +36,7 @@ BASE_REDACT_FIELDS: tuple[str, ...] = ("fn", "n", "adr", "email", "tel", "contac
 COMPLIANCE_REDACT_FIELDS: tuple[str, ...] = (*BASE_REDACT_FIELDS, "org")
 
 
-@dataclass(frozen=True)
+@record
 class Compliance:
     gdpr: bool = False
     ccpa: bool = False
@@ -49,7 +51,7 @@ class Compliance:
         return self.gdpr or self.ccpa or self.pdpl
 
 
-@dataclass(frozen=True)
+@record
 class Security:
     redact_pii: bool = True
     redact_fields: tuple[str, ...] = BASE_REDACT_FIELDS
@@ -66,24 +68,24 @@ class Security:
     max_response_bytes: int = 10_000_000
 
 
-@dataclass(frozen=True)
+@record
 class Servers:
     all: str | None = None
     fallback: str | None = None
-    domains: dict[str, str] = field(default_factory=dict)
-    ip: dict[str, str] = field(default_factory=dict)
-    autnum: dict[str, str] = field(default_factory=dict)
-    entity: dict[str, str] = field(default_factory=dict)
+    domains: dict[str, str] = factory(dict)
+    ip: dict[str, str] = factory(dict)
+    autnum: dict[str, str] = factory(dict)
+    entity: dict[str, str] = factory(dict)
 
 
-@dataclass(frozen=True)
+@record
 class Tls:
     ca_bundle: str | None = None
     certificate_pinning: bool = False
-    pins: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    pins: dict[str, tuple[str, ...]] = factory(dict)
 
 
-@dataclass(frozen=True)
+@record
 class CacheSettings:
     enabled: bool = True
     ttl_s: int = 3600
@@ -91,7 +93,7 @@ class CacheSettings:
     max_size_mb: int = 256
 
 
-@dataclass(frozen=True)
+@record
 class AuditSettings:
     enabled: bool = True
     hash_queries: bool = False
@@ -100,12 +102,12 @@ class AuditSettings:
     syslog: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class KeySettings:
     rotation_days: int = 90
 
 
-@dataclass(frozen=True)
+@record
 class Tenant:
     name: str = DEFAULT_TENANT
     display_name: str | None = None
@@ -115,14 +117,14 @@ class Tenant:
     purpose: str | None = None
     legal_basis: str | None = None
     business_criticality: Criticality = "medium"
-    compliance: Compliance = field(default_factory=Compliance)
-    security: Security = field(default_factory=Security)
-    servers: Servers = field(default_factory=Servers)
-    regions: dict[str, str] = field(default_factory=dict)
-    tls: Tls = field(default_factory=Tls)
-    cache: CacheSettings = field(default_factory=CacheSettings)
-    audit: AuditSettings = field(default_factory=AuditSettings)
-    keys: KeySettings = field(default_factory=KeySettings)
+    compliance: Compliance = factory(Compliance)
+    security: Security = factory(Security)
+    servers: Servers = factory(Servers)
+    regions: dict[str, str] = factory(dict)
+    tls: Tls = factory(Tls)
+    cache: CacheSettings = factory(CacheSettings)
+    audit: AuditSettings = factory(AuditSettings)
+    keys: KeySettings = factory(KeySettings)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

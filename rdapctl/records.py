@@ -1,0 +1,135 @@
+"""Immutable record classes that cost nothing to define.
+
+``@dataclass`` compiles half a dozen generated methods per class with ``exec``;
+with forty of them on the lookup path that was a quarter of a cache hit's whole
+run time (rdapctl is a short-lived CLI, so class creation is paid on every
+invocation). ``@record`` gives the same contract for the plain value classes we
+use (typed fields with defaults, frozen, ``==``/hash/repr, keyword or positional
+construction) from shared generic methods, and fills in ``__dataclass_fields__``
+so ``dataclasses.fields``, ``replace``, ``asdict`` and ``is_dataclass`` keep
+working.
+
+What it does not support, because nothing here needs it: ``InitVar``,
+``ClassVar`` fields, ``__post_init__``, inheritance between records, ``kw_only``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, dataclass_transform
+
+T = TypeVar("T")
+_MISSING = dataclasses.MISSING
+
+
+def factory(make: Callable[[], Any]) -> Any:
+    """A default built per instance (like ``field(default_factory=...)``)."""
+    return dataclasses.field(default_factory=make)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, factory))
+def record(cls: type[T]) -> type[T]:
+    """Make ``cls`` a frozen record of its annotated fields (see module docstring)."""
+    _build(cls)
+    for method in (__setattr__, __delattr__, __hash__):
+        setattr(cls, method.__name__, method)
+    return cls
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field, factory))
+def mutable_record(cls: type[T]) -> type[T]:
+    """Like :func:`record`, but fields may be reassigned (and instances are unhashable)."""
+    _build(cls)
+    cls.__hash__ = None  # type: ignore[assignment]
+    return cls
+
+
+def _build(cls: type[Any]) -> None:
+    annotations = inspect.get_annotations(cls)
+    names = tuple(annotations)
+    defaults: dict[str, Any] = {}
+    factories: dict[str, Callable[[], Any]] = {}
+    fields: dict[str, dataclasses.Field[Any]] = {}
+    for name in names:
+        value = cls.__dict__.get(name, _MISSING)
+        if isinstance(value, dataclasses.Field):
+            spec = value
+            if value.default_factory is not _MISSING:
+                factories[name] = value.default_factory
+            elif value.default is not _MISSING:
+                defaults[name] = value.default
+            delattr(cls, name)
+        else:
+            spec = dataclasses.field(default=value)
+            if value is not _MISSING:
+                defaults[name] = value
+                delattr(cls, name)
+        spec.name = name
+        spec.type = annotations[name]
+        # dataclasses.fields()/replace()/asdict() select fields by this marker.
+        spec._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
+        fields[name] = spec
+    cls.__dataclass_fields__ = fields
+    cls.__match_args__ = names
+    cls._record_names = names
+    # field(repr=False) keeps secrets out of reprs; hash/compare=False leave a field out.
+    cls._record_shown = tuple(n for n in names if fields[n].repr)
+    cls._record_compared = tuple(n for n in names if fields[n].compare)
+    cls._record_hashed = tuple(
+        n for n in names if (fields[n].compare if fields[n].hash is None else fields[n].hash)
+    )
+    cls._record_defaults = defaults
+    cls._record_factories = factories
+    for method in (__init__, __repr__, __eq__):
+        setattr(cls, method.__name__, method)
+
+
+def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    cls = type(self)
+    names = cls._record_names
+    if len(args) > len(names):
+        raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")
+    values = dict(zip(names, args, strict=False))
+    for key, value in kwargs.items():
+        if key not in cls.__dataclass_fields__:
+            raise TypeError(f"{cls.__name__}() got an unexpected argument {key!r}")
+        if key in values:
+            raise TypeError(f"{cls.__name__}() got multiple values for {key!r}")
+        values[key] = value
+    for name in names:
+        if name in values:
+            continue
+        if name in cls._record_defaults:
+            values[name] = cls._record_defaults[name]
+        elif name in cls._record_factories:
+            values[name] = cls._record_factories[name]()
+        else:
+            raise TypeError(f"{cls.__name__}() missing required argument {name!r}")
+    for name in names:
+        object.__setattr__(self, name, values[name])
+
+
+def __repr__(self: Any) -> str:
+    inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in type(self)._record_shown)
+    return f"{type(self).__qualname__}({inner})"
+
+
+def __eq__(self: Any, other: object) -> bool:
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    names = type(self)._record_compared
+    return all(getattr(self, n) == getattr(other, n) for n in names)
+
+
+def __hash__(self: Any) -> int:
+    return hash(tuple(getattr(self, n) for n in type(self)._record_hashed))
+
+
+def __setattr__(self: Any, name: str, value: Any) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def __delattr__(self: Any, name: str) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")

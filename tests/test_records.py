@@ -1,0 +1,90 @@
+"""@record: the cheap frozen value classes behave like frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from rdapctl.records import factory, mutable_record, record
+
+
+@record
+class Point:
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = ()
+    extra: dict[str, int] = factory(dict)
+
+
+def test_construction_defaults_and_factories() -> None:
+    """Positional and keyword arguments, defaults, per-instance factories."""
+    p = Point(1, y=2)
+    assert (p.x, p.y, p.tags, p.extra) == (1, 2, (), {})
+    assert Point(1).extra is not Point(1).extra
+    with pytest.raises(TypeError):
+        Point()
+    with pytest.raises(TypeError):
+        Point(1, z=3)
+    with pytest.raises(TypeError):
+        Point(1, x=1)
+    with pytest.raises(TypeError):
+        Point(1, 2, (), {}, 5)
+
+
+def test_frozen_eq_hash_repr() -> None:
+    """Immutable, compared by value, hashable when the values are, readable repr."""
+    a, b = Point(1, 2), Point(1, 2)
+    assert a == b
+    assert a != Point(2, 2)
+    assert hash(Label("x")) == hash(Label("x"))
+    assert len({Label("x"), Label("x"), Label("y")}) == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.x = 5  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del a.y
+    assert repr(a) == "Point(x=1, y=2, tags=(), extra={})"
+
+
+@record
+class Label:
+    text: str
+
+
+def test_dataclass_helpers_work() -> None:
+    """fields(), replace(), asdict() and is_dataclass() see a record as a dataclass."""
+    p = Point(1, 2, ("t",))
+    assert dataclasses.is_dataclass(p)
+    assert [f.name for f in dataclasses.fields(p)] == ["x", "y", "tags", "extra"]
+    assert dataclasses.replace(p, y=9) == Point(1, 9, ("t",))
+    assert dataclasses.asdict(p) == {"x": 1, "y": 2, "tags": ("t",), "extra": {}}
+
+
+@record
+class Secret:
+    key_id: str
+    material: bytes = dataclasses.field(default=b"", repr=False)
+    note: str = dataclasses.field(default="", compare=False)
+
+
+def test_repr_false_hides_secrets_and_compare_false_is_ignored() -> None:
+    """Fields marked repr=False never appear in repr (key material)."""
+    s = Secret("k1", b"\x00secret-bytes")
+    assert "secret-bytes" not in repr(s)
+    assert repr(s) == "Secret(key_id='k1', note='')"
+    assert Secret("k1", b"x", "a") == Secret("k1", b"x", "b")
+    assert hash(Secret("k1", b"x", "a")) == hash(Secret("k1", b"x", "b"))
+
+
+@mutable_record
+class Counter:
+    count: int = 0
+
+
+def test_mutable_record_allows_assignment_and_is_unhashable() -> None:
+    """mutable_record keeps the constructor and equality but allows updates."""
+    c = Counter()
+    c.count += 1
+    assert c == Counter(1)
+    with pytest.raises(TypeError):
+        hash(c)
