@@ -51,6 +51,24 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def instructions(cmd: list[str], env: dict[str, str]) -> float | None:
+    """Instructions executed by ``cmd`` (millions), counted by callgrind: unlike wall
+    time this does not move when the other core is busy. None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in proc.stderr.splitlines():
+        if "Collected" in line:
+            return int(line.split()[-1]) / 1e6
+    return None
+
+
 def start_server() -> tuple[subprocess.Popen[bytes], int]:
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "rdap_server.py"), "--port", "0"],
@@ -81,6 +99,9 @@ allowed_ports = [{port}]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=25)
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions with callgrind"
+    )
     args = parser.parse_args()
     rdapctl = shutil.which("rdapctl", path=str(Path(sys.executable).parent)) or "rdapctl"
     work = Path(tempfile.mkdtemp(prefix="rdapctl-bench-"))
@@ -126,6 +147,32 @@ def main() -> None:
             ),
             ("lookup -o json (cache hit)", med["hit"], "trivial Typer app", med["typer"], 1.6),
         ]
+        if args.instructions:
+            counts = {
+                "typer": instructions([sys.executable, str(trivial), "hello"], env),
+                "version": instructions([rdapctl, "--version"], env),
+                "lookup": instructions(
+                    [rdapctl, "lookup", "icount.com", "-o", "json", "--server", base], env
+                ),
+                "urllib": instructions(
+                    [sys.executable, "-c", URLLIB_ONE_LINER, f"{base}domain/icount.com"], env
+                ),
+                "hit": instructions(
+                    [rdapctl, "lookup", "hit.com", "-o", "json", "--server", base], env
+                ),
+            }
+            if all(counts.values()):
+                c = {k: v or 0.0 for k, v in counts.items()}
+                print("instructions (millions, callgrind, one run each):")
+                print(
+                    f"  --version {c['version']:.0f} / typer {c['typer']:.0f} = {c['version'] / c['typer']:.2f}"
+                )
+                print(
+                    f"  lookup    {c['lookup']:.0f} / urllib {c['urllib']:.0f} = {c['lookup'] / c['urllib']:.2f}"
+                )
+                print(
+                    f"  cache hit {c['hit']:.0f} / typer {c['typer']:.0f} = {c['hit'] / c['typer']:.2f}"
+                )
         print(f"runs per command: {args.runs}; medians in ms; python {sys.version.split()[0]}")
         print(f"{'case':34} {'ms':>7}  {'baseline':20} {'ms':>7}  {'ratio':>6}  target")
         for case, ms, baseline, bms, target in table:
