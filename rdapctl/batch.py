@@ -146,46 +146,106 @@ def _audit_summary(envelope: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _worker(
+def answer(
     session: TenantSession,
     options: LookupOptions,
-    jobs: queue.SimpleQueue[Any],
-    results: queue.SimpleQueue[Any],
-) -> None:
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    try:
-        while True:
-            job = jobs.get()
-            if job is _STOP:
-                return
-            key, item = job
-            try:
-                envelope = run_lookup(
-                    session,
-                    item.text,
-                    LookupOptions(
-                        forced_type=item.forced_type,
-                        referrals=options.referrals,
-                        cache_mode=options.cache_mode,
-                    ),
-                )
-            except Exception as exc:  # a bug must not hang the run: report it as the result
-                results.put(exc)
-                continue
-            error = envelope.get("error") or {}
-            interrupted = error.get("code") == "interrupted"
-            results.put(
-                _Result(
-                    key=key,
-                    body=None if interrupted else dumps(envelope).encode("utf-8"),
-                    status=envelope["status"],
-                    code=exit_code_of(envelope),
-                    source=envelope.get("source"),
-                    audit=_audit_summary(envelope),
-                )
+    key: tuple[str, ...],
+    text: str,
+    forced_type: str | None,
+    writes: Any = None,
+) -> _Result:
+    """One query through ``run_lookup``, serialised once for output (and the cache)."""
+    envelope = run_lookup(
+        session,
+        text,
+        LookupOptions(
+            forced_type=forced_type, referrals=options.referrals, cache_mode=options.cache_mode
+        ),
+    )
+    error = envelope.get("error") or {}
+    if error.get("code") == "interrupted":
+        body = None
+    else:
+        body = _dumps(envelope).encode("utf-8")
+        if writes is not None:
+            writes.attach(envelope, body)
+    return _Result(
+        key=key,
+        body=body,
+        status=envelope["status"],
+        code=exit_code_of(envelope),
+        source=envelope.get("source"),
+        audit=_audit_summary(envelope),
+    )
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class _ThreadPool:
+    """Lookup threads in this process (one core; used when fork is unavailable)."""
+
+    def __init__(self, session: TenantSession, options: LookupOptions, threads: int) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._options = options
+        session.prepare_shared()
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(session.worker(),), name=f"rdapctl-batch-{i}", daemon=True
             )
-    finally:
-        session.close()
+            for i in range(threads)
+        ]
+        for t in self._threads:
+            t.start()
+        self.failure: AuditError | None = None
+
+    def _work(self, session: TenantSession) -> None:
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                key, text, forced_type = job
+                try:
+                    self._results.put(answer(session, self._options, key, text, forced_type))
+                except Exception as exc:  # a bug must not hang the run: report it
+                    self._results.put(exc)
+        finally:
+            session.close()
+
+    def submit(self, key: tuple[str, ...], text: str, forced_type: str | None) -> None:
+        self._jobs.put((key, text, forced_type))
+
+    def flush_submits(self) -> None:
+        pass
+
+    def poll(self, timeout: float) -> list[Any]:
+        try:
+            out = [self._results.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                out.append(self._results.get_nowait())
+            except queue.Empty:
+                return out
+
+    def stop(self) -> None:
+        """Take back jobs no thread has started: answered as interrupted."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not _STOP:
+                self._results.put(_Result(job[0], None, "error", 0, None, {}))
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(_STOP)
+        for t in self._threads:
+            t.join(timeout=30)
 
 
 class BatchRun:
@@ -201,7 +261,9 @@ class BatchRun:
         stop: threading.Event,
         on_progress: Callable[[BatchSummary], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        processes: int | None = None,
     ) -> None:
+        """``processes``: worker processes (default: the usable CPUs; 1: threads only)."""
         self._session = session
         self._collect = collector
         self._writer = writer
@@ -212,7 +274,9 @@ class BatchRun:
         self.summary = BatchSummary()
         concurrency = options.concurrency or session.tenant.security.max_concurrent_requests
         self._concurrency = max(1, concurrency)
-        self._window = max(256, 16 * self._concurrency)
+        # Workers answer a chunk at a time (see rdapctl.batch_worker): room for several.
+        self._window = max(2048, 64 * self._concurrency)
+        self._processes = processes if processes is not None else _cpu_count()
         self._order: deque[int] = deque()  # lines dispatched, not yet written (input order)
         self._ready: dict[int, bytes | None] = {}
         self._inflight: dict[tuple[str, ...], list[int]] = {}
@@ -313,28 +377,34 @@ class BatchRun:
 
     # -- the run -------------------------------------------------------------------------
 
+    def _pool(self, lookup_options: LookupOptions) -> Any:
+        from rdapctl import batch_worker
+
+        session = self._session
+        processes = min(self._processes, self._concurrency)
+        if processes > 1 and batch_worker.fork_available():
+            # Built before the fork so the children find fresh keys (rotation runs once).
+            _ = session.keyring
+            _ = session.bootstrap
+            return batch_worker.ProcessPool(
+                session.runtime,
+                session.tenant,
+                lookup_options,
+                processes=processes,
+                concurrency=self._concurrency,
+            )
+        return _ThreadPool(session, lookup_options, self._concurrency)
+
     def run(self, queries: Iterable[InputQuery], total: int, skip: LineSet | None) -> BatchSummary:
         started = self._clock()
         self.summary.total = total
         lookup_options = LookupOptions(
             referrals=self._options.referrals, cache_mode=self._options.cache_mode
         )
-        jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        results: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._session.prepare_shared()
-        threads = [
-            threading.Thread(
-                target=_worker,
-                args=(self._session.worker(), lookup_options, jobs, results),
-                name=f"rdapctl-batch-{i}",
-                daemon=True,
-            )
-            for i in range(self._concurrency)
-        ]
-        for t in threads:
-            t.start()
+        pool = self._pool(lookup_options)
         source = iter(queries)
         exhausted = False
+        stopping = False
         queued = 0  # jobs handed to workers whose result has not come back
         try:
             while True:
@@ -346,30 +416,32 @@ class BatchRun:
                     if skip is not None and item.line in skip:
                         self.summary.skipped += 1
                         continue
-                    queued += self._dispatch(item, jobs)
+                    queued += self._dispatch(item, pool)
                     # Repeats answered from memory produce output here too: keep it bounded.
                     self._flush()
+                pool.flush_submits()
                 if queued == 0 and (exhausted or self._stop.is_set()):
                     break
-                try:
-                    result = results.get(timeout=FLUSH_INTERVAL_S)
-                except queue.Empty:
+                if self._stop.is_set() and not stopping:
+                    stopping = True
+                    pool.stop()
+                results = pool.poll(FLUSH_INTERVAL_S)
+                if pool.failure is not None and self._audit_failed is None:
+                    self._audit_failed = pool.failure
+                    self._stop.set()
+                if not results:
                     self._flush()
                     continue
-                queued -= 1
-                if isinstance(result, Exception):
-                    raise result
-                self._handle(result)
+                for result in results:
+                    if isinstance(result, Exception):
+                        raise result
+                    queued -= 1
+                    self._handle(result)
                 self._flush()
                 if self._on_progress is not None:
                     self._on_progress(self.summary)
-                if self._stop.is_set():
-                    queued -= self._cancel_queued(jobs)
         finally:
-            for _ in threads:
-                jobs.put(_STOP)
-            for t in threads:
-                t.join(timeout=30)
+            pool.close()
             self._finish()
         self.summary.duration_s = self._clock() - started
         if self._stop.is_set() and not self.summary.stopped_early:
@@ -383,7 +455,7 @@ class BatchRun:
         waiting = queued if self._options.unordered else len(self._order)
         return waiting < self._window
 
-    def _dispatch(self, item: InputQuery, jobs: queue.SimpleQueue[Any]) -> int:
+    def _dispatch(self, item: InputQuery, pool: Any) -> int:
         key = query_key(item)
         if not self._options.unordered:
             self._order.append(item.line)
@@ -400,21 +472,8 @@ class BatchRun:
             self._emit(item.line, body)
             return 0
         self._inflight[key] = [item.line]
-        jobs.put((key, item))
+        pool.submit(key, item.text, item.forced_type)
         return 1
-
-    def _cancel_queued(self, jobs: queue.SimpleQueue[Any]) -> int:
-        """Take back jobs no worker has started; their lines stay unanswered."""
-        cancelled = 0
-        while True:
-            try:
-                job = jobs.get_nowait()
-            except queue.Empty:
-                return cancelled
-            key, _item = job
-            for line in self._inflight.pop(key, []):
-                self._emit(line, None)
-            cancelled += 1
 
     def _finish(self) -> None:
         # Lines behind a gap (interrupted or cancelled): written in line order so that
@@ -427,6 +486,15 @@ class BatchRun:
                     self.summary.done += 1
             self._order.clear()
         self._flush(force=True)
+
+
+def _cpu_count() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def open_output(path: Any, append: bool) -> BinaryIO:

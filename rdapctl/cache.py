@@ -8,6 +8,11 @@ unreachable. Values are AES-256-GCM under the tenant's active ``data`` key; the
 associated data binds tenant, cache key, key id and the clear envelope header, so
 an entry moved to another tenant, another key or another slot fails to open.
 
+Batch runs open the store with ``defer_bookkeeping``: a read is then one SELECT
+and nothing else; the LRU access times and hit/miss counters that diskcache would
+write on every read are kept in memory and written by :meth:`TenantCache.flush_reads`
+in one transaction (so eviction stays least-recently-used, a chunk late).
+
 Freshness is decided against the injected clock, never diskcache's own expiry
 (which is also set, on wall-clock time, only so diskcache can cull dead entries).
 A damaged, tampered or unreadable entry is a miss: deleted, reported through
@@ -221,6 +226,11 @@ class TenantCache:
         # One cipher object per key id: building AESGCM is a measurable share of a hit.
         self._aeads: dict[str, Aead] = {}
         self._store_errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+        # defer_bookkeeping: rowids read since the last flush_reads, and hit/miss counts.
+        self._deferred = False
+        self._touched: dict[int, float] = {}
+        self._hits = 0
+        self._misses = 0
 
     def __repr__(self) -> str:
         return f"TenantCache(tenant={self.tenant.name!r}, directory={str(self.directory)!r})"
@@ -235,9 +245,12 @@ class TenantCache:
         clock: Callable[[], float] = time.time,
         on_integrity_failure: Callable[[str], None] = lambda reason: None,
         compress: bool = True,
+        defer_bookkeeping: bool = False,
     ) -> TenantCache:
         """Open (creating it 0700/0600) the tenant's store; a store that is not a database
-        is moved aside to ``<tenant>.damaged-<UTC timestamp>`` and a new one created."""
+        is moved aside to ``<tenant>.damaged-<UTC timestamp>`` and a new one created.
+
+        ``defer_bookkeeping``: reads write nothing until :meth:`flush_reads` (batch)."""
         import diskcache
 
         directory = paths.tenant_cache_dir(tenant.name)
@@ -265,6 +278,7 @@ class TenantCache:
                     store = cls._open_store(diskcache, directory, settings)
         cache = cls(store, directory, tenant, keyring, clock, on_integrity_failure, compress)
         cache._store_errors = (sqlite3.Error, OSError, diskcache.Timeout)
+        cache._deferred = defer_bookkeeping
         return cache
 
     @staticmethod
@@ -305,6 +319,8 @@ class TenantCache:
 
     def close(self) -> None:
         if self._store is not None:
+            if self._deferred:
+                self.flush_reads()
             self._store.close()
 
     def __enter__(self) -> TenantCache:
@@ -355,6 +371,9 @@ class TenantCache:
             plain = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise RdapctlError(f"cannot cache a value that is not JSON: {exc}") from None
+        return self._seal_plain(cache_key, plain, now, ttl_s)
+
+    def _seal_plain(self, cache_key: bytes, plain: bytes, now: float, ttl_s: int) -> bytes:
         flags = 0
         if self._compress and len(plain) >= _COMPRESS_MIN_BYTES:
             packed = zlib.compress(plain, 1)
@@ -412,7 +431,7 @@ class TenantCache:
             return None
         cache_key = self.cache_key(req)
         try:
-            blob = self._store.get(cache_key)
+            blob = self._read(cache_key) if self._deferred else self._store.get(cache_key)
         except self._store_errors as exc:
             self._on_failure(f"the cache store of tenant {self.tenant.name} is unreadable: {exc}")
             return None
@@ -429,6 +448,67 @@ class TenantCache:
             self._discard(cache_key)
             return None
         return CachedEntry(value, stored_at, expires_at, max(0.0, now - stored_at), key_id)
+
+    def _read(self, cache_key: bytes) -> bytes | None:
+        """diskcache's ``get`` without its writes (access time, counters): one SELECT."""
+        store = self._store
+        now = time.time()  # diskcache's own expiry is on wall-clock time, see above
+        row = store._sql(
+            "SELECT rowid, mode, filename, value FROM Cache"
+            " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
+            (sqlite3.Binary(cache_key), now),
+        ).fetchone()
+        if row is None:
+            self._misses += 1
+            return None
+        rowid, mode, filename, value = row
+        blob = store._disk.fetch(mode, filename, value, False)
+        self._hits += 1
+        self._touched[rowid] = now
+        return blob if isinstance(blob, bytes) else None
+
+    def flush_reads(self) -> None:
+        """Write what deferred reads owe: LRU access times and hit/miss counts."""
+        touched, self._touched = self._touched, {}
+        hits, misses, self._hits, self._misses = self._hits, self._misses, 0, 0
+        if not touched and not hits and not misses:
+            return
+        try:
+            with self._store.transact(retry=True):
+                sql = self._store._sql
+                self._store._con.executemany(
+                    "UPDATE Cache SET access_time = ? WHERE rowid = ?",
+                    [(when, rowid) for rowid, when in touched.items()],
+                )
+                if self._store.statistics:
+                    sql("UPDATE Settings SET value = value + ? WHERE key = 'hits'", (hits,))
+                    sql("UPDATE Settings SET value = value + ? WHERE key = 'misses'", (misses,))
+        except self._store_errors as exc:
+            self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
+
+    def put_many_plain(self, items: Iterable[tuple[CacheRequest, bytes, int]]) -> int:
+        """Store already-serialised JSON values in one transaction; returns how many.
+
+        The batch run serialises each envelope once, for its output and for here.
+        """
+        if not self.tenant.cache.enabled:
+            return 0
+        now = self._clock()
+        sealed = []
+        for req, plain, ttl_s in items:
+            if ttl_s > 0:
+                cache_key = self.cache_key(req)
+                sealed.append((cache_key, self._seal_plain(cache_key, plain, now, ttl_s), ttl_s))
+        if not sealed:
+            return 0
+        try:
+            with self._store.transact(retry=True):
+                for cache_key, blob, ttl_s in sealed:
+                    self._store.set(cache_key, blob, expire=ttl_s)
+        except self._store_errors as exc:
+            self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
+            return 0
+        return len(sealed)
 
     def _discard(self, cache_key: bytes) -> None:
         """Delete an entry found unusable, and count the lookup as a miss, not a hit."""

@@ -82,13 +82,16 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-class RdapHttpClient:
-    """GET RDAP JSON documents. Not thread-safe; one per thread or task."""
+class RetryingGetter:
+    """The rules every RDAP GET follows, whatever carries it: admission through the
+    gate, 429/503/5xx with ``Retry-After`` and bounded backoff, the size limit
+    message, JSON decoding. Subclasses supply ``_get_once`` (one attempt, redirects
+    followed, raising ``_RetryableError`` for a connection that may work next time).
+    """
 
     def __init__(
         self,
         *,
-        transport: httpx.BaseTransport | None = None,
         timeout_s: float = 10.0,
         max_response_bytes: int = 10_000_000,
         retry: RetryPolicy = RETRY_BY_CRITICALITY["medium"],
@@ -96,34 +99,18 @@ class RdapHttpClient:
         clock: Callable[[], float] = time.time,
         gate: RequestGate | None = None,
     ) -> None:
-        import httpx
-
-        self._httpx = httpx
         self._gate = gate
         self.max_response_bytes = max_response_bytes
         self.retry = retry
         self.timeout_s = timeout_s
         self._sleep = sleep
         self._clock = clock
-        self._client = httpx.Client(
-            transport=transport,
-            # Proxies and CA bundles come from the transport, built from the
-            # environment the runtime was given, so the guard sees every hop.
-            trust_env=False,
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            timeout=httpx.Timeout(timeout_s),
-            headers={"Accept": ACCEPT, "User-Agent": USER_AGENT},
-        )
 
     def close(self) -> None:
-        self._client.close()
+        pass
 
-    def __enter__(self) -> RdapHttpClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
+        raise NotImplementedError
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
         """Fetch ``url``; 2xx, 3xx left over and 4xx answers are returned, the rest
@@ -170,7 +157,7 @@ class RdapHttpClient:
         return min(MAX_BACKOFF_S, self.retry.backoff_s * (2 ** (attempt - 1)))
 
     def _status_error(self, response: HttpResponse, wait: float | None) -> Exception:
-        host = self._httpx.URL(response.url).host
+        host = _host(response.url)
         after = f" (Retry-After {wait:.0f}s)" if wait is not None else ""
         if response.status == 429:
             return RateLimitedError(
@@ -178,6 +165,69 @@ class RdapHttpClient:
                 hint="wait and retry, or lower security.requests_per_second",
             )
         return UpstreamError(f"{host} answered HTTP {response.status}{after}", code="http_error")
+
+    @staticmethod
+    def _decode(body: bytes, headers: dict[str, str], url: str, status: int) -> Any:
+        if not body.strip():
+            if status >= 300:
+                return None
+            raise UpstreamError(f"{_host(url)} returned an empty body", code="malformed_response")
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            if status >= 400:
+                return None
+            ctype = headers.get("content-type", "none")
+            raise UpstreamError(
+                f"{_host(url)} returned a non-JSON body (content-type: {ctype})",
+                code="malformed_response",
+            ) from exc
+
+
+class RdapHttpClient(RetryingGetter):
+    """GET RDAP JSON documents through httpx. Not thread-safe; one per thread or task."""
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout_s: float = 10.0,
+        max_response_bytes: int = 10_000_000,
+        retry: RetryPolicy = RETRY_BY_CRITICALITY["medium"],
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        gate: RequestGate | None = None,
+    ) -> None:
+        import httpx
+
+        super().__init__(
+            timeout_s=timeout_s,
+            max_response_bytes=max_response_bytes,
+            retry=retry,
+            sleep=sleep,
+            clock=clock,
+            gate=gate,
+        )
+        self._httpx = httpx
+        self._client = httpx.Client(
+            transport=transport,
+            # Proxies and CA bundles come from the transport, built from the
+            # environment the runtime was given, so the guard sees every hop.
+            trust_env=False,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            timeout=httpx.Timeout(timeout_s),
+            headers={"Accept": ACCEPT, "User-Agent": USER_AGENT},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> RdapHttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
         httpx = self._httpx
@@ -230,23 +280,6 @@ class RdapHttpClient:
                 raise _too_large(str(resp.url), limit)
             chunks.append(chunk)
         return b"".join(chunks)
-
-    @staticmethod
-    def _decode(body: bytes, headers: dict[str, str], url: str, status: int) -> Any:
-        if not body.strip():
-            if status >= 300:
-                return None
-            raise UpstreamError(f"{_host(url)} returned an empty body", code="malformed_response")
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            if status >= 400:
-                return None
-            ctype = headers.get("content-type", "none")
-            raise UpstreamError(
-                f"{_host(url)} returned a non-JSON body (content-type: {ctype})",
-                code="malformed_response",
-            ) from exc
 
 
 class _RetryableError(Exception):

@@ -1,9 +1,11 @@
 """Per-registry-host admission control for batch runs: concurrency and request rate.
 
-Owns :class:`HostGate` (what ``rdapctl.http.RdapHttpClient`` calls before every
+Owns :class:`HostGate` (what ``rdapctl.http.RetryingGetter`` calls before every
 request attempt): at most ``max_concurrent`` requests in flight per host in this
-process, and ``requests_per_second`` per host as a token bucket SHARED by every
-rdapctl process of the tenant. The shared state is one 16-byte file per host
+process (and at most ``max_total`` over all hosts; a caller waiting for a token or
+a ``Retry-After`` holds no slot, so one slowed host does not stall the others), and
+``requests_per_second`` per host as a token bucket SHARED by every rdapctl process
+of the tenant. The shared state is one 16-byte file per host
 (``<cache dir>/ratelimit/<tenant>/<sha256(host)>``: the bucket's theoretical
 arrival time and a "blocked until" set by ``Retry-After``) updated under ``flock``,
 so two batch runs of one tenant together stay within the tenant's rate.
@@ -76,6 +78,10 @@ class SharedBucket:
             return 0.0
         return self._update(change)
 
+    def blocked_until(self) -> float:
+        """When the last ``Retry-After`` ends (0: none), without taking a slot."""
+        return self._update(lambda tat, blocked: (tat, blocked, blocked))
+
     def block_until(self, until: float) -> None:
         """Nobody (in any process) gets a slot for this host before ``until``."""
         self._update(lambda tat, blocked: (tat, max(blocked, until), 0.0))
@@ -98,8 +104,10 @@ class HostGate:
         requests_per_second: float,
         clock: Callable[[], float],
         wait: Callable[[float], bool],
+        max_total: int | None = None,
     ) -> None:
-        """``wait(seconds)`` sleeps and returns True when the run was asked to stop."""
+        """``wait(seconds)`` sleeps and returns True when the run was asked to stop;
+        ``max_total``: in-flight requests over all hosts (default ``max_concurrent``)."""
         self._dir = state_dir
         self._max = max(1, max_concurrent)
         self._rate = max(0.0, requests_per_second)
@@ -110,6 +118,7 @@ class HostGate:
         self._wait = wait
         self._lock = threading.Lock()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._total = threading.BoundedSemaphore(max(1, max_total or max_concurrent))
         self._buckets: dict[str, SharedBucket] = {}
         self.waited_s = 0.0
 
@@ -129,16 +138,42 @@ class HostGate:
 
     def acquire(self, url: str) -> Callable[[], None]:
         slot, bucket = self._for(self._host(url))
-        delay = bucket.reserve(self._clock())
-        if delay > 0:
-            self.waited_s += delay
-            if self._wait(delay):
-                raise InterruptedRunError("interrupted while waiting for the rate limit")
+        # A host slowed by Retry-After is waited out holding no slot (others go on).
+        blocked = bucket.blocked_until() - self._clock()
+        if blocked > 0:
+            self._pause(blocked, "interrupted while waiting for the rate limit")
+        # Slots before the token: a token taken then held back behind a busy slot
+        # would be spent late, bunching requests closer than the rate allows.
+        self._take(slot)
+        try:
+            self._take(self._total)
+        except BaseException:
+            slot.release()
+            raise
+
+        def release() -> None:
+            self._total.release()
+            slot.release()
+
+        try:
+            delay = bucket.reserve(self._clock())
+            if delay > 0:
+                self._pause(delay, "interrupted while waiting for the rate limit")
+        except BaseException:
+            release()
+            raise
+        return release
+
+    def _pause(self, seconds: float, message: str) -> None:
+        self.waited_s += seconds
+        if self._wait(min(seconds, MAX_WAIT_S)):
+            raise InterruptedRunError(message)
+
+    def _take(self, slot: threading.BoundedSemaphore) -> None:
         # Poll so that a stop request is seen even while every slot is busy.
         while not slot.acquire(timeout=0.2):
             if self._wait(0):
                 raise InterruptedRunError("interrupted while waiting for a connection slot")
-        return slot.release
 
     def retry_after(self, url: str, wait_s: float) -> None:
         _, bucket = self._for(self._host(url))

@@ -23,13 +23,16 @@ from rdapctl.tenant import Tenant
 if TYPE_CHECKING:
     from rdapctl.audit import AuditLog
     from rdapctl.cache import CacheRequest, TenantCache
-    from rdapctl.http import HttpResponse, RdapHttpClient, RequestGate
+    from rdapctl.http import HttpResponse, RequestGate, RetryingGetter
     from rdapctl.keyring import Keyring
+    from rdapctl.netguard import NetworkPolicy
     from rdapctl.query import Query
     from rdapctl.residency import ResidencyDecision
 
 Resolver = Callable[[str, int], list[str]]
 AuditSink = Callable[[str, dict[str, Any]], None]
+# Batch: where cache writes go instead of one transaction each (written a chunk at a time).
+CacheSink = Callable[["CacheRequest", dict[str, Any], int], None]
 # Services a worker session shares with the session it was made from (thread-safe ones).
 _SHARED_SERVICES = ("bootstrap", "keyring", "cache", "audit")
 
@@ -57,7 +60,11 @@ class TenantSession:
         use_audit: bool = True,
         gate: RequestGate | None = None,
         audit_sink: AuditSink | None = None,
+        batch: bool = False,
+        cache_sink: CacheSink | None = None,
     ) -> None:
+        """``batch``: the stdlib keep-alive HTTP path (unless a proxy is configured) and
+        cache reads that write nothing until ``cache.flush_reads()``."""
         self.runtime = runtime
         self.tenant = tenant
         self._resolver = resolver
@@ -66,6 +73,8 @@ class TenantSession:
         self._gate = gate
         # Set by batch: records go to a buffered, chunked writer instead of one fsync each.
         self._audit_sink = audit_sink
+        self._batch = batch
+        self._cache_sink = cache_sink
         self._owns_shared = True
 
     def worker(self) -> TenantSession:
@@ -80,6 +89,8 @@ class TenantSession:
             use_audit=self._use_audit,
             gate=self._gate,
             audit_sink=self._audit_sink,
+            batch=self._batch,
+            cache_sink=self._cache_sink,
         )
         for name in _SHARED_SERVICES:
             if name in self.__dict__:
@@ -112,14 +123,30 @@ class TenantSession:
         return Bootstrap(self.runtime.paths.bootstrap_dir)
 
     @cached_property
-    def http(self) -> RdapHttpClient:
+    def http(self) -> RetryingGetter:
         from rdapctl.http import RETRY_BY_CRITICALITY, RdapHttpClient
-        from rdapctl.netguard import NetworkPolicy
-        from rdapctl.transport import build_transport
 
         security = self.tenant.security
+        if self._batch:
+            from rdapctl.fasthttp import StdlibHttpClient, proxy_configured
+
+            if not proxy_configured(self.runtime.env):
+                return StdlibHttpClient(
+                    self.network_policy,
+                    env=self.runtime.env,
+                    resolver=self._resolver,
+                    connect_timeout=security.timeout_s,
+                    timeout_s=security.timeout_s,
+                    max_response_bytes=security.max_response_bytes,
+                    retry=RETRY_BY_CRITICALITY[self.tenant.business_criticality],
+                    sleep=self._sleep,
+                    clock=self.runtime.clock,
+                    gate=self._gate,
+                )
+        from rdapctl.transport import build_transport
+
         transport = build_transport(
-            NetworkPolicy.from_tenant(self.tenant),
+            self.network_policy,
             env=self.runtime.env,
             resolver=self._resolver,
             connect_timeout=security.timeout_s,
@@ -133,6 +160,12 @@ class TenantSession:
             clock=self.runtime.clock,
             gate=self._gate,
         )
+
+    @cached_property
+    def network_policy(self) -> NetworkPolicy:
+        from rdapctl.netguard import NetworkPolicy
+
+        return NetworkPolicy.from_tenant(self.tenant)
 
     def close(self) -> None:
         if "http" in self.__dict__:
@@ -196,6 +229,7 @@ class TenantSession:
             self.keyring,
             clock=self.runtime.clock,
             on_integrity_failure=self._cache_integrity_failure,
+            defer_bookkeeping=self._batch,
         )
 
     def _cache_integrity_failure(self, reason: str) -> None:
@@ -225,7 +259,10 @@ class TenantSession:
         default = default_ttl(self.tenant, response.status)
         ttl = ttl_from_headers(response.headers, default, self.runtime.clock())
         if ttl is not None and ttl > 0:
-            self.cache.put(key, envelope, ttl)
+            if self._cache_sink is not None:
+                self._cache_sink(key, envelope, ttl)
+            else:
+                self.cache.put(key, envelope, ttl)
 
     # -- audit ------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ def _run(
         wait=stop.wait,
     )
     collector = AuditCollector()
-    session = TenantSession(runtime, tenant, gate=gate, audit_sink=collector)
+    session = TenantSession(runtime, tenant, gate=gate, audit_sink=collector, batch=True)
     audited = tenant.audit.enabled
     out = open_output(output, append=skip is not None) if output is not None else None
     writer = _FileWriter(out) if out is not None else _StdoutWriter()

@@ -1,0 +1,384 @@
+"""Batch worker processes: the lookup pipeline on every core.
+
+The per-lookup CPU of the pipeline (HTTP, JSON, redaction, encryption, audit) is
+what limits a batch run, and threads of one process share one core. A batch run
+therefore forks worker processes; each builds its own :class:`TenantSession`
+(its own SQLite connections, HTTP connections and audit writer: nothing opened by
+the parent is used after the fork) and runs lookup threads.
+
+Each worker gets an equal share of ``max_concurrent_requests`` as the in-flight
+limits (per host and over all hosts) of its ``HostGate``, so the run as a whole
+stays within the tenant's numbers; it runs ``max_concurrent_requests`` threads, so
+that lookups waiting for a slowed host (``Retry-After``) hold no slot and others
+go on. The per-host rate limit is the gate's token bucket, shared by all processes
+of the tenant anyway.
+
+A worker answers a chunk at a time: it writes the chunk's cache entries in one
+transaction and its audit records in one locked, fsync'd append (the audit lock
+keeps one valid chain across processes), and only then sends the results to the
+parent, which orders and writes them. So nothing reaches the output that was not
+recorded. Workers ignore SIGINT (the terminal sends it to the whole group): the
+parent asks them to stop, they drop the jobs not started, finish those in flight
+and flush.
+
+Must not: import typer/rich, print (warnings go through the runtime), or touch the
+output; only the parent writes output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import queue
+import signal
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+from rdapctl.errors import AuditError
+
+if TYPE_CHECKING:
+    from rdapctl.cache import CacheRequest
+    from rdapctl.lookup import LookupOptions
+    from rdapctl.runtime import Runtime
+    from rdapctl.tenant import Tenant
+
+# A worker sends what it has after this many results or this long, whichever first.
+CHUNK_RESULTS = 256
+CHUNK_SECONDS = 0.05
+SEND_JOBS = 64
+_STOP = None
+
+
+def fork_available() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` near-equal positive shares (sum == total)."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+class CacheWrites:
+    """Cache writes of a worker's lookup threads, paired with the bytes the thread
+    serialised for output, so each envelope is serialised once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[list[Any]] = []
+        self._local = threading.local()
+
+    def add(self, key: CacheRequest, envelope: dict[str, Any], ttl_s: int) -> None:
+        item = [key, envelope, ttl_s]
+        self._local.last = item
+        with self._lock:
+            self._items.append(item)
+
+    def attach(self, envelope: dict[str, Any], body: bytes) -> None:
+        item = getattr(self._local, "last", None)
+        self._local.last = None
+        if item is not None and item[1] is envelope:
+            item[1] = body
+
+    def take(self) -> list[tuple[CacheRequest, bytes, int]]:
+        with self._lock:
+            items, self._items = self._items, []
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        return [
+            (key, value if isinstance(value, bytes) else dumps(value).encode("utf-8"), ttl)
+            for key, value, ttl in items
+        ]
+
+
+class ProcessPool:
+    """Worker processes seen from the parent: submit jobs, poll results, stop, close."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        tenant: Tenant,
+        options: LookupOptions,
+        *,
+        processes: int,
+        concurrency: int,
+    ) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._workers: list[tuple[Any, Connection, Connection]] = []
+        self._outstanding: list[int] = []
+        self._buffers: list[list[Any]] = []
+        mine: list[Connection] = []  # the parent's ends, which a child must not keep open
+        for share in shares(concurrency, processes):
+            to_child_r, to_child_w = ctx.Pipe(duplex=False)
+            from_child_r, from_child_w = ctx.Pipe(duplex=False)
+            mine += [to_child_w, from_child_r]
+            proc = ctx.Process(
+                target=_worker_main,
+                args=(
+                    runtime,
+                    tenant,
+                    options,
+                    concurrency,
+                    share,
+                    to_child_r,
+                    from_child_w,
+                    list(mine),
+                ),
+                name="rdapctl-batch-worker",
+                daemon=True,
+            )
+            proc.start()
+            to_child_r.close()
+            from_child_w.close()
+            self._workers.append((proc, to_child_w, from_child_r))
+            self._outstanding.append(0)
+            self._buffers.append([])
+        self._live = {conn: i for i, (_p, _w, conn) in enumerate(self._workers)}
+        self.failure: AuditError | None = None
+
+    def submit(self, key: tuple[str, ...], text: str, forced_type: str | None) -> None:
+        i = min(range(len(self._workers)), key=self._load)
+        self._buffers[i].append((key, text, forced_type))
+        self._outstanding[i] += 1
+        if len(self._buffers[i]) >= SEND_JOBS:
+            self._send(i)
+
+    def _load(self, i: int) -> int:
+        return self._outstanding[i]
+
+    def _send(self, i: int) -> None:
+        jobs, self._buffers[i] = self._buffers[i], []
+        if jobs:
+            self._workers[i][1].send(("jobs", jobs))
+
+    def flush_submits(self) -> None:
+        for i in range(len(self._workers)):
+            self._send(i)
+
+    def poll(self, timeout: float) -> list[Any]:
+        out: list[Any] = []
+        for conn in wait(list(self._live), timeout):
+            assert isinstance(conn, Connection)
+            i = self._live[conn]
+            try:
+                kind, payload = conn.recv()
+            except (EOFError, OSError):
+                del self._live[conn]
+                if self._outstanding[i]:
+                    out.append(RuntimeError("a batch worker process ended unexpectedly"))
+                continue
+            if kind == "results":
+                self._outstanding[i] -= len(payload)
+                out.extend(payload)
+            elif kind == "audit_failed":
+                message, hint = payload
+                self.failure = AuditError(message, hint=hint)
+            elif kind == "error":
+                out.append(RuntimeError(f"batch worker failed:\n{payload}"))
+        return out
+
+    def stop(self) -> None:
+        """Workers drop the jobs they have not started (answered as interrupted)."""
+        for _proc, to_child, _conn in self._workers:
+            with contextlib.suppress(OSError):
+                to_child.send(("stop", None))
+
+    def close(self) -> None:
+        for _proc, to_child, _conn in self._workers:
+            with contextlib.suppress(OSError):
+                to_child.send(("end", None))
+            to_child.close()
+        deadline = time.monotonic() + 30
+        for proc, _to_child, _conn in self._workers:
+            proc.join(timeout=max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+        for _proc, _to_child, conn in self._workers:
+            conn.close()
+
+
+def _worker_main(
+    runtime: Runtime,
+    tenant: Tenant,
+    options: LookupOptions,
+    threads: int,
+    share: int,
+    inbox: Connection,
+    outbox: Connection,
+    parent_ends: list[Connection],
+) -> None:
+    # Another worker holding the parent's end of our inbox would hide the parent's
+    # death (no EOF): close every parent end inherited through the fork.
+    for conn in parent_ends:
+        conn.close()
+    # Ctrl-C reaches the whole process group: the parent decides how to stop (it
+    # tells us, and we finish and flush). SIGTERM sent to a worker itself still ends it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _Worker(runtime, tenant, options, threads, share, inbox, outbox).run()
+    except Exception:  # a bug must not hang the parent: report it
+        with contextlib.suppress(OSError):
+            outbox.send(("error", traceback.format_exc(limit=8)))
+
+
+class _Worker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        tenant: Tenant,
+        options: LookupOptions,
+        threads: int,
+        share: int,
+        inbox: Connection,
+        outbox: Connection,
+    ) -> None:
+        """``threads`` lookup threads; ``share`` requests in flight (per host and in all)."""
+        from rdapctl.batch import AuditCollector
+        from rdapctl.ratelimit import HostGate
+        from rdapctl.session import TenantSession
+
+        self._inbox = inbox
+        self._outbox = outbox
+        self._options = options
+        self._threads = threads
+        self._stop = threading.Event()
+        security = tenant.security
+        self._gate = HostGate(
+            runtime.paths.cache_dir / "ratelimit" / tenant.name,
+            max_concurrent=share,
+            max_total=share,
+            requests_per_second=security.requests_per_second,
+            clock=runtime.clock,
+            wait=self._stop.wait,
+        )
+        self._collector = AuditCollector()
+        self._writes = CacheWrites()
+        self._audited = tenant.audit.enabled
+        self._session = TenantSession(
+            runtime,
+            tenant,
+            gate=self._gate,
+            audit_sink=self._collector,
+            batch=True,
+            cache_sink=self._writes.add,
+        )
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._done: list[Any] = []
+        self._first_done = 0.0
+        self._failed = False
+
+    def run(self) -> None:
+        session = self._session
+        session.prepare_shared()
+        workers = [
+            threading.Thread(target=self._lookups, args=(session.worker(),), daemon=True)
+            for _ in range(self._threads)
+        ]
+        for t in workers:
+            t.start()
+        outstanding = 0
+        ended = False
+        try:
+            while not (ended and outstanding == 0):
+                if ended:
+                    time.sleep(CHUNK_SECONDS / 5)
+                elif self._inbox.poll(CHUNK_SECONDS / 2):
+                    try:
+                        kind, payload = self._inbox.recv()
+                    except (EOFError, OSError):
+                        kind, payload = "end", None  # the parent is gone
+                        self._stop.set()
+                    if kind == "jobs":
+                        outstanding += len(payload)
+                        for job in payload:
+                            self._jobs.put(job)
+                    elif kind == "stop":
+                        self._stop.set()
+                        self._cancel_queued()
+                    else:
+                        ended = True
+                        if self._stop.is_set():
+                            self._cancel_queued()
+                outstanding -= self._flush(force=ended)
+        finally:
+            for _ in workers:
+                self._jobs.put(_STOP)
+            for t in workers:
+                t.join(timeout=30)
+            self._flush(force=True)
+            session.close()
+            self._gate.close()
+            self._outbox.close()
+
+    def _cancel_queued(self) -> None:
+        from rdapctl.batch import _Result
+
+        cancelled = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            cancelled.append(_Result(job[0], None, "error", 0, None, {}))
+        if cancelled:
+            self._add(cancelled)
+
+    def _add(self, results: list[Any]) -> None:
+        with self._lock:
+            if not self._done:
+                self._first_done = time.monotonic()
+            self._done.extend(results)
+
+    def _flush(self, force: bool = False) -> int:
+        """Cache, then audit (fsync'd), then the results to the parent; how many sent."""
+        with self._lock:
+            if not self._done:
+                return 0
+            due = force or len(self._done) >= CHUNK_RESULTS
+            if not due and time.monotonic() - self._first_done < CHUNK_SECONDS:
+                return 0
+            # Results first, records second: a result's record was collected before it.
+            results, self._done = self._done, []
+        records = self._collector.take() if self._audited else []
+        writes = self._writes.take()
+        if writes and self._session.cache_enabled:
+            self._session.cache.put_many_plain(writes)
+        if "cache" in self._session.__dict__:
+            self._session.cache.flush_reads()
+        if records and not self._failed:
+            try:
+                self._session.audit.append_many(records, chunk_size=len(records))
+            except AuditError as exc:
+                if not self._session.tenant.audit.fail_open:
+                    # Not recorded, so not shown: the lines stay unanswered (--resume).
+                    self._failed = True
+                    self._stop.set()
+                    self._outbox.send(("audit_failed", (exc.message, exc.hint)))
+                else:
+                    self._session.runtime.warn(
+                        f"AUDIT RECORDS NOT WRITTEN (audit.fail_open = true): {exc.message}"
+                    )
+        if self._failed:
+            for r in results:
+                r.body = None
+        self._outbox.send(("results", results))
+        return len(results)
+
+    def _lookups(self, session: Any) -> None:
+        from rdapctl.batch import answer
+
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                key, text, forced_type = job
+                result = answer(session, self._options, key, text, forced_type, self._writes)
+                self._add([result])
+        finally:
+            session.close()

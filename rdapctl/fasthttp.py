@@ -1,0 +1,276 @@
+"""The batch HTTP path: stdlib ``http.client`` keep-alive connections behind the guard.
+
+httpx costs several times the CPU of ``http.client`` per request, which is what
+limits a batch run on a small machine. This client keeps one keep-alive connection
+per (scheme, host, port) and owns only the wire: every rule about WHAT may be
+fetched and how patiently comes from the shared code:
+
+- ``rdapctl.netguard.check_target`` on every URL, each redirect hop included (at
+  most ``rdapctl.http.MAX_REDIRECTS``, followed here, not by http.client);
+- ``rdapctl.transport.resolve_checked`` once per connection, and the socket is
+  connected to one of the addresses that were checked (no second resolution, so DNS
+  rebinding cannot swap it); http.client's own ``connect`` is replaced, so a
+  reconnection after keep-alive ends goes through the guard too;
+- TLS with ``rdapctl.transport.build_ssl_context`` and SNI/verification on the host
+  name, then the tenant's SPKI pins (``rdapctl.transport.spki_pin``);
+- retries, ``Retry-After``, the gate, JSON decoding: ``rdapctl.http.RetryingGetter``.
+
+Proxies are not handled here: with HTTP(S)_PROXY/ALL_PROXY set the session uses the
+httpx client (see ``proxy_configured``). Must not: decide policy, read os.environ,
+or import httpx at module level (``resolve_checked`` lives in the httpx adapter and
+is imported on the first connection).
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from rdapctl.errors import NetworkGuardError, UpstreamError
+from rdapctl.http import (
+    ACCEPT,
+    MAX_REDIRECTS,
+    USER_AGENT,
+    HttpResponse,
+    RetryingGetter,
+    _RetryableError,
+    _too_large,
+)
+from rdapctl.netguard import HINT_PINS, NetworkPolicy, check_target
+
+Resolver = Callable[[str, int], list[str]]
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
+
+
+def proxy_configured(env: Mapping[str, str]) -> bool:
+    """Whether the environment names a proxy (then the httpx transport is used)."""
+    return any(env.get(n, "").strip() or env.get(n.upper(), "").strip() for n in _PROXY_VARS)
+
+
+class _GuardedConnection(http.client.HTTPConnection):
+    """An HTTPConnection whose every (re)connection is made by the guarded opener."""
+
+    def __init__(
+        self, host: str, port: int, timeout: float, opener: Callable[[], socket.socket]
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._opener = opener
+
+    def connect(self) -> None:
+        self.sock = self._opener()
+
+
+class StdlibHttpClient(RetryingGetter):
+    """GET RDAP JSON over keep-alive ``http.client`` connections. One per thread."""
+
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        env: Mapping[str, str],
+        resolver: Resolver | None = None,
+        connect_timeout: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._policy = policy
+        self._env = env
+        self._resolver = resolver
+        self._connect_timeout = connect_timeout
+        self._ssl: ssl.SSLContext | None = None
+        self._conns: dict[tuple[str, str, int], _GuardedConnection] = {}
+
+    def __repr__(self) -> str:
+        return f"<StdlibHttpClient hosts={len(self._conns)}>"
+
+    def close(self) -> None:
+        conns, self._conns = self._conns, {}
+        for conn in conns.values():
+            conn.close()
+
+    # -- connections ------------------------------------------------------------------
+
+    def _open_socket(self, scheme: str, host: str, port: int) -> socket.socket:
+        import httpcore
+
+        from rdapctl.transport import resolve_checked, system_resolver
+
+        try:
+            addresses = resolve_checked(host, port, self._policy, self._resolver or system_resolver)
+        except httpcore.ConnectError as exc:
+            raise _RetryableError(
+                UpstreamError(f"could not reach {host}: {exc}", code="network_error")
+            ) from None
+        last: OSError | None = None
+        for address in addresses:
+            try:
+                sock = socket.create_connection((address, port), timeout=self._connect_timeout)
+            except OSError as exc:
+                last = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.timeout_s)
+            if scheme == "https":
+                sock = self._start_tls(sock, host)
+            return sock
+        if isinstance(last, TimeoutError):
+            raise UpstreamError(
+                f"timed out after {self._connect_timeout:g}s connecting to {host}",
+                code="timeout",
+                hint="raise security.timeout_s in the tenant profile if the server is slow",
+            )
+        raise _RetryableError(
+            UpstreamError(f"could not reach {host}: {_describe(last)}", code="network_error")
+        )
+
+    def _start_tls(self, sock: socket.socket, host: str) -> socket.socket:
+        from rdapctl.transport import build_ssl_context, spki_pin
+
+        if self._ssl is None:
+            self._ssl = build_ssl_context(self._policy, self._env)
+        try:
+            tls = self._ssl.wrap_socket(sock, server_hostname=host)
+        except ssl.SSLError as exc:
+            sock.close()
+            raise UpstreamError(
+                f"TLS with {host} failed: {_describe(exc)}", code="network_error"
+            ) from None
+        except OSError as exc:
+            sock.close()
+            raise _RetryableError(
+                UpstreamError(f"could not reach {host}: {_describe(exc)}", code="network_error")
+            ) from None
+        pins = self._policy.pins_for(host)
+        if pins is not None:
+            der = tls.getpeercert(True)
+            if (spki_pin(der) if der else None) not in pins:
+                tls.close()
+                raise NetworkGuardError(
+                    f"the certificate key of {host} matches none of its pins",
+                    hint=HINT_PINS,
+                    code="pin_mismatch",
+                )
+        return tls
+
+    def _connection(self, scheme: str, host: str, port: int) -> tuple[_GuardedConnection, bool]:
+        key = (scheme, host, port)
+        conn = self._conns.get(key)
+        if conn is not None and conn.sock is not None:
+            return conn, True
+        if conn is None:
+            conn = self._conns[key] = _GuardedConnection(
+                host, port, self.timeout_s, lambda: self._open_socket(scheme, host, port)
+            )
+        return conn, False
+
+    # -- one attempt -------------------------------------------------------------------
+
+    def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
+        current = url
+        redirects: list[str] = []
+        while True:
+            status, got, body = self._fetch(current, headers)
+            location = got.get("location")
+            if status in _REDIRECTS and location:
+                if len(redirects) >= MAX_REDIRECTS:
+                    raise UpstreamError(
+                        f"more than {MAX_REDIRECTS} redirects fetching {url}",
+                        code="too_many_redirects",
+                    )
+                redirects.append(current)
+                current = urljoin(current, location.strip())
+                continue
+            return HttpResponse(
+                url=current,
+                status=status,
+                headers=got,
+                body=self._decode(body, got, current, status),
+                redirects=redirects,
+            )
+
+    def _fetch(
+        self, url: str, headers: Mapping[str, str] | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise NetworkGuardError("the URL has an invalid port") from None
+        host = parts.hostname or ""
+        target = check_target(parts.scheme, host, port, "@" in parts.netloc, self._policy)
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        send = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
+        if headers:
+            send.update(headers)
+        # A kept-alive connection the server closed meanwhile fails on first use;
+        # that is not the server being down: try once more on a fresh connection.
+        for _ in range(2):
+            conn, reused = self._connection(target.scheme, host, target.port)
+            try:
+                return self._exchange(conn, path, send, url)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                conn.close()
+                if not reused:
+                    raise _RetryableError(
+                        UpstreamError(
+                            f"could not reach {host}: {_describe(exc)}", code="network_error"
+                        )
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def _exchange(
+        self, conn: _GuardedConnection, path: str, send: dict[str, str], url: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        limit = self.max_response_bytes
+        try:
+            conn.request("GET", path, headers=send)
+            resp = conn.getresponse()
+            try:
+                got = {k.lower(): v for k, v in resp.getheaders()}
+                declared = got.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    conn.close()
+                    raise _too_large(url, limit)
+                body = resp.read(limit + 1)
+                if len(body) > limit:
+                    conn.close()
+                    raise _too_large(url, limit)
+                if not resp.isclosed():
+                    resp.read()  # the end of a body without a length (it is empty)
+            finally:
+                resp.close()
+            if resp.will_close:
+                conn.close()
+            return resp.status, got, body
+        except TimeoutError:
+            conn.close()
+            raise UpstreamError(
+                f"timed out after {self.timeout_s:g}s waiting for {conn.host}",
+                code="timeout",
+                hint="raise security.timeout_s in the tenant profile if the server is slow",
+            ) from None
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            raise
+        except (http.client.HTTPException, OSError) as exc:
+            conn.close()
+            raise _RetryableError(
+                UpstreamError(
+                    f"could not reach {conn.host}: {_describe(exc)}", code="network_error"
+                )
+            ) from None
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no address to connect to"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

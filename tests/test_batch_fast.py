@@ -1,0 +1,162 @@
+"""The batch fast paths: stdlib HTTP behind the guard, deferred cache bookkeeping,
+worker processes writing one audit chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from ipaddress import ip_network
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
+from werkzeug import Request, Response
+
+from rdapctl.cache import CacheRequest, TenantCache
+from rdapctl.errors import NetworkGuardError, UpstreamError
+from rdapctl.fasthttp import StdlibHttpClient, proxy_configured
+from rdapctl.keyring import Keyring
+from rdapctl.netguard import NetworkPolicy
+from rdapctl.paths import StatePaths
+from rdapctl.tenant import Tenant
+from tests.support import loopback_profiles
+
+runner = CliRunner()
+
+
+def _policy(*ports: int) -> NetworkPolicy:
+    return NetworkPolicy(
+        allow_http=True,
+        allowed_networks=(ip_network("127.0.0.1/32"),),
+        allowed_ports=ports,
+    )
+
+
+def _client(*ports: int, limit: int = 1_000_000) -> StdlibHttpClient:
+    return StdlibHttpClient(_policy(*ports), env={}, timeout_s=5.0, max_response_bytes=limit)
+
+
+def test_stdlib_client_reconnects_through_the_guard_when_the_server_closes(
+    httpserver: HTTPServer,
+) -> None:
+    """The test server closes after each answer: the next GET reconnects and works."""
+    httpserver.expect_request(re.compile("/domain/.*")).respond_with_json({"ldhName": "a.com"})
+    client = _client(httpserver.port)
+    base = httpserver.url_for("/domain/")
+    try:
+        first = client.get(base + "a.com")
+        second = client.get(base + "b.com")
+        assert first.body == second.body == {"ldhName": "a.com"}
+        assert len(client._conns) == 1
+    finally:
+        client.close()
+
+
+def test_stdlib_client_refuses_a_redirect_to_a_port_the_tenant_does_not_allow(
+    httpserver: HTTPServer,
+) -> None:
+    """Every redirect hop goes through the network guard."""
+    httpserver.expect_request("/domain/a.com").respond_with_response(
+        Response(status=302, headers={"Location": "http://127.0.0.1:1/domain/a.com"})
+    )
+    client = _client(httpserver.port)
+    with pytest.raises(NetworkGuardError, match="port 1"):
+        client.get(httpserver.url_for("/domain/a.com"))
+    client.close()
+
+
+def test_stdlib_client_stops_reading_past_the_size_limit(httpserver: HTTPServer) -> None:
+    """A body larger than max_response_bytes is an error, not a partial document."""
+    httpserver.expect_request("/big").respond_with_data("x" * 5000)
+    client = _client(httpserver.port, limit=1000)
+    with pytest.raises(UpstreamError) as info:
+        client.get(httpserver.url_for("/big"))
+    assert info.value.code == "response_too_large"
+    client.close()
+
+
+def test_stdlib_client_follows_redirects_and_reports_the_final_url(httpserver: HTTPServer) -> None:
+    """A same-host redirect is followed; the answer names the URL it came from."""
+    httpserver.expect_request("/old").respond_with_response(
+        Response(status=301, headers={"Location": "/new"})
+    )
+    httpserver.expect_request("/new").respond_with_json({"ok": True})
+    client = _client(httpserver.port)
+    response = client.get(httpserver.url_for("/old"))
+    assert response.body == {"ok": True}
+    assert response.url.endswith("/new")
+    assert response.redirects == [httpserver.url_for("/old")]
+    client.close()
+
+
+def test_a_configured_proxy_sends_batch_through_the_httpx_transport() -> None:
+    """With a proxy in the environment the stdlib path is not used."""
+    assert proxy_configured({"HTTPS_PROXY": "http://proxy:3128"})
+    assert proxy_configured({"all_proxy": "http://proxy:3128"})
+    assert not proxy_configured({"NO_PROXY": "example.com"})
+
+
+def test_deferred_cache_reads_write_hit_counts_only_when_flushed() -> None:
+    """A batch read is a plain SELECT; hits and LRU times are written at flush."""
+    paths = StatePaths.from_env(os.environ)
+    tenant = Tenant(name="acme")
+    keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
+    req = CacheRequest("domain", "example.com")
+    with TenantCache.open(paths, tenant, keyring) as plain:
+        plain.put_many_plain([(req, json.dumps({"status": "ok"}).encode(), 3600)])
+    cache = TenantCache.open(paths, tenant, keyring, defer_bookkeeping=True)
+    entry = cache.get(req)
+    assert entry is not None and entry.value == {"status": "ok"}
+    assert cache.get(CacheRequest("domain", "missing.com")) is None
+    assert cache.stats()["hits"] == 0
+    cache.flush_reads()
+    stats = cache.stats()
+    assert (stats["hits"], stats["misses"]) == (1, 1)
+    cache.close()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs for two workers")
+def test_batch_workers_in_several_processes_write_one_valid_audit_chain(
+    httpserver: HTTPServer, rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """Lookups run in worker processes; their records form one chain that verifies."""
+
+    def handle(request: Request) -> Response:
+        name = request.path.rsplit("/", 1)[-1]
+        return Response(
+            json.dumps({"objectClassName": "domain", "ldhName": name}),
+            content_type="application/rdap+json",
+        )
+
+    httpserver.expect_request(re.compile("/domain/.*")).respond_with_handler(handle)
+    loopback_profiles(
+        rdapctl_home,
+        httpserver.port,
+        extra="max_concurrent_requests = 4\nrequests_per_second = 1000.0\n"
+        f'[tenants.lab.servers]\nall = "{httpserver.url_for("/")}"\n',
+    )
+    infile = tmp_path / "in.txt"
+    infile.write_text("".join(f"w{i}.com\n" for i in range(200)), encoding="utf-8")
+    result = runner.invoke(app_(), ["batch", str(infile), "--no-progress", "--no-cache"])
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(x)["line"] for x in result.stdout.splitlines()]
+    assert lines == list(range(1, 201))
+    verify = runner.invoke(app_(), ["audit", "verify", "-t", "lab"])
+    assert verify.exit_code == 0, verify.output
+    from rdapctl.cli.context import make_runtime, resolve_tenant
+    from rdapctl.session import TenantSession
+
+    runtime = make_runtime("test")
+    with TenantSession(runtime, resolve_tenant(runtime, None, "lab")) as session:
+        records = list(session.audit.iter_records(event="lookup"))
+    assert len(records) == 200
+    assert len({r["pid"] for r in records}) >= 2
+
+
+def app_():  # type: ignore[no-untyped-def]
+    from rdapctl.cli import app
+
+    return app
