@@ -40,7 +40,7 @@ from rdapctl.http import (
     _RetryableError,
     _too_large,
 )
-from rdapctl.netguard import HINT_PINS, NetworkPolicy, check_target
+from rdapctl.netguard import NetworkPolicy, check_target
 
 Resolver = Callable[[str, int], list[str]]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -129,7 +129,7 @@ class StdlibHttpClient(RetryingGetter):
         )
 
     def _start_tls(self, sock: socket.socket, host: str) -> socket.socket:
-        from rdapctl.transport import build_ssl_context, spki_pin
+        from rdapctl.transport import build_ssl_context, check_pins
 
         if self._ssl is None:
             self._ssl = build_ssl_context(self._policy, self._env)
@@ -145,16 +145,11 @@ class StdlibHttpClient(RetryingGetter):
             raise _RetryableError(
                 UpstreamError(f"could not reach {host}: {_describe(exc)}", code="network_error")
             ) from None
-        pins = self._policy.pins_for(host)
-        if pins is not None:
-            der = tls.getpeercert(True)
-            if (spki_pin(der) if der else None) not in pins:
-                tls.close()
-                raise NetworkGuardError(
-                    f"the certificate key of {host} matches none of its pins",
-                    hint=HINT_PINS,
-                    code="pin_mismatch",
-                )
+        try:
+            check_pins(self._policy, host, tls)
+        except NetworkGuardError:
+            tls.close()
+            raise
         return tls
 
     def _connection(self, scheme: str, host: str, port: int) -> tuple[_GuardedConnection, bool]:

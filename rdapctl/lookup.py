@@ -253,7 +253,8 @@ def _apply_policy(session: TenantSession, body: Any, residency: Any, trace: _Tra
         return body
     from rdapctl.redaction import redact_pii
 
-    result = redact_pii(body, security.redact_fields, tenant=session.tenant.name)
+    # The body was parsed from this response and nothing else holds it: edit in place.
+    result = redact_pii(body, security.redact_fields, tenant=session.tenant.name, in_place=True)
     trace.redacted_fields.update(result.redacted_fields)
     trace.redacted_count += result.count
     return result.obj

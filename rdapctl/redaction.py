@@ -100,16 +100,19 @@ def find_pii(text: str) -> list[str]:
     return list(found)
 
 
-def redact_pii(obj: Any, fields: Sequence[str], *, tenant: str) -> RedactionResult:
+def redact_pii(
+    obj: Any, fields: Sequence[str], *, tenant: str, in_place: bool = False
+) -> RedactionResult:
     """A copy of ``obj`` without the contact properties named in ``fields``.
 
     ``fields`` are jCard property names (case-insensitive). An empty ``fields``
-    returns ``obj`` itself, untouched.
+    returns ``obj`` itself, untouched. ``in_place=True`` edits ``obj`` itself: for a
+    document the caller has just parsed and owns, where the copy is wasted work.
     """
     wanted = tuple(sorted({str(f).strip().lower() for f in fields} - {""}))
     if not wanted:
         return RedactionResult(obj, (), 0)
-    out = _copy_json(obj)
+    out = obj if in_place else _copy_json(obj)
     run = _Run(frozenset(wanted), tenant)
     run.walk(out)
     if isinstance(out, dict) and run.entries:

@@ -69,6 +69,26 @@ def spki_pin(der_cert: bytes) -> str:
     return "sha256/" + base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
 
 
+def check_pins(
+    policy: NetworkPolicy, host: str | None, ssl_object: ssl.SSLObject | ssl.SSLSocket | None
+) -> None:
+    """Refuse a TLS peer whose certificate key matches none of ``host``'s pins.
+
+    Called right after every handshake (httpx transport and the batch fast path);
+    hosts without pins pass.
+    """
+    pins = policy.pins_for(host)
+    if pins is None:
+        return
+    der = ssl_object.getpeercert(True) if ssl_object is not None else None
+    if (spki_pin(der) if der else None) not in pins:
+        raise NetworkGuardError(
+            f"the certificate key of {host} matches none of its pins",
+            hint=HINT_PINS,
+            code="pin_mismatch",
+        )
+
+
 def resolve_checked(host: str, port: int, policy: NetworkPolicy, resolver: Resolver) -> list[str]:
     """Resolve ``host`` once and return its addresses, all of them allowed by ``policy``.
 
@@ -119,18 +139,12 @@ class _GuardedStream(httpcore.NetworkStream):
         if isinstance(ssl_context, LazySSLContext):
             ssl_context = ssl_context.get()
         tls = self._inner.start_tls(ssl_context, server_hostname, timeout)
-        pins = self._policy.pins_for(server_hostname)
-        if pins is not None:
-            ssl_object = tls.get_extra_info("ssl_object")
-            der = ssl_object.getpeercert(True) if ssl_object is not None else None
-            actual = spki_pin(der) if der else None
-            if actual not in pins:
-                tls.close()
-                raise NetworkGuardError(
-                    f"the certificate key of {server_hostname} matches none of its pins",
-                    hint=HINT_PINS,
-                    code="pin_mismatch",
-                )
+        ssl_object = tls.get_extra_info("ssl_object")
+        try:
+            check_pins(self._policy, server_hostname, ssl_object)
+        except NetworkGuardError:
+            tls.close()
+            raise
         return _GuardedStream(tls, self._policy)
 
 

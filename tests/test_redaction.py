@@ -394,3 +394,14 @@ def test_find_pii_has_no_false_positives_on_redacted_fixtures() -> None:
     for path in all_fixture_files():
         out = redact_pii(load_fixture(_rel(path)), COMPLIANCE_REDACT_FIELDS, tenant="acme").obj
         assert find_pii(json.dumps(out, ensure_ascii=False)) == [], path.name
+
+
+def test_in_place_redaction_edits_the_given_document() -> None:
+    """in_place=True gives the same result as a copy, without copying."""
+    original = load_fixture("autnum/arin-as63311.json")
+    copied = redact_pii(original, ["email", "tel"], tenant="t")
+    mine = json.loads(json.dumps(original))
+    edited = redact_pii(mine, ["email", "tel"], tenant="t", in_place=True)
+    assert edited.obj is mine
+    assert edited.obj == copied.obj
+    assert (edited.redacted_fields, edited.count) == (copied.redacted_fields, copied.count)

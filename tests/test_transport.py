@@ -487,3 +487,35 @@ def test_redirect_to_a_host_with_a_wrong_pin_is_refused(tls: TlsServer) -> None:
     assert info.value.code == "pin_mismatch"
     assert "other.test" in info.value.message
     assert [req.path for req, _ in tls.server.log] == ["/start"]
+
+
+def test_batch_fast_path_verifies_tls_and_pins(tls: TlsServer) -> None:
+    """The stdlib keep-alive client used by batch applies the same CA bundle and pins."""
+    from rdapctl.errors import NetworkGuardError as GuardError
+    from rdapctl.errors import UpstreamError
+    from rdapctl.fasthttp import StdlibHttpClient
+
+    tls.server.expect_request("/domain/y").respond_with_json({"objectClassName": "domain"})
+    url = f"https://rdap.test:{tls.server.port}/domain/y"
+    good = tls_policy(tls, certificate_pinning=True, pins={"rdap.test": (tls.pin,)})
+    client = StdlibHttpClient(good, env={}, resolver=CountingResolver(TLS_RESOLVER))
+    try:
+        assert client.get(url).body == {"objectClassName": "domain"}
+    finally:
+        client.close()
+    wrong_pin = "sha256/" + base64.b64encode(b"y" * 32).decode()
+    bad = tls_policy(tls, certificate_pinning=True, pins={"rdap.test": (wrong_pin,)})
+    client = StdlibHttpClient(bad, env={}, resolver=CountingResolver(TLS_RESOLVER))
+    try:
+        with pytest.raises(GuardError) as info:
+            client.get(url)
+        assert info.value.code == "pin_mismatch"
+    finally:
+        client.close()
+    untrusted = tls_policy(tls, ca_bundle=None)
+    client = StdlibHttpClient(untrusted, env={}, resolver=CountingResolver(TLS_RESOLVER))
+    try:
+        with pytest.raises(UpstreamError, match="TLS"):
+            client.get(url)
+    finally:
+        client.close()
