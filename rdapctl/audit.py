@@ -23,7 +23,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -49,6 +48,7 @@ from rdapctl.audit_verify import (
 )
 from rdapctl.errors import AuditError
 from rdapctl.paths import StatePaths, ensure_private_dir, write_private_file
+from rdapctl.records import record
 from rdapctl.tenant import Tenant
 
 EVENTS: frozenset[str] = frozenset(
@@ -119,10 +119,9 @@ def _actor() -> str:
 
 
 def _host() -> str:
-    import socket
-
+    # os.uname() is what socket.gethostname() returns on POSIX, without importing socket.
     try:
-        return socket.gethostname() or "unknown"
+        return os.uname().nodename or "unknown"
     except OSError:
         return "unknown"
 
@@ -164,7 +163,7 @@ def base_fields(tenant: Tenant, command: str) -> dict[str, Any]:
     return fields
 
 
-@dataclass(frozen=True)
+@record
 class AuditContext:
     """Per-process constant record fields for one tenant."""
 
@@ -178,7 +177,7 @@ class AuditContext:
         return cls(tenant.name, fields["policy"], MappingProxyType(fields))
 
 
-@dataclass(frozen=True)
+@record
 class PruneResult:
     removed: list[str]
     records: int
@@ -186,7 +185,7 @@ class PruneResult:
     record_id: str | None
 
 
-@dataclass(frozen=True)
+@record
 class RepairResult:
     quarantined: list[Path]
     torn_segments: int

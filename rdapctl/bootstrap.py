@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +72,13 @@ def parse_registry(name: str, data: Any) -> tuple[str, tuple[tuple[tuple[str, ..
     return data["publication"], tuple(parsed)
 
 
+# The package ships as plain files (never zipped), so a path beside this module is
+# enough; importlib.resources would add its imports to every lookup's start-up.
+EMBEDDED_DIR = Path(__file__).resolve().parent / "data" / "bootstrap"
+
+
 def _embedded_text(name: str) -> str:
-    return (resources.files("rdapctl") / "data" / "bootstrap" / f"{name}.json").read_text(
-        encoding="utf-8"
-    )
+    return (EMBEDDED_DIR / f"{name}.json").read_text(encoding="utf-8")
 
 
 def load_registry(name: str, updated_dir: Path | None) -> Registry:

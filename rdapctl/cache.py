@@ -33,14 +33,14 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.errors import IntegrityError, RdapctlError
 from rdapctl.paths import DIR_MODE, FILE_MODE, StatePaths, ensure_private_dir
+from rdapctl.records import record
 
 if TYPE_CHECKING:
     from rdapctl.crypto import Aead
@@ -57,7 +57,7 @@ _AD_PREFIX = b"rdapctl-cache/v1\x00"
 _COMPRESS_MIN_BYTES = 512
 
 
-@dataclass(frozen=True)
+@record
 class CacheRequest:
     """What identifies a cached answer (with the tenant's policy fingerprint)."""
 
@@ -67,7 +67,7 @@ class CacheRequest:
     follow_referrals: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class InspectedEntry:
     """One stored entry as a read-only scan sees it: its value, or why it does not open.
 
@@ -84,7 +84,7 @@ class InspectedEntry:
     key_id: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class CachedEntry:
     value: dict[str, Any]
     stored_at: float
@@ -136,6 +136,9 @@ def ttl_from_headers(headers: Mapping[str, str], default_ttl_s: int, now: float)
     expires = _header(headers, "expires")
     if expires is not None:
         try:
+            # Imported here: email.utils is a noticeable share of a cache hit's start-up.
+            from email.utils import parsedate_to_datetime
+
             when = parsedate_to_datetime(expires.strip())
             if when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)

@@ -9,15 +9,14 @@ tree. Every outgoing connection goes through the transport given to it
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rdapctl import __version__
 from rdapctl.errors import RateLimitedError, UpstreamError
+from rdapctl.records import factory, mutable_record, record
 
 if TYPE_CHECKING:
     import httpx
@@ -27,7 +26,7 @@ ACCEPT = "application/rdap+json, application/json;q=0.9"
 MAX_REDIRECTS = 5
 
 
-@dataclass(frozen=True)
+@record
 class RetryPolicy:
     """How patient to be. ``business_criticality`` picks one (critical retries longest)."""
 
@@ -58,13 +57,13 @@ class RequestGate(Protocol):
     def retry_after(self, url: str, wait_s: float) -> None: ...
 
 
-@dataclass
+@mutable_record
 class HttpResponse:
     url: str
     status: int
     headers: dict[str, str]
     body: Any
-    redirects: list[str] = field(default_factory=list)
+    redirects: list[str] = factory(list)
     attempts: int = 1
 
 
@@ -76,6 +75,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if value.isdigit():
         return float(value)
     try:
+        import email.utils  # only for HTTP-date Retry-After values
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -29,6 +28,7 @@ from rdapctl.errors import (
     UpstreamError,
 )
 from rdapctl.query import Query, parse_query
+from rdapctl.records import factory, mutable_record, record
 
 if TYPE_CHECKING:
     from rdapctl.http import HttpResponse
@@ -39,7 +39,7 @@ MAX_REFERRAL_DEPTH = 2
 RDAP_MEDIA_TYPES = ("application/rdap+json", "application/json")
 
 
-@dataclass(frozen=True)
+@record
 class LookupOptions:
     forced_type: str | None = None
     server: str | None = None
@@ -47,7 +47,7 @@ class LookupOptions:
     cache_mode: CacheMode = "default"
 
 
-@dataclass
+@mutable_record
 class _Trace:
     """What the audit record needs to know about how the lookup went."""
 
@@ -56,10 +56,10 @@ class _Trace:
     url: str | None = None
     http_status: int | None = None
     source: str = "network"
-    redacted_fields: set[str] = field(default_factory=set)
+    redacted_fields: set[str] = factory(set)
     redacted_count: int = 0
     residency: dict[str, Any] | None = None
-    referrals: list[str] = field(default_factory=list)
+    referrals: list[str] = factory(list)
     ttl_s: int | None = None
 
 

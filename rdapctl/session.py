@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.bootstrap import Bootstrap
 from rdapctl.errors import PolicyDeniedError, RdapctlError
+from rdapctl.records import record
 from rdapctl.runtime import Runtime
 from rdapctl.tenant import Tenant
 
@@ -37,7 +37,7 @@ CacheSink = Callable[["CacheRequest", dict[str, Any], int], None]
 _SHARED_SERVICES = ("bootstrap", "keyring", "cache", "audit")
 
 
-@dataclass(frozen=True)
+@record
 class Residency:
     """The residency decision for one server, as recorded in envelopes and audit."""
 
