@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -30,6 +29,7 @@ from rdapctl.cli.options import (
     ServerOpt,
     TenantOpt,
     TypeOpt,
+    cache_mode,
 )
 
 ENV_HELP = """\
@@ -51,6 +51,8 @@ Environment variables:
 # Sub-command groups are imported only when invoked (or listed by --help), so a
 # lookup does not pay for building forty commands it will not run.
 LAZY_GROUPS: dict[str, str] = {
+    "batch": "rdapctl.cli.groups.batch",
+    "doctor": "rdapctl.cli.groups.doctor",
     "bootstrap": "rdapctl.cli.groups.bootstrap",
     "profile": "rdapctl.cli.groups.profile",
     "policy": "rdapctl.cli.groups.policy",
@@ -60,6 +62,10 @@ LAZY_GROUPS: dict[str, str] = {
     "schema": "rdapctl.cli.groups.schema",
     "completions": "rdapctl.cli.groups.completions",
 }
+
+
+# Of those, the modules that hold a single top-level command rather than a group.
+LAZY_COMMANDS = frozenset({"batch", "doctor"})
 
 
 class RdapctlGroup(TyperGroup):
@@ -75,7 +81,11 @@ class RdapctlGroup(TyperGroup):
             import importlib
 
             module = importlib.import_module(LAZY_GROUPS[cmd_name])
-            command = typer.main.get_group(module.app)
+            app_ = module.app
+            if cmd_name in LAZY_COMMANDS:
+                command = typer.main.get_command(app_)
+            else:
+                command = typer.main.get_group(app_)
             command.name = cmd_name
         return command
 
@@ -148,97 +158,10 @@ def lookup(
         profiles=profiles,
         output=output,
         referrals=not no_referral,
-        cache_mode=_cache_mode(no_cache, refresh, offline),
+        cache_mode=cache_mode(no_cache, refresh, offline),
         no_color=no_color,
     )
     raise typer.Exit(code)
-
-
-def _cache_mode(no_cache: bool, refresh: bool, offline: bool) -> str:
-    chosen = [
-        name
-        for name, on in (("no-cache", no_cache), ("refresh", refresh), ("offline", offline))
-        if on
-    ]
-    if len(chosen) > 1:
-        raise typer.BadParameter(f"--{chosen[0]} and --{chosen[1]} cannot be combined")
-    return chosen[0] if chosen else "default"
-
-
-# -- batch, doctor, completions ------------------------------------------------------
-
-
-@app.command()
-def batch(
-    input_file: Annotated[
-        str, typer.Argument(help="File with one query per line, or - for standard input.")
-    ] = "-",
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    output_file: Annotated[
-        Path | None, typer.Option("--output", help="Write JSONL here instead of stdout.")
-    ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Skip queries already answered in --output.")
-    ] = False,
-    unordered: Annotated[
-        bool, typer.Option("--unordered", help="Write results in completion order.")
-    ] = False,
-    fail_fast: Annotated[
-        bool, typer.Option("--fail-fast", help="Stop at the first failed query.")
-    ] = False,
-    no_referral: NoReferralOpt = False,
-    no_cache: NoCacheOpt = False,
-    refresh: RefreshOpt = False,
-    offline: OfflineOpt = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            help="Force the progress bar on or off (default: on when stderr is a terminal).",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Look up many queries (one per line, optional type: prefix) as JSONL envelopes."""
-    from rdapctl.cli.batch_cmd import run as run_batch
-
-    code = run_batch(
-        input_file,
-        tenant=tenant,
-        profiles=profiles,
-        output=output_file,
-        resume=resume,
-        unordered=unordered,
-        fail_fast=fail_fast,
-        referrals=not no_referral,
-        cache_mode=_cache_mode(no_cache, refresh, offline),
-        progress=progress,
-    )
-    raise typer.Exit(code)
-
-
-@app.command()
-def doctor(
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="text (checklist) or json (for CI).",
-            autocompletion=lambda: ["text", "json"],
-            show_default=False,
-        ),
-    ] = None,
-    fix: Annotated[
-        bool, typer.Option("--fix", help="Repair what is safe to repair (permissions).")
-    ] = False,
-) -> None:
-    """Check tenant isolation: permissions, keys, audit chains, caches, PII, bootstrap."""
-    from rdapctl.cli.doctor_cmd import run as run_doctor
-
-    raise typer.Exit(run_doctor(tenant=tenant, profiles=profiles, fmt=fmt, fix=fix))
 
 
 def main() -> None:

@@ -114,3 +114,14 @@ ShellArg = Annotated[
     str,
     typer.Argument(help="bash, zsh or fish.", autocompletion=lambda: ["bash", "zsh", "fish"]),
 ]
+
+
+def cache_mode(no_cache: bool, refresh: bool, offline: bool) -> str:
+    chosen = [
+        name
+        for name, on in (("no-cache", no_cache), ("refresh", refresh), ("offline", offline))
+        if on
+    ]
+    if len(chosen) > 1:
+        raise typer.BadParameter(f"--{chosen[0]} and --{chosen[1]} cannot be combined")
+    return chosen[0] if chosen else "default"
