@@ -109,13 +109,14 @@ def format_ts(epoch: float) -> str:
 
 
 def _actor() -> str:
-    import getpass
+    # The account of the effective uid, not $USER/$LOGNAME (which anyone can set).
+    import pwd
 
     try:
-        return getpass.getuser()
-    except (OSError, KeyError, ImportError):
-        # No login name (containers without passwd entry): the uid still attributes.
-        return f"uid:{os.getuid()}"
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        # No passwd entry (some containers): the uid still attributes.
+        return f"uid:{os.geteuid()}"
 
 
 def _host() -> str:

@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import field
@@ -170,7 +169,7 @@ def _new_key(purpose: str, now: float) -> _Key:
     from rdapctl.crypto import new_key
 
     return _Key(
-        id=f"{purpose}-{secrets.token_hex(8)}",
+        id=f"{purpose}-{os.urandom(8).hex()}",
         purpose=purpose,
         status="active",
         created_at=now,
