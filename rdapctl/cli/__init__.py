@@ -17,7 +17,6 @@ from typer.core import TyperGroup
 
 from rdapctl import __version__
 from rdapctl.cli.options import (
-    DebugState,
     NoCacheOpt,
     NoColorOpt,
     NoReferralOpt,
@@ -95,7 +94,8 @@ class RdapctlGroup(TyperGroup):
         except Exception as exc:
             from rdapctl.cli.failure import handle_exception
 
-            code = handle_exception(exc, debug=DebugState.enabled)
+            # The root context holds --debug (parsed before any sub-command runs).
+            code = handle_exception(exc, debug=bool(ctx.params.get("debug")))
             if code is None:
                 raise
             sys.exit(code)
@@ -130,7 +130,7 @@ def _root(
         bool, typer.Option("--debug", help="Show tracebacks for internal errors.")
     ] = False,
 ) -> None:
-    DebugState.enabled = debug
+    """Policy-enforcing RDAP lookups on behalf of a tenant."""
 
 
 @app.command()

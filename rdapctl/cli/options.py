@@ -8,12 +8,6 @@ from typing import Annotated
 import typer
 
 
-class DebugState:
-    """Whether --debug was given; set by the root callback, read by the error handler."""
-
-    enabled = False
-
-
 def _complete_tenant(ctx: typer.Context, incomplete: str) -> list[str]:
     from rdapctl.cli.completion import tenant_names
 
