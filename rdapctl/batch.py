@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from rdapctl.batch_input import InputQuery, LineSet
 from rdapctl.envelope import exit_code_of
 from rdapctl.errors import AuditError, ExitCode, RdapctlError, most_serious
-from rdapctl.lookup import CacheMode, LookupOptions, run_lookup
+from rdapctl.lookup import CacheMode, LookupOptions, run_lookup_plain
 from rdapctl.query import parse_query
 
 if TYPE_CHECKING:
@@ -155,20 +155,22 @@ def answer(
     writes: Any = None,
 ) -> _Result:
     """One query through ``run_lookup``, serialised once for output (and the cache)."""
-    envelope = run_lookup(
-        session,
-        text,
-        LookupOptions(
+    if forced_type != options.forced_type:
+        options = LookupOptions(
             forced_type=forced_type, referrals=options.referrals, cache_mode=options.cache_mode
-        ),
-    )
+        )
+    envelope, plain = run_lookup_plain(session, text, options)
     error = envelope.get("error") or {}
     if error.get("code") == "interrupted":
         body = None
     else:
-        body = _dumps(envelope).encode("utf-8")
-        if writes is not None:
-            writes.attach(envelope, body)
+        body = None
+        if plain is not None and envelope.get("source") == "cache":
+            body = splice_cache_hit(plain, envelope.get("age_s"))
+        if body is None:
+            body = _dumps(envelope).encode("utf-8")
+            if writes is not None:
+                writes.attach(envelope, body)
     return _Result(
         key=key,
         body=body,
@@ -180,6 +182,27 @@ def answer(
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# How every stored envelope reads between "status" and "server" (make_envelope's order;
+# only strings and numbers come before it, so the first match is the top-level key).
+_STORED_SOURCE = b',"source":"network","age_s":null,"server":'
+
+
+def splice_cache_hit(plain: bytes, age_s: object) -> bytes | None:
+    """The stored envelope text with the hit's ``source`` and ``age_s``: the bytes that
+    encoding the hit's envelope would give, without decoding and encoding ~KBs again.
+    None when the text is not laid out as expected (the caller encodes instead)."""
+    at = plain.find(b',"source":')
+    if at < 0 or not plain.startswith(_STORED_SOURCE, at) or type(age_s) is not float:
+        return None
+    return b"".join(
+        (
+            plain[:at],
+            b',"source":"cache","age_s":',
+            repr(age_s).encode(),
+            b',"server":',
+            plain[at + len(_STORED_SOURCE) :],
+        )
+    )
 
 
 class _ThreadPool:

@@ -61,6 +61,8 @@ class _Trace:
     residency: dict[str, Any] | None = None
     referrals: list[str] = factory(list)
     ttl_s: int | None = None
+    # A cache hit's stored JSON text, before "source"/"age_s" were set on the envelope.
+    cached_plain: bytes | None = None
 
 
 def run_lookup(session: TenantSession, raw: str, options: LookupOptions) -> dict[str, Any]:
@@ -69,6 +71,17 @@ def run_lookup(session: TenantSession, raw: str, options: LookupOptions) -> dict
     The audit record is written before returning. If it cannot be written and the
     tenant does not fail open, the envelope is replaced by an audit error with no
     response in it (nothing is shown that was not recorded).
+    """
+    return run_lookup_plain(session, raw, options)[0]
+
+
+def run_lookup_plain(
+    session: TenantSession, raw: str, options: LookupOptions
+) -> tuple[dict[str, Any], bytes | None]:
+    """:func:`run_lookup`, plus the stored JSON text when the envelope is a cache hit.
+
+    That text is the envelope as stored (``"source":"network","age_s":null``); batch
+    splices the hit's source and age into it instead of encoding the envelope again.
     """
     started = time.perf_counter()
     trace = _Trace()
@@ -85,9 +98,9 @@ def run_lookup(session: TenantSession, raw: str, options: LookupOptions) -> dict
         session.record_lookup(envelope, trace_fields(trace), duration_ms)
     except AuditError as exc:
         if not session.tenant.audit.fail_open:
-            return _error_envelope(session, raw, trace, exc)
+            return _error_envelope(session, raw, trace, exc), None
         session.runtime.warn(f"AUDIT RECORD NOT WRITTEN (audit.fail_open = true): {exc.message}")
-    return envelope
+    return envelope, (trace.cached_plain if failure is None else None)
 
 
 def trace_fields(trace: _Trace) -> dict[str, Any]:
@@ -149,7 +162,7 @@ def _lookup(
         if options.cache_mode != "refresh":
             hit = session.cache_get(cache_key)
             if hit is not None:
-                envelope, age_s = hit
+                envelope, age_s, trace.cached_plain = hit
                 trace.source = "cache"
                 trace.http_status = envelope.get("http_status")
                 policy = envelope.get("policy") or {}

@@ -37,6 +37,11 @@ _ASN = re.compile(r"^(?:as)?(\d{1,10})$", re.IGNORECASE)
 # An RFC 8521 handle: anything without dots or spaces ending in "-TAG".
 _ENTITY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*-([A-Za-z][A-Za-z0-9]*)$")
 _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# What an IPv4 address or prefix can be made of (ipaddress accepts decimal octets and
+# dotted or numeric prefixes only); anything else with no ":" is not worth a parse
+# attempt, whose failure costs an exception chain per line in a batch.
+_IPV4_CHARS = re.compile(r"^\[?[0-9./]+\]?$")
+_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -89,12 +94,14 @@ def parse_query(raw: str, forced_type: str | None = None) -> Query:
 
 def _try(text: str, kind: str) -> Query | None:
     if kind == "url":
-        return _url(text) if re.match(r"^https?://", text, re.IGNORECASE) else None
+        return _url(text) if _URL.match(text) else None
     if kind == "help":
         return _help(text) if text.lower() == "help" else None
     if kind == "autnum":
         return _autnum(text) if _ASN.match(text) else None
     if kind == "ip":
+        if ":" not in text and not _IPV4_CHARS.match(text):
+            return None
         try:
             return _ip(text)
         except UsageError:

@@ -35,6 +35,7 @@ AuditSink = Callable[[str, dict[str, Any]], None]
 CacheSink = Callable[["CacheRequest", dict[str, Any], int], None]
 # Services a worker session shares with the session it was made from (thread-safe ones).
 _SHARED_SERVICES = ("bootstrap", "keyring", "cache", "audit")
+_RESIDENCY_MEMO_MAX = 4096
 
 
 @record
@@ -76,6 +77,9 @@ class TenantSession:
         self._batch = batch
         self._cache_sink = cache_sink
         self._owns_shared = True
+        # Residency decisions by (server netloc, query TLD): a pure function of those
+        # and the tenant, asked once per lookup (see check_residency).
+        self._residency_memo: dict[tuple[str, str | None], Residency] = {}
 
     def worker(self) -> TenantSession:
         """A session for another thread: its own HTTP client (httpx clients are not
@@ -186,22 +190,33 @@ class TenantSession:
 
     def check_residency(self, url: str, query_tld: str | None) -> Residency:
         """Decide residency for the server of ``url``; strict isolation refuses here."""
-        from rdapctl.residency import decide, region_for
+        # The decision depends on the server's host and the TLD only; its consequences
+        # (refusal, audit record, warning) still follow on every lookup.
+        parts = url.split("/", 3)
+        netloc = parts[2] if len(parts) > 2 and parts[1] == "" else None
+        memo = self._residency_memo
+        residency = memo.get((netloc, query_tld)) if netloc is not None else None
+        if residency is None:
+            from rdapctl.residency import decide, region_for
 
-        info = region_for(url, query_tld=query_tld, overrides=self.tenant.regions)
-        decision: ResidencyDecision = decide(self.tenant, info)
-        residency = Residency(decision.region, decision.action, decision.reason)
-        if decision.action == "deny":
+            info = region_for(url, query_tld=query_tld, overrides=self.tenant.regions)
+            decision: ResidencyDecision = decide(self.tenant, info)
+            residency = Residency(decision.region, decision.action, decision.reason)
+            if netloc is not None:
+                if len(memo) >= _RESIDENCY_MEMO_MAX:
+                    memo.clear()
+                memo[(netloc, query_tld)] = residency
+        if residency.action == "deny":
             raise PolicyDeniedError(
-                f"data residency: {decision.reason}",
+                f"data residency: {residency.reason}",
                 code="residency_violation",
                 hint="add the region to data_residency in the tenant profile "
                 "(or set regions.<host> if the server's region is known)",
             )
-        if decision.action in ("anonymise", "warn"):
+        if residency.action in ("anonymise", "warn"):
             self.record("residency_violation", {"residency": residency.as_dict()})
-            if decision.action == "warn":
-                self.runtime.warn(f"data residency (development isolation): {decision.reason}")
+            if residency.action == "warn":
+                self.runtime.warn(f"data residency (development isolation): {residency.reason}")
         return residency
 
     # -- keys and cache ---------------------------------------------------------------
@@ -245,11 +260,13 @@ class TenantSession:
 
         return CacheRequest(query.type, query.value, server, follow_referrals)
 
-    def cache_get(self, key: CacheRequest) -> tuple[dict[str, Any], float] | None:
+    def cache_get(self, key: CacheRequest) -> tuple[dict[str, Any], float, bytes | None] | None:
+        """(envelope, age in seconds, its stored JSON text) of a fresh entry, or None."""
         entry = self.cache.get(key)
         if entry is None:
             return None
-        return dict(entry.value), entry.age_s
+        # entry.value was parsed for this call alone: the caller may change it.
+        return entry.value, entry.age_s, entry.plain
 
     def cache_put(
         self, key: CacheRequest, envelope: dict[str, Any], response: HttpResponse
