@@ -128,7 +128,7 @@ allow_http = true
 allow_private_ips = ["127.0.0.1/32"]
 allowed_ports = [{port}, {delay_port}]
 max_concurrent_requests = {concurrency}
-requests_per_second = 1000.0
+requests_per_second = 100000.0
 max_batch_size = 2000000
 [tenants.bench.servers]
 all = "http://127.0.0.1:{port}/"
@@ -139,7 +139,7 @@ allow_http = true
 allow_private_ips = ["127.0.0.1/32"]
 allowed_ports = [{delay_port}]
 max_concurrent_requests = 32
-requests_per_second = 1000.0
+requests_per_second = 100000.0
 [tenants.slow.servers]
 all = "http://127.0.0.1:{delay_port}/"
 """

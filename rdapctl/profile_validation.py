@@ -613,7 +613,11 @@ TENANT_SPEC = Table(
                 "follow_referrals": Bool("Follow registry-to-registrar referral links."),
                 "allowed_query_types": List(Enum(QUERY_TYPES), "Query types this tenant may run."),
                 "max_concurrent_requests": Int(1, 256, "Parallel requests in a batch."),
-                "requests_per_second": Float(1000, "Rate limit per tenant (requests/second)."),
+                "requests_per_second": Float(
+                    100_000,
+                    "Rate limit per registry host (requests/second), shared by every"
+                    " rdapctl process of the tenant.",
+                ),
                 "max_batch_size": Int(1, 10_000_000, "Most queries accepted in one batch."),
                 "timeout_s": Float(300, "Per-request timeout in seconds."),
                 "max_response_bytes": Int(
