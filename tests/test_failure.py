@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -76,5 +77,5 @@ def test_cache_hit_does_not_import_httpx(httpserver, rdapctl_home) -> None:  # t
         check=False,
     )
     assert second.returncode == 0
-    assert '"source": "cache"' in second.stdout
+    assert json.loads(second.stdout)["source"] == "cache"
     assert "heavy:\n" in second.stderr or second.stderr.strip().endswith("heavy:")

@@ -22,7 +22,11 @@ def choose_format(requested: str | None, allowed: tuple[str, ...] = ("text", "js
     return fmt
 
 
-def print_json(data: Any, *, compact: bool = False) -> None:
+def print_json(data: Any, *, compact: bool | None = None) -> None:
+    """One JSON document on stdout: indented for a person at a terminal, one compact
+    line for a pipe (which the C encoder writes several times faster)."""
+    if compact is None:
+        compact = not sys.stdout.isatty()
     if compact:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     else:

@@ -100,11 +100,11 @@ def init(path: Path | None, *, tenant: str, force: bool) -> int:
 def schema() -> int:
     from rdapctl.profiles import profiles_schema
 
-    print_json(profiles_schema())
+    print_json(profiles_schema(), compact=False)
     return 0
 
 
 def print_packaged_json(name: str) -> int:
     text = (resources.files("rdapctl") / "data" / name).read_text(encoding="utf-8")
-    print_json(json.loads(text))
+    print_json(json.loads(text), compact=False)
     return 0
