@@ -204,7 +204,12 @@ def _repair_hint() -> str:
 
 
 class _DayWriter:
-    """Appends whole lines to day files; one ``os.write`` per record, under the lock."""
+    """Appends whole lines to day files under the lock, one ``os.write`` per file per chunk.
+
+    Lines are buffered until :meth:`sync` (or a change of day file), so a chunk costs one
+    system call, not one per record; the buffer only ever holds whole lines, so what
+    reaches the file is whole lines too, and a failed write is cut back to the old end.
+    """
 
     def __init__(self, directory: Path) -> None:
         self._dir = directory
@@ -212,15 +217,27 @@ class _DayWriter:
         self._name: str | None = None
         self._fresh_line = False
         self._created = False
-        self.size = 0
+        self._buf: list[bytes] = []
+        self._flushed = 0  # bytes of the file on disk (ours included)
+        self.size = 0  # the file's size once the buffer is written
 
     def write(self, name: str, line: bytes) -> None:
         if name != self._name:
             self._open(name)
+        if self._fresh_line:
+            # After a torn tail the next record starts on its own line, never glued on.
+            line = b"\n" + line
+            self._fresh_line = False
+        self._buf.append(line)
+        self.size += len(line)
+
+    def _flush(self) -> None:
+        if not self._buf:
+            return
         fd = self._fd
         assert fd is not None
-        # After a torn tail the next record starts on its own line, never glued on.
-        data = b"\n" + line if self._fresh_line else line
+        data = b"".join(self._buf)
+        self._buf = []
         try:
             written = os.write(fd, data)
         except OSError:
@@ -229,13 +246,13 @@ class _DayWriter:
         if written != len(data):
             self._undo(fd)
             raise OSError(errno.ENOSPC, "short write (disk full or file size limit)")
-        self.size += written
-        self._fresh_line = False
+        self._flushed += written
 
     def _undo(self, fd: int) -> None:
         # A partial line would read as a torn tail; drop our own bytes, nobody else's.
+        self.size = self._flushed
         with suppress(OSError):
-            os.ftruncate(fd, self.size)
+            os.ftruncate(fd, self._flushed)
 
     def _open(self, name: str) -> None:
         self.sync()
@@ -250,12 +267,13 @@ class _DayWriter:
             raise OSError(errno.EINVAL, f"{name} is not a regular file")
         if st.st_mode & 0o777 != 0o600:
             os.fchmod(fd, 0o600)
-        self.size = st.st_size
+        self.size = self._flushed = st.st_size
         self._fresh_line = st.st_size > 0 and os.pread(fd, 1, st.st_size - 1) != b"\n"
         self._created = self._created or not existed
 
     def sync(self) -> None:
         if self._fd is not None:
+            self._flush()
             os.fsync(self._fd)
         if self._created:
             # A new day file must survive a crash as a directory entry too.
@@ -267,6 +285,8 @@ class _DayWriter:
             self._created = False
 
     def close(self) -> None:
+        # Lines not yet synced are dropped: the chunk failed and is reported as such.
+        self._buf = []
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -294,9 +314,15 @@ class AuditLog:
         self._keys: AuditKeys = derive_keys(audit_key)
         self._forbidden = _key_forms(bytes(audit_key), self._keys)
         self._context = context if context is not None else AuditContext.build(tenant, command)
+        self._reserved = _PER_RECORD | self._context.fields.keys()
         self._clock = clock
         self._lock_timeout_s = lock_timeout_s
         self._syslog_send = syslog_send
+        # Built once: json.dumps with options builds a new encoder on every call.
+        self._encode = json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode
+        self._ts_second: tuple[int, str] = (-1, "")
 
     def __repr__(self) -> str:
         return f"AuditLog(tenant={self._tenant.name!r}, dir={str(self._dir)!r})"
@@ -355,7 +381,7 @@ class AuditLog:
     def _prepare(self, event: str, fields: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         if event not in EVENTS:
             raise AuditError(f"unknown audit event {event!r}")
-        clash = (_PER_RECORD | self._context.fields.keys()) & fields.keys()
+        clash = self._reserved & fields.keys()
         if clash:
             raise AuditError(f"audit field(s) {', '.join(sorted(clash))} are reserved")
         out = dict(fields)
@@ -417,7 +443,7 @@ class AuditLog:
     def _write_record(
         self, writer: _DayWriter, head: Checkpoint, event: str, fields: dict[str, Any]
     ) -> dict[str, Any]:
-        ts = format_ts(self._clock())
+        ts = self._format_ts(self._clock())
         name = ts[:10] + ".jsonl"
         if head.file is not None and name < head.file:
             # The clock went back a day: keep file order = chain order; verify flags the ts.
@@ -434,7 +460,7 @@ class AuditLog:
         }
         if head.file is not None and name != head.file:
             rec["prev_file"] = head.file
-        body = _dumps(rec)
+        body = _dumps(self._encode, rec)
         mac = mac_hex(self._keys.record, body)
         line = body[:-1] + b',"mac":"' + mac.encode() + b'"}\n'
         if any(form in line for form in self._forbidden):
@@ -448,6 +474,15 @@ class AuditLog:
         head.policy = self._context.policy
         rec["mac"] = mac
         return rec
+
+    def _format_ts(self, epoch: float) -> str:
+        """``format_ts``, reusing the date and time of the last second seen."""
+        secs, ms = divmod(round(epoch * 1000), 1000)
+        last, prefix = self._ts_second
+        if secs != last:
+            prefix = format_ts(secs)[:-4]
+            self._ts_second = (secs, prefix)
+        return f"{prefix}{ms:03d}Z"
 
     def _store_checkpoint(self, head: Checkpoint) -> None:
         data = checkpoint_bytes(head, self._tenant.name, self._keys.record)
@@ -729,11 +764,9 @@ class AuditBatch:
             self.written += len(self._log.append_many(pending, chunk_size=self._chunk_size))
 
 
-def _dumps(rec: Mapping[str, Any]) -> bytes:
+def _dumps(encode: Callable[[Any], str], rec: Mapping[str, Any]) -> bytes:
     try:
-        text = json.dumps(
-            rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        text = encode(rec)
     except (TypeError, ValueError) as exc:
         raise AuditError(f"audit record is not serialisable: {exc.__class__.__name__}") from None
     try:

@@ -10,8 +10,10 @@ Each worker gets an equal share of ``max_concurrent_requests`` as the in-flight
 limits (per host and over all hosts) of its ``HostGate``, so the run as a whole
 stays within the tenant's numbers; it runs ``max_concurrent_requests`` threads, so
 that lookups waiting for a slowed host (``Retry-After``) hold no slot and others
-go on. The per-host rate limit is the gate's token bucket, shared by all processes
-of the tenant anyway.
+go on. When the cache may answer it starts with one thread (hits are pure CPU, and
+more threads would only fight over the GIL) and starts the rest at the first lookup
+that is not a hit or takes longer than ``NARROW_SLOW_S``. The per-host rate limit
+is the gate's token bucket, shared by all processes of the tenant anyway.
 
 A worker answers a chunk at a time: it writes the chunk's cache entries in one
 transaction and its audit records in one locked, fsync'd append (the audit lock
@@ -50,6 +52,11 @@ if TYPE_CHECKING:
 CHUNK_RESULTS = 256
 CHUNK_SECONDS = 0.05
 SEND_JOBS = 64
+# While the cache answers, one lookup thread: more would only fight over the GIL.
+# The rest start once a lookup is not a cache hit or one takes this long (well above
+# what a hit takes even while the chunk's audit write holds the GIL for tens of ms).
+NARROW_SLOW_S = 0.25
+_NARROW_POLL_S = 0.005
 _STOP = None
 
 
@@ -171,8 +178,10 @@ class ProcessPool:
                     out.append(RuntimeError("a batch worker process ended unexpectedly"))
                 continue
             if kind == "results":
+                from rdapctl.batch import _Result
+
                 self._outstanding[i] -= len(payload)
-                out.extend(payload)
+                out.extend(_Result(*fields) for fields in payload)
             elif kind == "audit_failed":
                 message, hint = payload
                 self.failure = AuditError(message, hint=hint)
@@ -271,23 +280,39 @@ class _Worker:
         self._done: list[Any] = []
         self._first_done = 0.0
         self._failed = False
+        self._workers: list[threading.Thread] = []
+        self._go_wide = threading.Event()
+        self._busy_since = 0.0  # when the narrow thread took its job; 0.0: idle
+        self._narrow = options.cache_mode in ("default", "offline") and self._session.cache_enabled
+
+    def _start_threads(self) -> None:
+        want = 1 if self._narrow else self._threads
+        while len(self._workers) < want:
+            t = threading.Thread(target=self._lookups, args=(self._session.worker(),), daemon=True)
+            t.start()
+            self._workers.append(t)
+
+    def _widen_if_needed(self) -> None:
+        busy = self._busy_since
+        if self._go_wide.is_set() or (busy and time.monotonic() - busy > NARROW_SLOW_S):
+            self._narrow = False
+            self._start_threads()
 
     def run(self) -> None:
         session = self._session
         session.prepare_shared()
-        workers = [
-            threading.Thread(target=self._lookups, args=(session.worker(),), daemon=True)
-            for _ in range(self._threads)
-        ]
-        for t in workers:
-            t.start()
+        workers = self._workers
+        self._start_threads()
         outstanding = 0
         ended = False
         try:
             while not (ended and outstanding == 0):
+                if self._narrow:
+                    self._widen_if_needed()
+                poll_s = _NARROW_POLL_S if self._narrow else CHUNK_SECONDS / 2
                 if ended:
-                    time.sleep(CHUNK_SECONDS / 5)
-                elif self._inbox.poll(CHUNK_SECONDS / 2):
+                    time.sleep(min(poll_s, CHUNK_SECONDS / 5))
+                elif self._inbox.poll(poll_s):
                     try:
                         kind, payload = self._inbox.recv()
                     except (EOFError, OSError):
@@ -366,7 +391,9 @@ class _Worker:
         if self._failed:
             for r in results:
                 r.body = None
-        self._outbox.send(("results", results))
+        # Plain tuples: pickling them costs a third of pickling the objects.
+        payload = [(r.key, r.body, r.status, r.code, r.source, r.audit) for r in results]
+        self._outbox.send(("results", payload))
         return len(results)
 
     def _lookups(self, session: Any) -> None:
@@ -378,7 +405,11 @@ class _Worker:
                 if job is _STOP:
                     return
                 key, text, forced_type = job
+                self._busy_since = time.monotonic()
                 result = answer(session, self._options, key, text, forced_type, self._writes)
+                self._busy_since = 0.0
+                if result.source != "cache":
+                    self._go_wide.set()
                 self._add([result])
         finally:
             session.close()
