@@ -165,6 +165,20 @@ def default_ttl(tenant: Tenant, http_status: int) -> int:
 # --------------------------------------------------------------------------- store
 
 
+def _looks_like_sqlite(db: Path) -> bool:
+    """Whether ``db`` starts with the SQLite header (cheap; no database opened)."""
+    try:
+        with db.open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+# diskcache's value modes (diskcache.core.MODE_RAW / MODE_BINARY), for _read_direct.
+_MODE_RAW = 1
+_MODE_BINARY = 2
+
+
 def _private_disk_class() -> type:
     """A diskcache Disk whose value files are 0600 in 0700 folders."""
     import diskcache
@@ -224,7 +238,10 @@ class TenantCache:
         on_integrity_failure: Callable[[str], None],
         compress: bool,
     ) -> None:
-        self._store = store
+        self._store_obj = store
+        # Builds the diskcache store on first use: a cache hit reads with one plain
+        # SQLite query and never imports diskcache (see _read_direct).
+        self._store_factory: Callable[[], Any] | None = None
         self.directory = directory
         self.tenant = tenant
         self._keyring = keyring
@@ -245,6 +262,12 @@ class TenantCache:
     def __repr__(self) -> str:
         return f"TenantCache(tenant={self.tenant.name!r}, directory={str(self.directory)!r})"
 
+    @property
+    def _store(self) -> Any:
+        if self._store_obj is None and self._store_factory is not None:
+            self._store_obj = self._store_factory()
+        return self._store_obj
+
     @classmethod
     def open(
         cls,
@@ -261,10 +284,30 @@ class TenantCache:
         is moved aside to ``<tenant>.damaged-<UTC timestamp>`` and a new one created.
 
         ``defer_bookkeeping``: reads write nothing until :meth:`flush_reads` (batch)."""
-        import diskcache
-
         directory = paths.tenant_cache_dir(tenant.name)
         ensure_private_dir(paths.cache_root)
+        cache = cls(None, directory, tenant, keyring, clock, on_integrity_failure, compress)
+        cache._deferred = defer_bookkeeping
+        cache._store_factory = lambda: cls._build_store(
+            cache, paths, tenant, directory, clock, on_integrity_failure
+        )
+        if not _looks_like_sqlite(directory / "cache.db"):
+            # New, empty or damaged: let diskcache create it (or move it aside) now.
+            cache._store_obj = cache._store_factory()
+        return cache
+
+    @classmethod
+    def _build_store(
+        cls,
+        cache: TenantCache,
+        paths: StatePaths,
+        tenant: Tenant,
+        directory: Path,
+        clock: Callable[[], float],
+        on_integrity_failure: Callable[[str], None],
+    ) -> Any:
+        import diskcache
+
         settings: dict[str, Any] = {
             "eviction_policy": "least-recently-used",
             "size_limit": max(1, tenant.cache.max_size_mb) * 2**20,
@@ -286,10 +329,8 @@ class TenantCache:
                         f" to {aside.name} and a new one created"
                     )
                     store = cls._open_store(diskcache, directory, settings)
-        cache = cls(store, directory, tenant, keyring, clock, on_integrity_failure, compress)
         cache._store_errors = (sqlite3.Error, OSError, diskcache.Timeout)
-        cache._deferred = defer_bookkeeping
-        return cache
+        return store
 
     @staticmethod
     def _open_store(diskcache: Any, directory: Path, settings: dict[str, Any]) -> Any:
@@ -328,10 +369,10 @@ class TenantCache:
         return cls(None, directory, tenant, keyring, clock, lambda reason: None, compress=False)
 
     def close(self) -> None:
-        if self._store is not None:
+        if self._store_obj is not None:
             if self._deferred:
                 self.flush_reads()
-            self._store.close()
+            self._store_obj.close()
 
     def __enter__(self) -> TenantCache:
         return self
@@ -444,7 +485,12 @@ class TenantCache:
             return None
         cache_key = self.cache_key(req)
         try:
-            blob = self._read(cache_key) if self._deferred else self._store.get(cache_key)
+            if self._deferred:
+                blob = self._read(cache_key)
+            elif self._store_obj is None:
+                blob = self._read_direct(cache_key)
+            else:
+                blob = self._store.get(cache_key)
         except self._store_errors as exc:
             self._on_failure(f"the cache store of tenant {self.tenant.name} is unreadable: {exc}")
             return None
@@ -463,6 +509,51 @@ class TenantCache:
             return None
         age = max(0.0, now - stored_at)
         return CachedEntry(value, stored_at, expires_at, age, key_id, plain)
+
+    def _read_direct(self, cache_key: bytes) -> bytes | None:
+        """diskcache's ``get`` (LRU access time, hit/miss counters included) done with
+        one plain SQLite connection, so a lookup answered from the cache does not pay
+        for importing and opening diskcache. Anything unexpected falls back to it."""
+        db = self.directory / "cache.db"
+        if not db.exists():
+            return self._store.get(cache_key)  # a first run: create the store, count the miss
+        now = time.time()  # diskcache's own expiry is on wall-clock time, see _read
+        try:
+            con = sqlite3.connect(str(db), timeout=10.0, isolation_level=None)
+        except sqlite3.Error:
+            return self._store.get(cache_key)
+        try:
+            row = con.execute(
+                "SELECT rowid, mode, filename, value FROM Cache"
+                " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
+                (sqlite3.Binary(cache_key), now),
+            ).fetchone()
+            counting = con.execute(
+                "SELECT value FROM Settings WHERE key = 'statistics'"
+            ).fetchone() == (1,)
+            if row is None:
+                if counting:
+                    con.execute("UPDATE Settings SET value = value + 1 WHERE key = 'misses'")
+                return None
+            rowid, mode, filename, value = row
+            if mode == _MODE_RAW and isinstance(value, bytes):
+                blob = value
+            elif mode == _MODE_BINARY and isinstance(filename, str):
+                blob = (self.directory / filename).read_bytes()
+            else:
+                return None  # not something rdapctl stored; the integrity check would refuse
+            con.execute("UPDATE Cache SET access_time = ? WHERE rowid = ?", (now, rowid))
+            if counting:
+                con.execute("UPDATE Settings SET value = value + 1 WHERE key = 'hits'")
+            return blob
+        except sqlite3.DatabaseError:
+            # Damaged or foreign: let diskcache's open move it aside and start afresh.
+            con.close()
+            return self._store.get(cache_key)
+        except FileNotFoundError:
+            return None  # the value file went away between the SELECT and the read
+        finally:
+            con.close()
 
     def _read(self, cache_key: bytes) -> bytes | None:
         """diskcache's ``get`` without its writes (access time, counters): one SELECT."""

@@ -49,13 +49,13 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-print("heavy:" + ",".join(m for m in ("httpx", "httpcore", "rich") if m in sys.modules), file=sys.stderr)
+print("heavy:" + ",".join(m for m in ("httpx", "httpcore", "rich", "diskcache") if m in sys.modules), file=sys.stderr)
 sys.exit(code)
 """
 
 
 def test_cache_hit_does_not_import_httpx(httpserver, rdapctl_home) -> None:  # type: ignore[no-untyped-def]
-    """A lookup answered from the cache never loads the HTTP stack (start-up cost)."""
+    """A lookup answered from the cache loads neither the HTTP stack nor diskcache."""
     from tests.support import load_fixture, loopback_profiles
 
     loopback_profiles(rdapctl_home, httpserver.port)
