@@ -81,3 +81,12 @@ def test_importing_core_modules_does_not_load_cryptography_or_diskcache() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+def test_aesgcm_fast_import_is_the_public_class() -> None:
+    """The directly imported AESGCM is the very class cryptography publishes."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from rdapctl.crypto import aesgcm_class
+
+    assert aesgcm_class() is AESGCM

@@ -91,6 +91,8 @@ class RdapctlGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except typer.Exit:
+            raise  # every command ends this way; no need to load the error handler
         except Exception as exc:
             from rdapctl.cli.failure import handle_exception
 
