@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -39,3 +40,22 @@ allowed_ports = [{port}]
         encoding="utf-8",
     )
     return path
+
+
+# Audit tests: a fixed audit key and a clock starting on a known UTC day.
+KEY = bytes(range(32))
+DAY0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC).timestamp()
+DAY_S = 86400.0
+
+
+class StepClock:
+    """A clock that advances by ``step`` seconds on every reading."""
+
+    def __init__(self, start: float = DAY0, step: float = 0.25) -> None:
+        self.now = start
+        self.step = step
+
+    def __call__(self) -> float:
+        value = self.now
+        self.now += self.step
+        return value

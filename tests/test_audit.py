@@ -26,24 +26,9 @@ from rdapctl.audit import (
 from rdapctl.errors import AuditError, ExitCode
 from rdapctl.paths import StatePaths
 from rdapctl.tenant import AuditSettings, Compliance, Tenant
+from tests.support import DAY0, DAY_S, KEY, StepClock
 
-KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
-DAY0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC).timestamp()
-DAY_S = 86400.0
-
-
-class StepClock:
-    """A clock that advances by ``step`` seconds on every reading."""
-
-    def __init__(self, start: float = DAY0, step: float = 0.25) -> None:
-        self.now = start
-        self.step = step
-
-    def __call__(self) -> float:
-        value = self.now
-        self.now += self.step
-        return value
 
 
 def make_log(

@@ -12,31 +12,15 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 
 from rdapctl.audit import AuditLog
 from rdapctl.paths import StatePaths
 from rdapctl.tenant import Tenant
+from tests.support import DAY0, DAY_S, KEY, StepClock
 
-KEY = bytes(range(32))
-DAY0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC).timestamp()
-DAY_S = 86400.0
 D1, D2, D3 = "2026-11-25.jsonl", "2026-11-26.jsonl", "2026-11-27.jsonl"
-
-
-class StepClock:
-    """A clock that advances by ``step`` seconds on every reading."""
-
-    def __init__(self, start: float = DAY0, step: float = 0.25) -> None:
-        self.now = start
-        self.step = step
-
-    def __call__(self) -> float:
-        value = self.now
-        self.now += self.step
-        return value
 
 
 def make_log(clock: Callable[[], float] | None = None) -> AuditLog:
