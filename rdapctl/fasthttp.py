@@ -1,24 +1,25 @@
-"""The batch HTTP path: stdlib ``http.client`` keep-alive connections behind the guard.
+"""The direct HTTP path: stdlib ``http.client`` keep-alive connections behind the guard.
 
-httpx costs several times the CPU of ``http.client`` per request, which is what
-limits a batch run on a small machine. This client keeps one keep-alive connection
+httpx costs several times the CPU of ``http.client`` per request (what limits a batch
+run on a small machine) and its import alone costs more than the whole urllib-based
+baseline a single lookup is measured against, so every direct connection uses this
+client and httpx is kept for proxies. It keeps one keep-alive connection
 per (scheme, host, port) and owns only the wire: every rule about WHAT may be
 fetched and how patiently comes from the shared code:
 
 - ``rdapctl.netguard.check_target`` on every URL, each redirect hop included (at
   most ``rdapctl.http.MAX_REDIRECTS``, followed here, not by http.client);
-- ``rdapctl.transport.resolve_checked`` once per connection, and the socket is
+- ``rdapctl.connect.resolve_checked`` once per connection, and the socket is
   connected to one of the addresses that were checked (no second resolution, so DNS
   rebinding cannot swap it); http.client's own ``connect`` is replaced, so a
   reconnection after keep-alive ends goes through the guard too;
-- TLS with ``rdapctl.transport.build_ssl_context`` and SNI/verification on the host
-  name, then the tenant's SPKI pins (``rdapctl.transport.spki_pin``);
+- TLS with ``rdapctl.connect.build_ssl_context`` and SNI/verification on the host
+  name, then the tenant's SPKI pins (``rdapctl.connect.spki_pin``);
 - retries, ``Retry-After``, the gate, JSON decoding: ``rdapctl.http.RetryingGetter``.
 
 Proxies are not handled here: with HTTP(S)_PROXY/ALL_PROXY set the session uses the
 httpx client (see ``proxy_configured``). Must not: decide policy, read os.environ,
-or import httpx at module level (``resolve_checked`` lives in the httpx adapter and
-is imported on the first connection).
+or import httpx (``rdapctl.connect`` holds what both clients share).
 """
 
 from __future__ import annotations
@@ -96,13 +97,11 @@ class StdlibHttpClient(RetryingGetter):
     # -- connections ------------------------------------------------------------------
 
     def _open_socket(self, scheme: str, host: str, port: int) -> socket.socket:
-        import httpcore
-
-        from rdapctl.transport import resolve_checked, system_resolver
+        from rdapctl.connect import ResolveError, resolve_checked, system_resolver
 
         try:
             addresses = resolve_checked(host, port, self._policy, self._resolver or system_resolver)
-        except httpcore.ConnectError as exc:
+        except ResolveError as exc:
             raise _RetryableError(
                 UpstreamError(f"could not reach {host}: {exc}", code="network_error")
             ) from None
@@ -129,7 +128,7 @@ class StdlibHttpClient(RetryingGetter):
         )
 
     def _start_tls(self, sock: socket.socket, host: str) -> socket.socket:
-        from rdapctl.transport import build_ssl_context, check_pins
+        from rdapctl.connect import build_ssl_context, check_pins
 
         if self._ssl is None:
             self._ssl = build_ssl_context(self._policy, self._env)

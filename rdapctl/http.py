@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from rdapctl import __version__
 from rdapctl.errors import RateLimitedError, UpstreamError
@@ -109,6 +109,12 @@ class RetryingGetter:
 
     def close(self) -> None:
         pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
         raise NotImplementedError
@@ -223,12 +229,6 @@ class RdapHttpClient(RetryingGetter):
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> RdapHttpClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
         httpx = self._httpx

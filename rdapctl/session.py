@@ -131,22 +131,23 @@ class TenantSession:
         from rdapctl.http import RETRY_BY_CRITICALITY, RdapHttpClient
 
         security = self.tenant.security
-        if self._batch:
-            from rdapctl.fasthttp import StdlibHttpClient, proxy_configured
+        # Direct connections use the stdlib keep-alive client (same guard, pins and
+        # retry rules; no httpx import); httpx's transport handles proxied ones.
+        from rdapctl.fasthttp import StdlibHttpClient, proxy_configured
 
-            if not proxy_configured(self.runtime.env):
-                return StdlibHttpClient(
-                    self.network_policy,
-                    env=self.runtime.env,
-                    resolver=self._resolver,
-                    connect_timeout=security.timeout_s,
-                    timeout_s=security.timeout_s,
-                    max_response_bytes=security.max_response_bytes,
-                    retry=RETRY_BY_CRITICALITY[self.tenant.business_criticality],
-                    sleep=self._sleep,
-                    clock=self.runtime.clock,
-                    gate=self._gate,
-                )
+        if not proxy_configured(self.runtime.env):
+            return StdlibHttpClient(
+                self.network_policy,
+                env=self.runtime.env,
+                resolver=self._resolver,
+                connect_timeout=security.timeout_s,
+                timeout_s=security.timeout_s,
+                max_response_bytes=security.max_response_bytes,
+                retry=RETRY_BY_CRITICALITY[self.tenant.business_criticality],
+                sleep=self._sleep,
+                clock=self.runtime.clock,
+                gate=self._gate,
+            )
         from rdapctl.transport import build_transport
 
         transport = build_transport(

@@ -22,91 +22,41 @@ httpcore at the top; import it lazily so ``rdapctl --version`` stays fast.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import socket
 import ssl
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
-from pathlib import Path
 from types import TracebackType
 
 import httpcore
 import httpx
 
+from rdapctl.connect import (
+    LazySSLContext,
+    ResolveError,
+    Resolver,
+    build_ssl_context,
+    check_pins,
+    load_cas,
+    system_resolver,
+)
+from rdapctl.connect import resolve_checked as _resolve_checked
 from rdapctl.errors import ConfigError, NetworkGuardError
 from rdapctl.netguard import (
-    HINT_PINS,
     NetworkPolicy,
-    check_addresses,
     check_target,
     normalise_hostname,
-    parse_literal_host,
 )
-
-Resolver = Callable[[str, int], list[str]]
 
 _SOCKET_OPTION = typing.Any  # httpcore's SOCKET_OPTION union; not exported publicly
 
 
-def system_resolver(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (getaddrinfo order, without duplicates)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen: dict[str, None] = {}
-    for _family, _type, _proto, _canon, sockaddr in infos:
-        seen.setdefault(str(sockaddr[0]), None)
-    return list(seen)
-
-
-def spki_pin(der_cert: bytes) -> str:
-    """``sha256/<base64>`` of the DER SubjectPublicKeyInfo of a DER certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    cert = x509.load_der_x509_certificate(der_cert)
-    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return "sha256/" + base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
-
-
-def check_pins(
-    policy: NetworkPolicy, host: str | None, ssl_object: ssl.SSLObject | ssl.SSLSocket | None
-) -> None:
-    """Refuse a TLS peer whose certificate key matches none of ``host``'s pins.
-
-    Called right after every handshake (httpx transport and the batch fast path);
-    hosts without pins pass.
-    """
-    pins = policy.pins_for(host)
-    if pins is None:
-        return
-    der = ssl_object.getpeercert(True) if ssl_object is not None else None
-    if (spki_pin(der) if der else None) not in pins:
-        raise NetworkGuardError(
-            f"the certificate key of {host} matches none of its pins",
-            hint=HINT_PINS,
-            code="pin_mismatch",
-        )
-
-
 def resolve_checked(host: str, port: int, policy: NetworkPolicy, resolver: Resolver) -> list[str]:
-    """Resolve ``host`` once and return its addresses, all of them allowed by ``policy``.
-
-    Raises NetworkGuardError when any address is blocked, httpcore.ConnectError
-    when the name does not resolve.
-    """
-    literal = parse_literal_host(host)
-    if literal is not None:
-        addresses = [str(literal)]
-    else:
-        try:
-            addresses = list(resolver(host, port))
-        except OSError as exc:
-            raise httpcore.ConnectError(f"could not resolve {host}: {exc}") from exc
-        if not addresses:
-            raise httpcore.ConnectError(f"could not resolve {host}: no addresses")
-    check_addresses(host, addresses, policy)
-    return addresses
+    """``rdapctl.connect.resolve_checked`` with httpcore's error, so httpx maps it."""
+    try:
+        return _resolve_checked(host, port, policy, resolver)
+    except ResolveError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
 
 
 class _GuardedStream(httpcore.NetworkStream):
@@ -208,59 +158,6 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class LazySSLContext:
-    """Stands in for the SSLContext until the first TLS handshake needs it.
-
-    Loading the trust store costs tens of milliseconds, which plain-http runs and
-    cache hits should not pay at start-up. httpcore only calls
-    ``set_alpn_protocols`` on it before handing it to our stream's ``start_tls``.
-    """
-
-    def __init__(self, factory: Callable[[], ssl.SSLContext]) -> None:
-        self._factory = factory
-        self._context: ssl.SSLContext | None = None
-        self._alpn: list[str] | None = None
-
-    def set_alpn_protocols(self, protocols: Iterable[str]) -> None:
-        self._alpn = list(protocols)
-        if self._context is not None:
-            self._context.set_alpn_protocols(self._alpn)
-
-    def get(self) -> ssl.SSLContext:
-        if self._context is None:
-            self._context = self._factory()
-            if self._alpn is not None:
-                self._context.set_alpn_protocols(self._alpn)
-        return self._context
-
-
-def build_ssl_context(policy: NetworkPolicy, env: Mapping[str, str]) -> ssl.SSLContext:
-    """System trust (plus SSL_CERT_FILE / SSL_CERT_DIR from ``env``) plus tls.ca_bundle."""
-    ctx = ssl.create_default_context()
-    for var, kind in (("SSL_CERT_FILE", "cafile"), ("SSL_CERT_DIR", "capath")):
-        value = env.get(var)
-        if value:
-            _load_cas(ctx, value, kind, var)
-    if policy.ca_bundle:
-        _load_cas(ctx, policy.ca_bundle, "cafile", "tls.ca_bundle")
-    return ctx
-
-
-def _load_cas(ctx: ssl.SSLContext, location: str, kind: str, setting: str) -> None:
-    path = str(Path(location).expanduser())
-    try:
-        if kind == "cafile":
-            ctx.load_verify_locations(cafile=path)
-        else:
-            ctx.load_verify_locations(capath=path)
-    except (OSError, ssl.SSLError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
-        raise ConfigError(
-            f"{setting}: cannot load CA certificates from {path} ({reason})",
-            hint=f"point {setting} at a readable PEM file",
-        ) from None
-
-
 class _ProxyConfig:
     """HTTP(S)_PROXY / ALL_PROXY / NO_PROXY read from a mapping, like curl and httpx."""
 
@@ -341,7 +238,7 @@ class GuardedTransport(httpx.BaseTransport):
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
         if policy.ca_bundle:
             # A broken tenant CA bundle is a configuration error: report it now.
-            _load_cas(
+            load_cas(
                 ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
             )
         ssl_context = LazySSLContext(lambda: build_ssl_context(policy, env))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -12,7 +13,9 @@ from werkzeug import Request, Response
 
 from rdapctl import __version__
 from rdapctl.errors import ExitCode, RateLimitedError, UpstreamError
+from rdapctl.fasthttp import StdlibHttpClient
 from rdapctl.http import RETRY_BY_CRITICALITY, RdapHttpClient, RetryPolicy, parse_retry_after
+from rdapctl.netguard import NetworkPolicy
 from tests.support import load_fixture
 
 DOMAIN = load_fixture("domain-gtld-registry/verisign-com-google.com-2022-05.json")
@@ -31,16 +34,31 @@ def sleeps() -> SleepRecorder:
     return SleepRecorder()
 
 
+# Both clients share these rules: httpx (used through proxies) and the stdlib
+# keep-alive client (every direct connection). Every test runs against both.
+OPEN_POLICY = NetworkPolicy(
+    allow_http=True, allow_private=True, allowed_ports=tuple(range(1, 65536))
+)
+
+
+@pytest.fixture(params=["stdlib", "httpx"])
+def make(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    def build(**kwargs: Any) -> Any:
+        if request.param == "httpx":
+            return RdapHttpClient(**kwargs)
+        return StdlibHttpClient(OPEN_POLICY, env={}, **kwargs)
+
+    return build
+
+
 @pytest.fixture
-def client(sleeps: SleepRecorder) -> Iterator[RdapHttpClient]:
-    c = RdapHttpClient(timeout_s=2.0, max_response_bytes=100_000, sleep=sleeps)
+def client(make: Callable[..., Any], sleeps: SleepRecorder) -> Iterator[Any]:
+    c = make(timeout_s=2.0, max_response_bytes=100_000, sleep=sleeps)
     yield c
     c.close()
 
 
-def test_sends_rdap_headers_and_decodes_json(
-    httpserver: HTTPServer, client: RdapHttpClient
-) -> None:
+def test_sends_rdap_headers_and_decodes_json(httpserver: HTTPServer, client: Any) -> None:
     """Accept asks for application/rdap+json; User-Agent names rdapctl and its version."""
     httpserver.expect_request(
         "/domain/google.com",
@@ -53,7 +71,7 @@ def test_sends_rdap_headers_and_decodes_json(
     assert "application/rdap+json" in request.headers["Accept"]
 
 
-def test_follows_redirects_and_reports_them(httpserver: HTTPServer, client: RdapHttpClient) -> None:
+def test_follows_redirects_and_reports_them(httpserver: HTTPServer, client: Any) -> None:
     """Redirects are followed; the final URL and the hops are reported."""
     httpserver.expect_request("/a").respond_with_data("", status=302, headers={"Location": "/b"})
     httpserver.expect_request("/b").respond_with_json(DOMAIN)
@@ -62,9 +80,7 @@ def test_follows_redirects_and_reports_them(httpserver: HTTPServer, client: Rdap
     assert response.redirects == [httpserver.url_for("/a")]
 
 
-def test_redirect_loop_stops_after_five_hops(
-    httpserver: HTTPServer, client: RdapHttpClient
-) -> None:
+def test_redirect_loop_stops_after_five_hops(httpserver: HTTPServer, client: Any) -> None:
     """More than five redirects is an upstream error, not an endless loop."""
     httpserver.expect_request("/loop").respond_with_data(
         "", status=302, headers={"Location": "/loop"}
@@ -75,9 +91,7 @@ def test_redirect_loop_stops_after_five_hops(
     assert len(httpserver.log) == 6
 
 
-def test_404_is_returned_with_its_error_object(
-    httpserver: HTTPServer, client: RdapHttpClient
-) -> None:
+def test_404_is_returned_with_its_error_object(httpserver: HTTPServer, client: Any) -> None:
     """An RDAP 404 is an answer, not an exception: the caller shows the error object."""
     body = load_fixture("error/ripe-404-error.json")
     httpserver.expect_request("/entity/X").respond_with_json(body, status=404)
@@ -87,7 +101,7 @@ def test_404_is_returned_with_its_error_object(
 
 
 def test_429_honours_retry_after_then_succeeds(
-    httpserver: HTTPServer, client: RdapHttpClient, sleeps: SleepRecorder
+    httpserver: HTTPServer, client: Any, sleeps: SleepRecorder
 ) -> None:
     """429 with Retry-After waits that long, then retries."""
     httpserver.expect_ordered_request("/d").respond_with_data(
@@ -100,9 +114,7 @@ def test_429_honours_retry_after_then_succeeds(
     assert response.attempts == 2
 
 
-def test_429_past_the_retry_budget_is_rate_limited(
-    httpserver: HTTPServer, client: RdapHttpClient
-) -> None:
+def test_429_past_the_retry_budget_is_rate_limited(httpserver: HTTPServer, client: Any) -> None:
     """A server that keeps answering 429 ends the lookup with exit 5."""
     httpserver.expect_request("/d").respond_with_data(
         "no", status=429, headers={"Retry-After": "1"}
@@ -114,7 +126,7 @@ def test_429_past_the_retry_budget_is_rate_limited(
 
 
 def test_retry_after_longer_than_patience_fails_at_once(
-    httpserver: HTTPServer, client: RdapHttpClient, sleeps: SleepRecorder
+    httpserver: HTTPServer, client: Any, sleeps: SleepRecorder
 ) -> None:
     """A Retry-After beyond the bounded wait is not slept through."""
     httpserver.expect_request("/d").respond_with_data(
@@ -126,7 +138,7 @@ def test_retry_after_longer_than_patience_fails_at_once(
 
 
 def test_5xx_then_success_backs_off(
-    httpserver: HTTPServer, client: RdapHttpClient, sleeps: SleepRecorder
+    httpserver: HTTPServer, client: Any, sleeps: SleepRecorder
 ) -> None:
     """5xx answers are retried with exponential backoff."""
     httpserver.expect_ordered_request("/d").respond_with_data("oops", status=502)
@@ -136,17 +148,19 @@ def test_5xx_then_success_backs_off(
     assert sleeps.waits == [0.25, 0.5]
 
 
-def test_persistent_5xx_is_an_upstream_error(httpserver: HTTPServer, sleeps: SleepRecorder) -> None:
+def test_persistent_5xx_is_an_upstream_error(
+    httpserver: HTTPServer, sleeps: SleepRecorder, make: Callable[..., Any]
+) -> None:
     """Low-criticality tenants fail fast: no retries."""
     httpserver.expect_request("/d").respond_with_data("oops", status=500)
-    with RdapHttpClient(retry=RETRY_BY_CRITICALITY["low"], sleep=sleeps) as c:
+    with make(retry=RETRY_BY_CRITICALITY["low"], sleep=sleeps) as c:
         with pytest.raises(UpstreamError) as info:
             c.get(httpserver.url_for("/d"))
     assert info.value.exit_code == ExitCode.UPSTREAM
     assert len(httpserver.log) == 1
 
 
-def test_oversized_body_is_not_buffered(httpserver: HTTPServer, client: RdapHttpClient) -> None:
+def test_oversized_body_is_not_buffered(httpserver: HTTPServer, client: Any) -> None:
     """Past max_response_bytes reading stops, even without a Content-Length."""
     sent = {"chunks": 0}
 
@@ -167,7 +181,7 @@ def test_oversized_body_is_not_buffered(httpserver: HTTPServer, client: RdapHttp
     assert "max_response_bytes" in (info.value.hint or "")
 
 
-def test_declared_oversized_body_is_refused(httpserver: HTTPServer, client: RdapHttpClient) -> None:
+def test_declared_oversized_body_is_refused(httpserver: HTTPServer, client: Any) -> None:
     """A Content-Length above the limit is refused before reading."""
     httpserver.expect_request("/big").respond_with_data(
         "x" * 200_000, content_type="application/json"
@@ -176,7 +190,7 @@ def test_declared_oversized_body_is_refused(httpserver: HTTPServer, client: Rdap
         client.get(httpserver.url_for("/big"))
 
 
-def test_non_json_body_is_a_clear_error(httpserver: HTTPServer, client: RdapHttpClient) -> None:
+def test_non_json_body_is_a_clear_error(httpserver: HTTPServer, client: Any) -> None:
     """An HTML page (wrong content type) is reported as such."""
     httpserver.expect_request("/d").respond_with_data("<html>hi</html>", content_type="text/html")
     with pytest.raises(UpstreamError) as info:
@@ -185,15 +199,15 @@ def test_non_json_body_is_a_clear_error(httpserver: HTTPServer, client: RdapHttp
     assert "text/html" in info.value.message
 
 
-def test_json_with_generic_content_type_is_accepted(
-    httpserver: HTTPServer, client: RdapHttpClient
-) -> None:
+def test_json_with_generic_content_type_is_accepted(httpserver: HTTPServer, client: Any) -> None:
     """Many registries send application/json; the body decides."""
     httpserver.expect_request("/d").respond_with_data(json.dumps(DOMAIN), content_type="text/plain")
     assert client.get(httpserver.url_for("/d")).body["objectClassName"] == "domain"
 
 
-def test_slow_server_times_out(httpserver: HTTPServer, sleeps: SleepRecorder) -> None:
+def test_slow_server_times_out(
+    httpserver: HTTPServer, sleeps: SleepRecorder, make: Callable[..., Any]
+) -> None:
     """A server slower than the timeout is exit 7 with a hint about timeout_s."""
 
     def slow(_: Request) -> Response:
@@ -201,16 +215,18 @@ def test_slow_server_times_out(httpserver: HTTPServer, sleeps: SleepRecorder) ->
         return Response(json.dumps(DOMAIN), content_type="application/rdap+json")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
-    with RdapHttpClient(timeout_s=0.2, sleep=sleeps) as c:
+    with make(timeout_s=0.2, sleep=sleeps) as c:
         with pytest.raises(UpstreamError) as info:
             c.get(httpserver.url_for("/slow"))
     assert info.value.code == "timeout"
     assert "timeout_s" in (info.value.hint or "")
 
 
-def test_connection_refused_is_retried_then_upstream_error(sleeps: SleepRecorder) -> None:
+def test_connection_refused_is_retried_then_upstream_error(
+    sleeps: SleepRecorder, make: Callable[..., Any]
+) -> None:
     """Connection errors back off and retry a bounded number of times."""
-    with RdapHttpClient(retry=RetryPolicy(2, 1.0, 0.1), sleep=sleeps) as c:
+    with make(retry=RetryPolicy(2, 1.0, 0.1), sleep=sleeps) as c:
         with pytest.raises(UpstreamError) as info:
             c.get("http://127.0.0.1:9/")
     assert info.value.code == "network_error"

@@ -17,9 +17,10 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
+from rdapctl.connect import Resolver, spki_pin
 from rdapctl.errors import ConfigError, ExitCode, NetworkGuardError
 from rdapctl.netguard import NetworkPolicy
-from rdapctl.transport import Resolver, build_transport, spki_pin
+from rdapctl.transport import build_transport
 
 
 class CountingResolver:

@@ -66,7 +66,7 @@ def explain(
 
 
 def _network(url: str, policy: Any, explain_network: Any) -> dict[str, Any]:
-    from rdapctl.transport import system_resolver
+    from rdapctl.connect import system_resolver
 
     parts = urlsplit(url)
     host = parts.hostname or ""
