@@ -1,4 +1,7 @@
-"""The guarded httpx transport: the only place rdapctl's outgoing connections are made.
+"""The guarded httpx transport, used when requests go through a proxy.
+
+Direct connections use ``rdapctl.fasthttp``; both take their connection rules from
+``rdapctl.connect`` and their URL rules from ``rdapctl.netguard``.
 
 Owns: resolving host names (once per connection), asking ``rdapctl.netguard``
 about every address, connecting to the address that was checked (so DNS
