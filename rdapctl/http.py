@@ -1,10 +1,11 @@
-"""The RDAP HTTP client (RFC 7480): the one adapter around httpx.
+"""RDAP over HTTP (RFC 7480): the rules every client follows, and the httpx client.
 
-Owns: request headers, timeouts, redirects (at most 5 hops), the response size
-limit (stop reading past it), 429/503 ``Retry-After`` and bounded exponential
-backoff, JSON decoding, and mapping every httpx exception to the rdapctl error
-tree. Every outgoing connection goes through the transport given to it
-(``rdapctl.transport``), where the tenant's network guard lives.
+Owns (in ``RetryingGetter``, shared with the stdlib client in ``rdapctl.fasthttp``):
+request headers, timeouts, redirects (at most 5 hops), the response size limit (stop
+reading past it), 429/503 ``Retry-After`` and bounded exponential backoff, JSON
+decoding. ``RdapHttpClient`` is the httpx adapter, used for proxied requests: it maps
+every httpx exception to the rdapctl error tree, and its connections go through the
+guarded transport (``rdapctl.transport``).
 """
 
 from __future__ import annotations

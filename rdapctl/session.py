@@ -131,6 +131,15 @@ class TenantSession:
         from rdapctl.http import RETRY_BY_CRITICALITY, RdapHttpClient
 
         security = self.tenant.security
+        # The rules both clients apply (timeouts, size limit, patience, per-host gate).
+        common: dict[str, Any] = {
+            "timeout_s": security.timeout_s,
+            "max_response_bytes": security.max_response_bytes,
+            "retry": RETRY_BY_CRITICALITY[self.tenant.business_criticality],
+            "sleep": self._sleep,
+            "clock": self.runtime.clock,
+            "gate": self._gate,
+        }
         # Direct connections use the stdlib keep-alive client (same guard, pins and
         # retry rules; no httpx import); httpx's transport handles proxied ones.
         from rdapctl.fasthttp import StdlibHttpClient, proxy_configured
@@ -141,12 +150,7 @@ class TenantSession:
                 env=self.runtime.env,
                 resolver=self._resolver,
                 connect_timeout=security.timeout_s,
-                timeout_s=security.timeout_s,
-                max_response_bytes=security.max_response_bytes,
-                retry=RETRY_BY_CRITICALITY[self.tenant.business_criticality],
-                sleep=self._sleep,
-                clock=self.runtime.clock,
-                gate=self._gate,
+                **common,
             )
         from rdapctl.transport import build_transport
 
@@ -156,15 +160,7 @@ class TenantSession:
             resolver=self._resolver,
             connect_timeout=security.timeout_s,
         )
-        return RdapHttpClient(
-            transport=transport,
-            timeout_s=security.timeout_s,
-            max_response_bytes=security.max_response_bytes,
-            retry=RETRY_BY_CRITICALITY[self.tenant.business_criticality],
-            sleep=self._sleep,
-            clock=self.runtime.clock,
-            gate=self._gate,
-        )
+        return RdapHttpClient(transport=transport, **common)
 
     @cached_property
     def network_policy(self) -> NetworkPolicy:
