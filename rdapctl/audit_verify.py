@@ -90,7 +90,7 @@ def derive_keys(audit_key: bytes) -> AuditKeys:
 
 
 def mac_hex(key: bytes, data: bytes) -> str:
-    return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hmac.digest(key, data, "sha256").hex()
 
 
 def line_hash(line: bytes) -> str:

@@ -1,11 +1,11 @@
 """Batch lookups: many queries through the lookup pipeline, concurrently and politely.
 
-Owns the run: a pool of worker threads (each with its own HTTP client, sharing the
-tenant's keyring, cache and audit log, see ``TenantSession.worker``) fed from the
-streamed input; identical queries fetched once; results written as JSONL in input
-order (or completion order) through a bounded reorder window; audit records
-collected from every worker and written a chunk at a time (one fsync per chunk)
-BEFORE the output lines they stand for, so nothing is shown that was not recorded;
+Owns the run: worker processes (``rdapctl.batch_worker``; threads of this process
+where fork is unavailable) fed from the streamed input, each line parsed once here
+(the parsed query travels with the job); identical queries fetched once; results
+written as JSONL in input order (or completion order) through a bounded reorder window;
+audit records collected from every worker and written a chunk at a time (one fsync
+per chunk) BEFORE the output lines they stand for, so nothing is shown that was not recorded;
 a stop request (signal, ``--fail-fast``) ends dispatching, lets in-flight lookups
 finish and flushes everything whole.
 
@@ -18,6 +18,7 @@ arguments, or install signal handlers (the CLI does, and sets ``stop``).
 
 from __future__ import annotations
 
+import gc
 import json
 import queue
 import threading
@@ -32,7 +33,7 @@ from rdapctl.batch_input import InputQuery, LineSet
 from rdapctl.envelope import exit_code_of
 from rdapctl.errors import AuditError, ExitCode, RdapctlError, most_serious
 from rdapctl.lookup import CacheMode, LookupOptions, run_lookup_plain
-from rdapctl.query import parse_query
+from rdapctl.query import Query, parse_query
 
 if TYPE_CHECKING:
     from rdapctl.session import TenantSession
@@ -117,13 +118,19 @@ class AuditCollector:
         return items
 
 
-def query_key(query: InputQuery) -> tuple[str, ...]:
-    """What makes two input lines the same lookup (normalised, so AS1 == as1)."""
+# What a worker gets for one query: (dedupe key, input text, forced type, the query as
+# parsed by the parent for the key (None: it did not parse; the lookup reports why)).
+Job = tuple[tuple[str, ...], str, "str | None", "Query | None"]
+
+
+def identify(query: InputQuery) -> Job:
+    """The job for an input line; its key is what makes two lines the same lookup
+    (normalised, so AS1 == as1)."""
     try:
         parsed = parse_query(query.text, query.forced_type)
     except RdapctlError:
-        return ("raw", query.forced_type or "", query.text)
-    return (parsed.type, parsed.value)
+        return ("raw", query.forced_type or "", query.text), query.text, query.forced_type, None
+    return (parsed.type, parsed.value), query.text, query.forced_type, parsed
 
 
 def _audit_summary(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -149,17 +156,16 @@ def _audit_summary(envelope: dict[str, Any]) -> dict[str, Any]:
 def answer(
     session: TenantSession,
     options: LookupOptions,
-    key: tuple[str, ...],
-    text: str,
-    forced_type: str | None,
+    job: Job,
     writes: Any = None,
 ) -> _Result:
     """One query through ``run_lookup``, serialised once for output (and the cache)."""
+    key, text, forced_type, parsed = job
     if forced_type != options.forced_type:
         options = LookupOptions(
             forced_type=forced_type, referrals=options.referrals, cache_mode=options.cache_mode
         )
-    envelope, plain = run_lookup_plain(session, text, options)
+    envelope, plain = run_lookup_plain(session, text, options, parsed=parsed)
     error = envelope.get("error") or {}
     if error.get("code") == "interrupted":
         body = None
@@ -229,16 +235,15 @@ class _ThreadPool:
                 job = self._jobs.get()
                 if job is _STOP:
                     return
-                key, text, forced_type = job
                 try:
-                    self._results.put(answer(session, self._options, key, text, forced_type))
+                    self._results.put(answer(session, self._options, job))
                 except Exception as exc:  # a bug must not hang the run: report it
                     self._results.put(exc)
         finally:
             session.close()
 
-    def submit(self, key: tuple[str, ...], text: str, forced_type: str | None) -> None:
-        self._jobs.put((key, text, forced_type))
+    def submit(self, job: Job) -> None:
+        self._jobs.put(job)
 
     def flush_submits(self) -> None:
         pass
@@ -424,6 +429,10 @@ class BatchRun:
         lookup_options = LookupOptions(
             referrals=self._options.referrals, cache_mode=self._options.cache_mode
         )
+        # Everything built so far lives for the whole run: keep it out of the cyclic
+        # GC's full collections (tens of ms each, every few hundred lookups), in the
+        # workers forked next too.
+        gc.freeze()
         pool = self._pool(lookup_options)
         source = iter(queries)
         exhausted = False
@@ -479,7 +488,8 @@ class BatchRun:
         return waiting < self._window
 
     def _dispatch(self, item: InputQuery, pool: Any) -> int:
-        key = query_key(item)
+        job = identify(item)
+        key = job[0]
         if not self._options.unordered:
             self._order.append(item.line)
         waiting = self._inflight.get(key)
@@ -495,7 +505,7 @@ class BatchRun:
             self._emit(item.line, body)
             return 0
         self._inflight[key] = [item.line]
-        pool.submit(key, item.text, item.forced_type)
+        pool.submit(job)
         return 1
 
     def _finish(self) -> None:

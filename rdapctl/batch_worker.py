@@ -30,6 +30,7 @@ output; only the parent writes output.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import multiprocessing
 import queue
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from rdapctl.errors import AuditError
 
 if TYPE_CHECKING:
+    from rdapctl.batch import Job
     from rdapctl.cache import CacheRequest
     from rdapctl.lookup import LookupOptions
     from rdapctl.runtime import Runtime
@@ -146,9 +148,9 @@ class ProcessPool:
         self._live = {conn: i for i, (_p, _w, conn) in enumerate(self._workers)}
         self.failure: AuditError | None = None
 
-    def submit(self, key: tuple[str, ...], text: str, forced_type: str | None) -> None:
+    def submit(self, job: Job) -> None:
         i = min(range(len(self._workers)), key=self._load)
-        self._buffers[i].append((key, text, forced_type))
+        self._buffers[i].append(job)
         self._outstanding[i] += 1
         if len(self._buffers[i]) >= SEND_JOBS:
             self._send(i)
@@ -252,6 +254,12 @@ class _Worker:
 
         self._inbox = inbox
         self._outbox = outbox
+        # Results go out from their own thread: the parent may be blocked sending us
+        # jobs while our results fill the pipe, and this thread's inbox must be read
+        # meanwhile or both would wait for ever.
+        self._outgoing: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._sender = threading.Thread(target=self._send_loop, daemon=True)
+        self._sender.start()
         self._options = options
         self._threads = threads
         self._stop = threading.Event()
@@ -301,6 +309,7 @@ class _Worker:
     def run(self) -> None:
         session = self._session
         session.prepare_shared()
+        gc.freeze()  # the session lives as long as the worker (see BatchRun.run)
         workers = self._workers
         self._start_threads()
         outstanding = 0
@@ -338,7 +347,20 @@ class _Worker:
             self._flush(force=True)
             session.close()
             self._gate.close()
+            self._outgoing.put(_STOP)
+            self._sender.join()
             self._outbox.close()
+
+    def _send_loop(self) -> None:
+        while True:
+            message = self._outgoing.get()
+            if message is _STOP:
+                return
+            try:
+                self._outbox.send(message)
+            except OSError:  # the parent is gone: nobody to answer
+                self._stop.set()
+                return
 
     def _cancel_queued(self) -> None:
         from rdapctl.batch import _Result
@@ -383,7 +405,7 @@ class _Worker:
                     # Not recorded, so not shown: the lines stay unanswered (--resume).
                     self._failed = True
                     self._stop.set()
-                    self._outbox.send(("audit_failed", (exc.message, exc.hint)))
+                    self._outgoing.put(("audit_failed", (exc.message, exc.hint)))
                 else:
                     self._session.runtime.warn(
                         f"AUDIT RECORDS NOT WRITTEN (audit.fail_open = true): {exc.message}"
@@ -393,7 +415,7 @@ class _Worker:
                 r.body = None
         # Plain tuples: pickling them costs a third of pickling the objects.
         payload = [(r.key, r.body, r.status, r.code, r.source, r.audit) for r in results]
-        self._outbox.send(("results", payload))
+        self._outgoing.put(("results", payload))
         return len(results)
 
     def _lookups(self, session: Any) -> None:
@@ -404,9 +426,8 @@ class _Worker:
                 job = self._jobs.get()
                 if job is _STOP:
                     return
-                key, text, forced_type = job
                 self._busy_since = time.monotonic()
-                result = answer(session, self._options, key, text, forced_type, self._writes)
+                result = answer(session, self._options, job, self._writes)
                 self._busy_since = 0.0
                 if result.source != "cache":
                     self._go_wide.set()

@@ -60,6 +60,8 @@ _COMPRESS_MIN_BYTES = 512
 # the window size from the stream header, so entries written either way open.
 _ZLIB_WBITS = 13
 _ZLIB_MEMLEVEL = 6
+# A JSON string literal as json.dumps(..., ensure_ascii=False) writes it.
+_quote_json = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 @record
@@ -249,6 +251,8 @@ class TenantCache:
         self._on_failure = on_integrity_failure
         self._compress = compress
         self._fingerprint = tenant.fingerprint()
+        self._key_head = f'["rdapctl-cache-key/v1",{_quote_json(tenant.name)},'
+        self._key_tail = f"{_quote_json(self._fingerprint)}]"
         self._tenant_bytes = tenant.name.encode()
         # One cipher object per key id: building AESGCM is a measurable share of a hit.
         self._aeads: dict[str, Aead] = {}
@@ -386,18 +390,20 @@ class TenantCache:
         """HMAC of the canonical request and policy fingerprint (what is stored on disk)."""
         from rdapctl.crypto import hmac_sha256
 
-        canonical = json.dumps(
-            [
-                "rdapctl-cache-key/v1",
-                self.tenant.name,
-                req.query_type,
-                req.query,
-                req.server or "",
-                bool(req.follow_referrals),
-                self._fingerprint,
-            ],
-            separators=(",", ":"),
-            ensure_ascii=False,
+        # The compact JSON array ["rdapctl-cache-key/v1", tenant, type, query, server,
+        # follow, fingerprint], assembled from its constant ends (one per lookup).
+        quote = _quote_json
+        canonical = "".join(
+            (
+                self._key_head,
+                quote(req.query_type),
+                ",",
+                quote(req.query),
+                ",",
+                quote(req.server or ""),
+                ",true," if req.follow_referrals else ",false,",
+                self._key_tail,
+            )
         ).encode("utf-8")
         return hmac_sha256(self._keyring.index_key(), canonical)
 
@@ -608,9 +614,7 @@ class TenantCache:
         if not sealed:
             return 0
         try:
-            with self._store.transact(retry=True):
-                for cache_key, blob, ttl_s in sealed:
-                    self._store.set(cache_key, blob, expire=ttl_s)
+            _set_many(self._store, sealed)
         except self._store_errors as exc:
             self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
             return 0
@@ -748,6 +752,50 @@ class TenantCache:
         if tampered:
             self._on_failure(f"purge deleted {tampered} cache entries that failed integrity checks")
         return removed
+
+
+def _set_many(store: Any, items: list[tuple[bytes, bytes, int]]) -> None:
+    """``store.set(key, value, expire=ttl)`` for each item, in one transaction, with
+    diskcache's eviction pass (expired entries, then the size limit) run once for the
+    whole chunk, with the room it would have had over the single sets (two statements
+    per entry instead of five). Uses diskcache's internals as ``set`` itself does; a
+    store without them gets plain ``set`` calls."""
+    needed = ("_transact", "_disk", "_row_update", "_row_insert", "_cull", "cull_limit")
+    if not all(hasattr(store, name) for name in needed):
+        with store.transact(retry=True):
+            for key, value, ttl_s in items:
+                store.set(key, value, expire=ttl_s)
+        return
+    now = time.time()  # diskcache's own times are wall-clock
+    disk = store._disk
+    written: list[str] = []  # value files of large entries: removed if nothing commits
+    try:
+        _set_rows(store, disk, items, now, written)
+    except BaseException:
+        for name in written:
+            disk.remove(name)
+        raise
+
+
+def _set_rows(store: Any, disk: Any, items: list[Any], now: float, written: list[str]) -> None:
+    with store._transact(True) as (sql, cleanup):
+        for key, value, ttl_s in items:
+            db_key, raw = disk.put(key)
+            size, mode, filename, db_value = disk.store(value, False, key=key)
+            if filename is not None:
+                written.append(filename)
+            columns = (now + ttl_s, None, size, mode, filename, db_value)
+            rows = sql(
+                "SELECT rowid, filename FROM Cache WHERE key = ? AND raw = ?", (db_key, raw)
+            ).fetchall()
+            if rows:
+                ((rowid, old_filename),) = rows
+                cleanup(old_filename)
+                store._row_update(rowid, now, columns)
+            else:
+                store._row_insert(db_key, raw, now, columns)
+        if store.cull_limit:
+            store._cull(now, sql, cleanup, limit=store.cull_limit * len(items))
 
 
 def _decode(plain: bytes) -> dict[str, Any]:

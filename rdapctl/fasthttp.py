@@ -1,18 +1,19 @@
-"""The direct HTTP path: stdlib ``http.client`` keep-alive connections behind the guard.
+"""The direct HTTP path: keep-alive HTTP/1.1 connections behind the guard.
 
-httpx costs several times the CPU of ``http.client`` per request (what limits a batch
+httpx costs several times the CPU of the stdlib per request (what limits a batch
 run on a small machine) and its import alone costs more than the whole urllib-based
 baseline a single lookup is measured against, so every direct connection uses this
-client and httpx is kept for proxies. It keeps one keep-alive connection
-per (scheme, host, port) and owns only the wire: every rule about WHAT may be
-fetched and how patiently comes from the shared code:
+client and httpx is kept for proxies. It keeps one keep-alive connection per
+(scheme, host, port), speaks HTTP/1.1 through ``rdapctl.http1`` (``http.client``'s
+header parsing was most of its cost), and owns only the connections: every rule
+about WHAT may be fetched and how patiently comes from the shared code:
 
 - ``rdapctl.netguard.check_target`` on every URL, each redirect hop included (at
-  most ``rdapctl.http.MAX_REDIRECTS``, followed here, not by http.client);
+  most ``rdapctl.http.MAX_REDIRECTS``, followed here);
 - ``rdapctl.connect.resolve_checked`` once per connection, and the socket is
   connected to one of the addresses that were checked (no second resolution, so DNS
-  rebinding cannot swap it); http.client's own ``connect`` is replaced, so a
-  reconnection after keep-alive ends goes through the guard too;
+  rebinding cannot swap it); a reconnection after keep-alive ends goes through the
+  guard too;
 - TLS with ``rdapctl.connect.build_ssl_context`` and SNI/verification on the host
   name, then the tenant's SPKI pins (``rdapctl.connect.spki_pin``);
 - retries, ``Retry-After``, the gate, JSON decoding: ``rdapctl.http.RetryingGetter``.
@@ -24,7 +25,6 @@ or import httpx (``rdapctl.connect`` holds what both clients share).
 
 from __future__ import annotations
 
-import http.client
 import socket
 import ssl
 from collections.abc import Callable, Mapping
@@ -41,6 +41,7 @@ from rdapctl.http import (
     _RetryableError,
     _too_large,
 )
+from rdapctl.http1 import BodyTooLarge, Disconnected, ProtocolError, Reader, request_bytes
 from rdapctl.netguard import NetworkPolicy, check_target
 
 Resolver = Callable[[str, int], list[str]]
@@ -53,21 +54,28 @@ def proxy_configured(env: Mapping[str, str]) -> bool:
     return any(env.get(n, "").strip() or env.get(n.upper(), "").strip() for n in _PROXY_VARS)
 
 
-class _GuardedConnection(http.client.HTTPConnection):
-    """An HTTPConnection whose every (re)connection is made by the guarded opener."""
+class _Connection:
+    """One keep-alive connection; every (re)connection is made by the guarded opener."""
 
-    def __init__(
-        self, host: str, port: int, timeout: float, opener: Callable[[], socket.socket]
-    ) -> None:
-        super().__init__(host, port, timeout=timeout)
+    def __init__(self, host: str, header_host: str, opener: Callable[[], socket.socket]) -> None:
+        self.host = host
+        self.header_host = header_host  # the Host header value
         self._opener = opener
+        self.sock: socket.socket | None = None
+        self.reader: Reader | None = None
 
-    def connect(self) -> None:
+    def open(self) -> None:
         self.sock = self._opener()
+        self.reader = Reader(self.sock)
+
+    def close(self) -> None:
+        sock, self.sock, self.reader = self.sock, None, None
+        if sock is not None:
+            sock.close()
 
 
 class StdlibHttpClient(RetryingGetter):
-    """GET RDAP JSON over keep-alive ``http.client`` connections. One per thread."""
+    """GET RDAP JSON over keep-alive HTTP/1.1 connections. One per thread."""
 
     def __init__(
         self,
@@ -84,7 +92,7 @@ class StdlibHttpClient(RetryingGetter):
         self._resolver = resolver
         self._connect_timeout = connect_timeout
         self._ssl: ssl.SSLContext | None = None
-        self._conns: dict[tuple[str, str, int], _GuardedConnection] = {}
+        self._conns: dict[tuple[str, str, int], _Connection] = {}
 
     def __repr__(self) -> str:
         return f"<StdlibHttpClient hosts={len(self._conns)}>"
@@ -151,15 +159,20 @@ class StdlibHttpClient(RetryingGetter):
             raise
         return tls
 
-    def _connection(self, scheme: str, host: str, port: int) -> tuple[_GuardedConnection, bool]:
+    def _connection(self, scheme: str, host: str, port: int) -> tuple[_Connection, bool]:
         key = (scheme, host, port)
         conn = self._conns.get(key)
         if conn is not None and conn.sock is not None:
             return conn, True
         if conn is None:
-            conn = self._conns[key] = _GuardedConnection(
-                host, port, self.timeout_s, lambda: self._open_socket(scheme, host, port)
+            default = 443 if scheme == "https" else 80
+            header_host = host if port == default else f"{host}:{port}"
+            if ":" in host:  # an IPv6 literal
+                header_host = f"[{host}]" if port == default else f"[{host}]:{port}"
+            conn = self._conns[key] = _Connection(
+                host, header_host, lambda: self._open_socket(scheme, host, port)
             )
+        conn.open()
         return conn, False
 
     # -- one attempt -------------------------------------------------------------------
@@ -211,7 +224,7 @@ class StdlibHttpClient(RetryingGetter):
             conn, reused = self._connection(target.scheme, host, target.port)
             try:
                 return self._exchange(conn, path, send, url)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            except (Disconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 if not reused:
                     raise _RetryableError(
@@ -222,29 +235,19 @@ class StdlibHttpClient(RetryingGetter):
         raise AssertionError("unreachable")
 
     def _exchange(
-        self, conn: _GuardedConnection, path: str, send: dict[str, str], url: str
+        self, conn: _Connection, path: str, send: dict[str, str], url: str
     ) -> tuple[int, dict[str, str], bytes]:
         limit = self.max_response_bytes
+        sock, reader = conn.sock, conn.reader
+        assert sock is not None and reader is not None
         try:
-            conn.request("GET", path, headers=send)
-            resp = conn.getresponse()
-            try:
-                got = {k.lower(): v for k, v in resp.getheaders()}
-                declared = got.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    conn.close()
-                    raise _too_large(url, limit)
-                body = resp.read(limit + 1)
-                if len(body) > limit:
-                    conn.close()
-                    raise _too_large(url, limit)
-                if not resp.isclosed():
-                    resp.read()  # the end of a body without a length (it is empty)
-            finally:
-                resp.close()
-            if resp.will_close:
-                conn.close()
-            return resp.status, got, body
+            sock.sendall(request_bytes(path, conn.header_host, send))
+            resp = reader.response(limit)
+        except BodyTooLarge:
+            conn.close()
+            raise _too_large(url, limit) from None
+        except ValueError as exc:  # a header value that would break the request
+            raise UpstreamError(f"cannot request {url}: {exc}", code="network_error") from None
         except TimeoutError:
             conn.close()
             raise UpstreamError(
@@ -252,15 +255,18 @@ class StdlibHttpClient(RetryingGetter):
                 code="timeout",
                 hint="raise security.timeout_s in the tenant profile if the server is slow",
             ) from None
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+        except (Disconnected, BrokenPipeError, ConnectionResetError):
             raise
-        except (http.client.HTTPException, OSError) as exc:
+        except (ProtocolError, OSError) as exc:
             conn.close()
             raise _RetryableError(
                 UpstreamError(
                     f"could not reach {conn.host}: {_describe(exc)}", code="network_error"
                 )
             ) from None
+        if not resp.keep_alive:
+            conn.close()
+        return resp.status, resp.headers, resp.body
 
 
 def _describe(exc: BaseException | None) -> str:

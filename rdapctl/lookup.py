@@ -76,18 +76,20 @@ def run_lookup(session: TenantSession, raw: str, options: LookupOptions) -> dict
 
 
 def run_lookup_plain(
-    session: TenantSession, raw: str, options: LookupOptions
+    session: TenantSession, raw: str, options: LookupOptions, *, parsed: Query | None = None
 ) -> tuple[dict[str, Any], bytes | None]:
     """:func:`run_lookup`, plus the stored JSON text when the envelope is a cache hit.
 
     That text is the envelope as stored (``"source":"network","age_s":null``); batch
     splices the hit's source and age into it instead of encoding the envelope again.
+    ``parsed``: ``raw`` already parsed with ``options.forced_type`` (batch parses
+    every line once, to find repeats).
     """
     started = time.perf_counter()
     trace = _Trace()
     failure: RdapctlError | None = None
     try:
-        envelope = _lookup(session, raw, options, trace)
+        envelope = _lookup(session, raw, options, trace, parsed)
     except RdapctlError as exc:
         envelope = _error_envelope(session, raw, trace, exc)
         failure = exc
@@ -138,10 +140,14 @@ def _error_envelope(
 
 
 def _lookup(
-    session: TenantSession, raw: str, options: LookupOptions, trace: _Trace
+    session: TenantSession,
+    raw: str,
+    options: LookupOptions,
+    trace: _Trace,
+    parsed: Query | None = None,
 ) -> dict[str, Any]:
     tenant = session.tenant
-    query = parse_query(raw, options.forced_type)
+    query = parsed if parsed is not None else parse_query(raw, options.forced_type)
     trace.query = query
     if query.type not in tenant.security.allowed_query_types:
         raise PolicyDeniedError(

@@ -8,7 +8,9 @@ a ``Retry-After`` holds no slot, so one slowed host does not stall the others), 
 of the tenant. The shared state is one 16-byte file per host
 (``<cache dir>/ratelimit/<tenant>/<sha256(host)>``: the bucket's theoretical
 arrival time and a "blocked until" set by ``Retry-After``) updated under ``flock``,
-so two batch runs of one tenant together stay within the tenant's rate.
+so two batch runs of one tenant together stay within the tenant's rate. At high
+rates a process takes slots a few at a time (see ``SharedBucket``), so the lock is
+not a round trip per request.
 
 Must not: import httpx, decide policy (the tenant's numbers are passed in), or keep
 global state. Times come from the injected clock (epoch seconds, shared by
@@ -32,17 +34,37 @@ from rdapctl.paths import FILE_MODE, ensure_private_dir
 _STATE = struct.Struct(">dd")  # theoretical arrival time, blocked until (epoch seconds)
 # Never wait longer than this for a token: a clock jump must not stall a run for hours.
 MAX_WAIT_S = 300.0
+# How long slots taken ahead (and a "blocked until" read) stay good in one process.
+LEASE_S = 0.05
+LEASE_MAX = 32
 
 
 class SharedBucket:
-    """A GCRA token bucket for one host, its state in a small locked file."""
+    """A GCRA token bucket for one host, its state in a small locked file.
+
+    At high rates a process takes a few slots per lock round trip: a lease of at
+    most ``LEASE_MAX`` slots and a tenth of ``LEASE_S`` worth of the rate (so slots
+    dropped when a lease expires unused cost little), never more than half the
+    burst. A lease and the "blocked until" read with it are good for ``LEASE_S``:
+    another process's ``Retry-After`` is seen within that time, this process's own
+    at once. Unused slots go back when nobody took a slot after them.
+    """
 
     def __init__(self, path: Path, rate: float, burst: float) -> None:
         self._path = path
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._tolerance = self._interval * max(0.0, burst - 1.0)
+        self._lease_size = max(
+            1, min(LEASE_MAX, int(rate * LEASE_S / 10), int(max(1.0, burst) / 2))
+        )
         self._fd: int | None = None
         self._lock = threading.Lock()
+        # Slots taken but not handed out yet: the next one's time and how many are left.
+        self._next = 0.0
+        self._left = 0
+        self._lease_end = 0.0  # the shared arrival time right after the current lease
+        self._blocked = 0.0
+        self._fresh_until = -1.0  # local copies above are good until then
 
     def _open(self) -> int:
         if self._fd is None:
@@ -51,40 +73,77 @@ class SharedBucket:
             self._fd = os.open(self._path, flags, FILE_MODE)
         return self._fd
 
-    def _update(self, change: Callable[[float, float], tuple[float, float, float]]) -> float:
+    def _update(self, change: Callable[[float, float], tuple[float, float]]) -> None:
+        """Apply ``change`` to the shared (tat, blocked) under the file lock (hold
+        ``self._lock``)."""
         import fcntl
 
-        with self._lock:
-            fd = self._open()
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                raw = os.pread(fd, _STATE.size, 0)
-                tat, blocked = _STATE.unpack(raw) if len(raw) == _STATE.size else (0.0, 0.0)
-                tat, blocked, wait = change(tat, blocked)
-                os.pwrite(fd, _STATE.pack(tat, blocked), 0)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        return wait
+        fd = self._open()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            raw = os.pread(fd, _STATE.size, 0)
+            tat, blocked = _STATE.unpack(raw) if len(raw) == _STATE.size else (0.0, 0.0)
+            tat, blocked = change(tat, blocked)
+            os.pwrite(fd, _STATE.pack(tat, blocked), 0)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _lease(self, now: float) -> None:
+        """Take the next ``lease_size`` slots (hold ``self._lock``)."""
+
+        def change(tat: float, blocked: float) -> tuple[float, float]:
+            if self._left and tat == self._lease_end:
+                tat = self._next  # nobody took a slot after ours: give the unused back
+            self._blocked = blocked
+            self._next = max(tat, now, blocked)
+            self._left = self._lease_size if self._interval else 0
+            self._lease_end = self._next + self._interval * self._left
+            return self._lease_end, blocked
+
+        self._update(change)
+        self._fresh_until = now + LEASE_S
 
     def reserve(self, now: float) -> float:
         """Take the next slot; returns how long to wait before using it (0: now)."""
+        with self._lock:
+            if self._interval == 0.0:
+                if now >= self._fresh_until:
+                    self._lease(now)
+                return min(max(0.0, self._blocked - now), MAX_WAIT_S)
+            if self._left == 0 or now >= self._fresh_until:
+                # Slots of an expired lease are dropped (never spent late, in a bunch).
+                self._lease(now)
+            start = max(self._next, self._blocked)
+            self._next = start + self._interval
+            self._left -= 1
+            wait = max(0.0, start - self._tolerance - now, self._blocked - now)
+            return min(wait, MAX_WAIT_S)
 
-        def change(tat: float, blocked: float) -> tuple[float, float, float]:
-            start = max(tat, now, blocked)
-            wait = max(0.0, start - self._tolerance - now, blocked - now)
-            return start + self._interval, blocked, min(wait, MAX_WAIT_S)
-
-        if self._interval == 0.0:
-            return 0.0
-        return self._update(change)
-
-    def blocked_until(self) -> float:
+    def blocked_until(self, now: float) -> float:
         """When the last ``Retry-After`` ends (0: none), without taking a slot."""
-        return self._update(lambda tat, blocked: (tat, blocked, blocked))
+        with self._lock:
+            if now >= self._fresh_until:
+
+                def read(tat: float, blocked: float) -> tuple[float, float]:
+                    if self._left and tat == self._lease_end:
+                        tat = self._next  # the expired lease's unused slots go back
+                    self._blocked = blocked
+                    return tat, blocked
+
+                self._update(read)
+                self._left = 0  # the lease expired with this read
+                self._fresh_until = now + LEASE_S
+            return self._blocked
 
     def block_until(self, until: float) -> None:
         """Nobody (in any process) gets a slot for this host before ``until``."""
-        self._update(lambda tat, blocked: (tat, max(blocked, until), 0.0))
+        with self._lock:
+
+            def change(tat: float, blocked: float) -> tuple[float, float]:
+                self._blocked = max(blocked, until)
+                return tat, self._blocked
+
+            self._update(change)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -139,7 +198,7 @@ class HostGate:
     def acquire(self, url: str) -> Callable[[], None]:
         slot, bucket = self._for(self._host(url))
         # A host slowed by Retry-After is waited out holding no slot (others go on).
-        blocked = bucket.blocked_until() - self._clock()
+        blocked = bucket.blocked_until(self._clock()) - self._clock()
         if blocked > 0:
             self._pause(blocked, "interrupted while waiting for the rate limit")
         # Slots before the token: a token taken then held back behind a busy slot

@@ -63,8 +63,18 @@ _PHONE_RE = re.compile(
     r"(?:(?<![\w+/=])\+|\btel:\+?)\d{1,4}(?:(?:[ .\-]|\s?\(\d{1,4}\)\s?)?\d{1,12}){1,7}"
     r"(?:\s?(?:#|x|ext\.?)\s?\d{1,6})?"
 )
+# What every match of the patterns above contains (a cheap test before the scan).
+_EMAIL_MARKS = ("@",)
+_PHONE_MARKS = ("+", "tel:")
 _JSONPATH_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_CONTAINER_DEPTH = 2
+# Members whose presence makes an object worth a closer look.
+_INTERESTING = frozenset({"vcardArray", JSCONTACT_MEMBER, "remarks", "notices"})
+# Members handled by that closer look, not walked into.
+_NOT_WALKED = frozenset({"vcardArray", JSCONTACT_MEMBER})
+# JSONPath suffixes of member names seen (RDAP uses a few dozen): a pure memo, bounded.
+_SUFFIXES: dict[str, str] = {}
+_SUFFIXES_MAX = 4096
 
 
 @record
@@ -181,29 +191,32 @@ class _Run:
         self.count = 0
 
     def walk(self, root: Any) -> None:
-        # Iterative: a deeply nested response must not hit the recursion limit.
-        stack: list[tuple[Any, str, int | None]] = [(root, "$", None)]
+        # Iterative: a deeply nested response must not hit the recursion limit. A
+        # node's JSONPath is built only for the few objects that are looked at
+        # closely; the stack carries (parent link, key or index) chains instead.
+        stack: list[tuple[Any, _Link, int | None]] = [(root, None, None)]
         seen: set[int] = set()
         while stack:
-            node, path, index = stack.pop()
+            node, link, index = stack.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
-            children: list[tuple[Any, str, int | None]] = []
+            children: list[tuple[Any, _Link, int | None]] = []
             if isinstance(node, dict):
-                self._visit_object(node, path, index)
+                if not _INTERESTING.isdisjoint(node):
+                    self._visit_object(node, _path(link), index)
                 for key, value in node.items():
-                    if key in ("vcardArray", JSCONTACT_MEMBER) or (
-                        key == "redacted" and path == "$"
-                    ):
-                        continue
-                    if isinstance(value, dict | list):
-                        children.append((value, _child(path, key), None))
+                    if isinstance(value, dict | list) and key not in _NOT_WALKED:
+                        if key == "redacted" and link is None:
+                            continue
+                        children.append((value, (link, key), None))
             elif isinstance(node, list):
                 for i, value in enumerate(node):
                     if isinstance(value, dict | list):
-                        children.append((value, f"{path}[{i}]", i))
-            stack.extend(reversed(children))
+                        children.append((value, (link, i), i))
+            if children:
+                children.reverse()  # popped in document order
+                stack += children
 
     def _visit_object(self, node: dict[str, Any], path: str, index: int | None) -> None:
         label = _describe(node, path, index)
@@ -328,11 +341,11 @@ class _Run:
         self._add(field, label, "prePath", path, "removal")
 
     def _free_text(self, items: list[Any], path: str) -> None:
-        patterns: list[tuple[str, re.Pattern[str], str]] = []
+        patterns: list[tuple[str, re.Pattern[str], str, tuple[str, ...]]] = []
         if "email" in self.fields:
-            patterns.append(("email", _EMAIL_RE, EMAIL_PLACEHOLDER))
+            patterns.append(("email", _EMAIL_RE, EMAIL_PLACEHOLDER, _EMAIL_MARKS))
         if "tel" in self.fields:
-            patterns.append(("tel", _PHONE_RE, TEL_PLACEHOLDER))
+            patterns.append(("tel", _PHONE_RE, TEL_PLACEHOLDER, _PHONE_MARKS))
         if not patterns:
             return
         for i, item in enumerate(items):
@@ -341,7 +354,11 @@ class _Run:
             ipath = f"{path}[{i}]"
             for key, spath, text in _texts(item, ipath):
                 new = text
-                for field, pattern, placeholder in patterns:
+                for field, pattern, placeholder, marks in patterns:
+                    # Most text holds no contact at all: skip the regex scan unless a
+                    # character every match must contain is there.
+                    if not any(mark in new for mark in marks):
+                        continue
                     replaced, n = _substitute(pattern, placeholder, new, field == "tel")
                     if n:
                         new = replaced
@@ -423,10 +440,29 @@ def _describe(node: dict[str, Any], path: str, index: int | None) -> str:
     return f"of {role} {index if index is not None else path}"
 
 
+# A node's place: None for the root, else (the parent's link, member name or index).
+_Link = tuple[Any, str | int] | None
+
+
+def _path(link: _Link) -> str:
+    """The JSONPath of the node at ``link``."""
+    keys: list[str | int] = []
+    while link is not None:
+        link, key = link
+        keys.append(key)
+    path = "$"
+    for key in reversed(keys):
+        path = f"{path}[{key}]" if isinstance(key, int) else _child(path, key)
+    return path
+
+
 def _child(path: str, key: str) -> str:
-    if _JSONPATH_NAME.match(key):
-        return f"{path}.{key}"
-    return f"{path}[{_quote(key)}]"
+    suffix = _SUFFIXES.get(key)
+    if suffix is None:
+        suffix = f".{key}" if _JSONPATH_NAME.match(key) else f"[{_quote(key)}]"
+        if len(_SUFFIXES) < _SUFFIXES_MAX:
+            _SUFFIXES[key] = suffix
+    return path + suffix
 
 
 def _quote(text: str) -> str:

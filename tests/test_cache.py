@@ -575,3 +575,18 @@ def test_cached_value_survives_json_round_trip_exactly(acme: Harness) -> None:
     acme.cache.put(req("unicode.example"), value, 60)
     entry = acme.cache.get(req("unicode.example"))
     assert entry is not None and json.dumps(entry.value) == json.dumps(value)
+
+
+def test_batch_writes_store_small_and_large_values_and_replace_old_ones(acme: Harness) -> None:
+    """put_many_plain (one transaction, eviction once per chunk): every entry reads
+    back, values past diskcache's in-database size go to files, a rewrite replaces."""
+    small = json.dumps({"n": 1}).encode()
+    large = json.dumps({"blob": base64.b64encode(os.urandom(60_000)).decode()}).encode()
+    items = [(req(f"d{i}.example"), large if i % 2 else small, 3600) for i in range(20)]
+    assert acme.cache.put_many_plain(items) == 20
+    assert acme.cache.put_many_plain([(req("d0.example"), large, 3600)]) == 1
+    for i in range(20):
+        entry = acme.cache.get(req(f"d{i}.example"))
+        assert entry is not None
+        assert entry.plain == (large if i % 2 or i == 0 else small)
+    assert acme.cache.stats()["entries"] == 20
