@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -32,13 +31,12 @@ def wire() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 def _serve(server: socket.socket, *parts: bytes, close: bool = False) -> None:
-    def run() -> None:
-        for part in parts:
-            server.sendall(part)
-        if close:
-            server.shutdown(socket.SHUT_WR)
-
-    threading.Thread(target=run, daemon=True).start()
+    # Sent before the client reads: these answers fit in the socket buffers, and no
+    # thread can outlive the test.
+    for part in parts:
+        server.sendall(part)
+    if close:
+        server.shutdown(socket.SHUT_WR)
 
 
 def test_content_length_body_and_keep_alive(wire: tuple[socket.socket, socket.socket]) -> None:
