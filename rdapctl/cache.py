@@ -758,44 +758,33 @@ def _set_many(store: Any, items: list[tuple[bytes, bytes, int]]) -> None:
     """``store.set(key, value, expire=ttl)`` for each item, in one transaction, with
     diskcache's eviction pass (expired entries, then the size limit) run once for the
     whole chunk, with the room it would have had over the single sets (two statements
-    per entry instead of five). Uses diskcache's internals as ``set`` itself does; a
-    store without them gets plain ``set`` calls."""
-    needed = ("_transact", "_disk", "_row_update", "_row_insert", "_cull", "cull_limit")
-    if not all(hasattr(store, name) for name in needed):
-        with store.transact(retry=True):
-            for key, value, ttl_s in items:
-                store.set(key, value, expire=ttl_s)
-        return
+    per entry instead of five). Uses diskcache's internals the way ``set`` does."""
     now = time.time()  # diskcache's own times are wall-clock
     disk = store._disk
     written: list[str] = []  # value files of large entries: removed if nothing commits
     try:
-        _set_rows(store, disk, items, now, written)
+        with store._transact(True) as (sql, cleanup):
+            for key, value, ttl_s in items:
+                db_key, raw = disk.put(key)
+                size, mode, filename, db_value = disk.store(value, False, key=key)
+                if filename is not None:
+                    written.append(filename)
+                columns = (now + ttl_s, None, size, mode, filename, db_value)
+                rows = sql(
+                    "SELECT rowid, filename FROM Cache WHERE key = ? AND raw = ?", (db_key, raw)
+                ).fetchall()
+                if rows:
+                    ((rowid, old_filename),) = rows
+                    cleanup(old_filename)
+                    store._row_update(rowid, now, columns)
+                else:
+                    store._row_insert(db_key, raw, now, columns)
+            if store.cull_limit:
+                store._cull(now, sql, cleanup, limit=store.cull_limit * len(items))
     except BaseException:
         for name in written:
             disk.remove(name)
         raise
-
-
-def _set_rows(store: Any, disk: Any, items: list[Any], now: float, written: list[str]) -> None:
-    with store._transact(True) as (sql, cleanup):
-        for key, value, ttl_s in items:
-            db_key, raw = disk.put(key)
-            size, mode, filename, db_value = disk.store(value, False, key=key)
-            if filename is not None:
-                written.append(filename)
-            columns = (now + ttl_s, None, size, mode, filename, db_value)
-            rows = sql(
-                "SELECT rowid, filename FROM Cache WHERE key = ? AND raw = ?", (db_key, raw)
-            ).fetchall()
-            if rows:
-                ((rowid, old_filename),) = rows
-                cleanup(old_filename)
-                store._row_update(rowid, now, columns)
-            else:
-                store._row_insert(db_key, raw, now, columns)
-        if store.cull_limit:
-            store._cull(now, sql, cleanup, limit=store.cull_limit * len(items))
 
 
 def _decode(plain: bytes) -> dict[str, Any]:

@@ -92,8 +92,7 @@ class SharedBucket:
         """Take the next ``lease_size`` slots (hold ``self._lock``)."""
 
         def change(tat: float, blocked: float) -> tuple[float, float]:
-            if self._left and tat == self._lease_end:
-                tat = self._next  # nobody took a slot after ours: give the unused back
+            tat = self._give_back(tat)
             self._blocked = blocked
             self._next = max(tat, now, blocked)
             self._left = self._lease_size if self._interval else 0
@@ -103,6 +102,11 @@ class SharedBucket:
         self._update(change)
         self._fresh_until = now + LEASE_S
 
+    def _give_back(self, tat: float) -> float:
+        """The shared arrival time with this lease's unused slots returned, when nobody
+        took a slot after them (else they are dropped: never spent late, in a bunch)."""
+        return self._next if self._left and tat == self._lease_end else tat
+
     def reserve(self, now: float) -> float:
         """Take the next slot; returns how long to wait before using it (0: now)."""
         with self._lock:
@@ -111,7 +115,6 @@ class SharedBucket:
                     self._lease(now)
                 return min(max(0.0, self._blocked - now), MAX_WAIT_S)
             if self._left == 0 or now >= self._fresh_until:
-                # Slots of an expired lease are dropped (never spent late, in a bunch).
                 self._lease(now)
             start = max(self._next, self._blocked)
             self._next = start + self._interval
@@ -125,10 +128,8 @@ class SharedBucket:
             if now >= self._fresh_until:
 
                 def read(tat: float, blocked: float) -> tuple[float, float]:
-                    if self._left and tat == self._lease_end:
-                        tat = self._next  # the expired lease's unused slots go back
                     self._blocked = blocked
-                    return tat, blocked
+                    return self._give_back(tat), blocked
 
                 self._update(read)
                 self._left = 0  # the lease expired with this read
