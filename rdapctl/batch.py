@@ -165,7 +165,7 @@ def answer(
         options = LookupOptions(
             forced_type=forced_type, referrals=options.referrals, cache_mode=options.cache_mode
         )
-    envelope, plain = run_lookup_plain(session, text, options, parsed=parsed)
+    envelope, plain, recorded = run_lookup_plain(session, text, options, parsed=parsed)
     error = envelope.get("error") or {}
     if error.get("code") == "interrupted":
         body = None
@@ -173,6 +173,10 @@ def answer(
         body = None
         if plain is not None and envelope.get("source") == "cache":
             body = splice_cache_hit(plain, envelope.get("age_s"))
+            if body is None:  # laid out otherwise: the envelope may be a head, use the text
+                full = json.loads(plain)
+                full.update(source="cache", age_s=envelope.get("age_s"))
+                body = _dumps(full).encode("utf-8")
         if body is None:
             body = _dumps(envelope).encode("utf-8")
             if writes is not None:
@@ -183,7 +187,8 @@ def answer(
         status=envelope["status"],
         code=exit_code_of(envelope),
         source=envelope.get("source"),
-        audit=_audit_summary(envelope),
+        # What the lookup record said, for records of its repeats (see _record_duplicate).
+        audit=recorded if recorded is not None else _audit_summary(envelope),
     )
 
 
@@ -246,6 +251,9 @@ class _ThreadPool:
         self._jobs.put(job)
 
     def flush_submits(self) -> None:
+        pass
+
+    def drain(self) -> None:
         pass
 
     def poll(self, timeout: float) -> list[Any]:
@@ -378,7 +386,8 @@ class BatchRun:
 
     def _record_duplicate(self, audit: dict[str, Any], first: int) -> None:
         fields = dict(audit)
-        fields.update(source="duplicate", duplicate_of_line=first, duration_ms=0.0)
+        # A repeat fetched nothing itself: no referrals of its own.
+        fields.update(source="duplicate", duplicate_of_line=first, duration_ms=0.0, referrals=[])
         self._session.record("lookup", fields)
 
     def _remember(self, key: tuple[str, ...], body: bytes, audit: dict[str, Any]) -> None:
@@ -444,6 +453,7 @@ class BatchRun:
                     item = next(source, None)
                     if item is None:
                         exhausted = True
+                        pool.drain()
                         break
                     if skip is not None and item.line in skip:
                         self.summary.skipped += 1

@@ -41,6 +41,7 @@ import traceback
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
+from rdapctl.envelope import envelope_head_text
 from rdapctl.errors import AuditError
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class CacheWrites:
         self._local = threading.local()
 
     def add(self, key: CacheRequest, envelope: dict[str, Any], ttl_s: int) -> None:
-        item = [key, envelope, ttl_s]
+        item = [key, envelope, ttl_s, None, None]
         self._local.last = item
         with self._lock:
             self._items.append(item)
@@ -91,16 +92,22 @@ class CacheWrites:
         item = getattr(self._local, "last", None)
         self._local.last = None
         if item is not None and item[1] is envelope:
-            item[1] = body
+            # Text and head now, and the envelope let go: thousands of objects fewer for
+            # the garbage collector to walk until the chunk is written.
+            item[1:] = [None, item[2], body, envelope_head_text(envelope, body)]
 
-    def take(self) -> list[tuple[CacheRequest, bytes, int]]:
+    def take(self) -> list[tuple[CacheRequest, bytes, int, bytes]]:
+        """(request, the envelope's JSON text, ttl, its head's JSON text) per write."""
         with self._lock:
             items, self._items = self._items, []
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        return [
-            (key, value if isinstance(value, bytes) else dumps(value).encode("utf-8"), ttl)
-            for key, value, ttl in items
-        ]
+        out = []
+        for key, envelope, ttl, text, head in items:
+            if text is None:
+                text = dumps(envelope).encode("utf-8")
+                head = envelope_head_text(envelope, text)
+            out.append((key, text, ttl, head))
+        return out
 
 
 class ProcessPool:
@@ -166,6 +173,14 @@ class ProcessPool:
     def flush_submits(self) -> None:
         for i in range(len(self._workers)):
             self._send(i)
+
+    def drain(self) -> None:
+        """No more jobs will come: workers send each result as soon as all are done,
+        instead of waiting out ``CHUNK_SECONDS`` for a chunk that will not fill."""
+        self.flush_submits()
+        for _proc, to_child, _conn in self._workers:
+            with contextlib.suppress(OSError):
+                to_child.send(("drain", None))
 
     def poll(self, timeout: float) -> list[Any]:
         out: list[Any] = []
@@ -314,11 +329,12 @@ class _Worker:
         self._start_threads()
         outstanding = 0
         ended = False
+        draining = False
         try:
             while not (ended and outstanding == 0):
                 if self._narrow:
                     self._widen_if_needed()
-                poll_s = _NARROW_POLL_S if self._narrow else CHUNK_SECONDS / 2
+                poll_s = _NARROW_POLL_S if self._narrow or draining else CHUNK_SECONDS / 2
                 if ended:
                     time.sleep(min(poll_s, CHUNK_SECONDS / 5))
                 elif self._inbox.poll(poll_s):
@@ -331,6 +347,8 @@ class _Worker:
                         outstanding += len(payload)
                         for job in payload:
                             self._jobs.put(job)
+                    elif kind == "drain":
+                        draining = True
                     elif kind == "stop":
                         self._stop.set()
                         self._cancel_queued()
@@ -338,7 +356,9 @@ class _Worker:
                         ended = True
                         if self._stop.is_set():
                             self._cancel_queued()
-                outstanding -= self._flush(force=ended)
+                # Draining: the last results go out as soon as every job is answered.
+                all_done = draining and len(self._done) == outstanding
+                outstanding -= self._flush(force=ended or all_done)
         finally:
             for _ in workers:
                 self._jobs.put(_STOP)

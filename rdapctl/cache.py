@@ -48,7 +48,10 @@ if TYPE_CHECKING:
     from rdapctl.tenant import Tenant
 
 _MAGIC = b"RC"
+# 1: the value's JSON text. 2: a small JSON "head" line, then the value's JSON text; a
+# reader that needs only the head (a batch cache hit) decodes ~0.5 KB instead of ~5 KB.
 _VERSION = 1
+_VERSION_HEAD = 2
 _FLAG_ZLIB = 0x01
 _TIMES = struct.Struct(">dd")
 _REJECTED_KEY = "rdapctl:rejected"  # str: can never collide with a 32-byte HMAC key
@@ -93,13 +96,17 @@ class InspectedEntry:
 
 @record
 class CachedEntry:
-    value: dict[str, Any]
+    """A fresh entry. ``value`` is None only when the caller asked for the head alone
+    and the entry has one (``head``); ``plain`` is always the value's JSON text."""
+
+    value: dict[str, Any] | None
     stored_at: float
     expires_at: float
     age_s: float
     key_id: str
     # The stored JSON text of ``value`` (batch splices it instead of re-encoding).
     plain: bytes | None = field(default=None, repr=False, compare=False)
+    head: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 # --------------------------------------------------------------------------- freshness
@@ -423,14 +430,28 @@ class TenantCache:
             aead = self._aeads[key_id] = Aead(material)
         return aead
 
-    def _seal(self, cache_key: bytes, value: Mapping[str, Any], now: float, ttl_s: int) -> bytes:
-        try:
-            plain = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise RdapctlError(f"cannot cache a value that is not JSON: {exc}") from None
-        return self._seal_plain(cache_key, plain, now, ttl_s)
+    def _seal(
+        self,
+        cache_key: bytes,
+        value: Mapping[str, Any],
+        now: float,
+        ttl_s: int,
+        head: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        plain = _to_json(value)
+        return self._seal_plain(
+            cache_key, plain, now, ttl_s, None if head is None else _to_json(head)
+        )
 
-    def _seal_plain(self, cache_key: bytes, plain: bytes, now: float, ttl_s: int) -> bytes:
+    def _seal_plain(
+        self, cache_key: bytes, plain: bytes, now: float, ttl_s: int, head: bytes | None = None
+    ) -> bytes:
+        """``plain``: the value's JSON text; ``head``: the JSON text of its head (version
+        2), which compact JSON keeps free of line breaks, so one ends where the other starts."""
+        version = _VERSION
+        if head is not None:
+            version = _VERSION_HEAD
+            plain = head + b"\n" + plain
         flags = 0
         if self._compress and len(plain) >= _COMPRESS_MIN_BYTES:
             packer = zlib.compressobj(1, zlib.DEFLATED, _ZLIB_WBITS, _ZLIB_MEMLEVEL)
@@ -441,23 +462,27 @@ class TenantCache:
         aead = self._aead(key_id)
         assert aead is not None
         kid = key_id.encode("ascii")
-        header = _MAGIC + bytes((_VERSION, flags, len(kid))) + kid + _TIMES.pack(now, now + ttl_s)
+        header = _MAGIC + bytes((version, flags, len(kid))) + kid + _TIMES.pack(now, now + ttl_s)
         return header + aead.seal(plain, self._aad(cache_key, header))
 
     def _open_envelope(
         self, cache_key: bytes, blob: object
     ) -> tuple[dict[str, Any], float, float, str]:
         """Decode a stored value. Raises _Reject (integrity) with a reason."""
-        plain, stored_at, expires_at, key_id = self._open_plain(cache_key, blob)
+        plain, _head, stored_at, expires_at, key_id = self._open_plain(cache_key, blob)
         return _decode(plain), stored_at, expires_at, key_id
 
-    def _open_plain(self, cache_key: bytes, blob: object) -> tuple[bytes, float, float, str]:
-        """Authenticate and decompress a stored value to its JSON text (not yet parsed)."""
+    def _open_plain(
+        self, cache_key: bytes, blob: object
+    ) -> tuple[bytes, bytes | None, float, float, str]:
+        """Authenticate and decompress a stored value to its JSON text (not yet parsed)
+        and its head's JSON text (None: a version 1 entry, which has none)."""
         from rdapctl.crypto import DecryptionError
 
         if not isinstance(blob, bytes) or len(blob) < 5 or blob[:2] != _MAGIC:
             raise _Reject("cache entry is not a valid envelope")
-        if blob[2] != _VERSION:
+        version = blob[2]
+        if version not in (_VERSION, _VERSION_HEAD):
             raise _Reject("cache entry has an unknown format version")
         flags, kid_len = blob[3], blob[4]
         end = 5 + kid_len + _TIMES.size
@@ -481,12 +506,21 @@ class TenantCache:
                 plain = zlib.decompress(plain)
             except zlib.error:
                 raise _Reject("cache entry does not decode") from None
-        return plain, stored_at, expires_at, key_id
+        head = None
+        if version == _VERSION_HEAD:
+            cut = plain.find(b"\n")
+            if cut < 0:
+                raise _Reject("cache entry does not decode")
+            head, plain = plain[:cut], plain[cut + 1 :]
+        return plain, head, stored_at, expires_at, key_id
 
     # -- operations ---------------------------------------------------------------------
 
-    def get(self, req: CacheRequest) -> CachedEntry | None:
-        """The fresh entry for ``req``, or None (miss, expired, or failed integrity)."""
+    def get(self, req: CacheRequest, *, head_only: bool = False) -> CachedEntry | None:
+        """The fresh entry for ``req``, or None (miss, expired, or failed integrity).
+
+        ``head_only``: decode just the entry's head when it has one (``value`` is then
+        None; ``plain`` still holds the value's text)."""
         if not self.tenant.cache.enabled:
             return None
         cache_key = self.cache_key(req)
@@ -503,18 +537,21 @@ class TenantCache:
         if blob is None:
             return None
         try:
-            plain, stored_at, expires_at, key_id = self._open_plain(cache_key, blob)
+            plain, head, stored_at, expires_at, key_id = self._open_plain(cache_key, blob)
             now = self._clock()
             if now >= expires_at:
                 self._discard(cache_key)
                 return None
-            value = _decode(plain)
+            if head_only and head is not None:
+                value, head_value = None, _decode(head)
+            else:
+                value, head_value = _decode(plain), None
         except _Reject as rej:
             self._discard(cache_key)
             self._on_failure(f"{rej.reason}; it was deleted")
             return None
         age = max(0.0, now - stored_at)
-        return CachedEntry(value, stored_at, expires_at, age, key_id, plain)
+        return CachedEntry(value, stored_at, expires_at, age, key_id, plain, head_value)
 
     def _read_direct(self, cache_key: bytes) -> bytes | None:
         """diskcache's ``get`` (LRU access time, hit/miss counters included) done with
@@ -598,8 +635,9 @@ class TenantCache:
         except self._store_errors as exc:
             self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
 
-    def put_many_plain(self, items: Iterable[tuple[CacheRequest, bytes, int]]) -> int:
-        """Store already-serialised JSON values in one transaction; returns how many.
+    def put_many_plain(self, items: Iterable[tuple[CacheRequest, bytes, int, bytes | None]]) -> int:
+        """Store already-serialised JSON values (and heads, see :meth:`put`) in one
+        transaction; returns how many.
 
         The batch run serialises each envelope once, for its output and for here.
         """
@@ -607,10 +645,11 @@ class TenantCache:
             return 0
         now = self._clock()
         sealed = []
-        for req, plain, ttl_s in items:
+        for req, plain, ttl_s, head in items:
             if ttl_s > 0:
                 cache_key = self.cache_key(req)
-                sealed.append((cache_key, self._seal_plain(cache_key, plain, now, ttl_s), ttl_s))
+                blob = self._seal_plain(cache_key, plain, now, ttl_s, head)
+                sealed.append((cache_key, blob, ttl_s))
         if not sealed:
             return 0
         try:
@@ -626,13 +665,22 @@ class TenantCache:
             self._store.delete(cache_key)
             self._store.incr(_REJECTED_KEY)
 
-    def put(self, req: CacheRequest, value: Mapping[str, Any], ttl_s: int | None) -> bool:
+    def put(
+        self,
+        req: CacheRequest,
+        value: Mapping[str, Any],
+        ttl_s: int | None,
+        head: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Store ``value`` for ``ttl_s`` seconds. False when not stored (cache disabled,
-        ttl None or <= 0, or the store refused; the latter is reported)."""
+        ttl None or <= 0, or the store refused; the latter is reported).
+
+        ``head``: a small summary of ``value`` stored beside it, for readers that need
+        only that (``get(head_only=True)``)."""
         if not self.tenant.cache.enabled or ttl_s is None or ttl_s <= 0:
             return False
         cache_key = self.cache_key(req)
-        blob = self._seal(cache_key, value, self._clock(), int(ttl_s))
+        blob = self._seal(cache_key, value, self._clock(), int(ttl_s), head)
         try:
             self._store.set(cache_key, blob, expire=int(ttl_s))
         except self._store_errors as exc:
@@ -785,6 +833,13 @@ def _set_many(store: Any, items: list[tuple[bytes, bytes, int]]) -> None:
         for name in written:
             disk.remove(name)
         raise
+
+
+def _to_json(value: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise RdapctlError(f"cannot cache a value that is not JSON: {exc}") from None
 
 
 def _decode(plain: bytes) -> dict[str, Any]:

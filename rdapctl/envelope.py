@@ -6,6 +6,7 @@ README documents every field. Bump ``SCHEMA_VERSION`` on any incompatible change
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from rdapctl.errors import ExitCode, RdapctlError
@@ -62,6 +63,37 @@ def make_envelope(
         "policy": policy,
         "error": error_fields(error) if error is not None else None,
     }
+
+
+def envelope_head(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The envelope without its RDAP bodies (``response`` null, referrals without
+    theirs): every field a cache hit needs to be audited and counted, at a tenth of the
+    size."""
+    head = dict(envelope)
+    head["response"] = None
+    head["referrals"] = [
+        {k: v for k, v in ref.items() if k != "response"} for ref in envelope.get("referrals") or ()
+    ]
+    return head
+
+
+# Around the body in the compact text of an envelope without referrals. Only scalars
+# come before "response", and only our policy and error objects after "referrals";
+# a quote inside a JSON string is escaped, so neither marker can occur in a value.
+_RESPONSE_AT = b',"response":'
+_NO_REFERRALS_AT = b',"referrals":[],"policy":'
+
+
+def envelope_head_text(envelope: dict[str, Any], text: bytes | None = None) -> bytes:
+    """Compact JSON of :func:`envelope_head`; cut out of ``text`` (the envelope's own
+    compact JSON) when it has no referrals, instead of building and encoding it."""
+    if text is not None and not envelope.get("referrals"):
+        start = text.find(_RESPONSE_AT)
+        end = text.rfind(_NO_REFERRALS_AT)
+        if 0 < start < end:
+            return b"".join((text[:start], b',"response":null', text[end:]))
+    head = envelope_head(envelope)
+    return json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def exit_code_of(envelope: dict[str, Any]) -> int:

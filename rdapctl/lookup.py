@@ -72,37 +72,53 @@ def run_lookup(session: TenantSession, raw: str, options: LookupOptions) -> dict
     tenant does not fail open, the envelope is replaced by an audit error with no
     response in it (nothing is shown that was not recorded).
     """
-    return run_lookup_plain(session, raw, options)[0]
+    return _run(session, raw, options, None, head_only=False)[0]
 
 
 def run_lookup_plain(
     session: TenantSession, raw: str, options: LookupOptions, *, parsed: Query | None = None
-) -> tuple[dict[str, Any], bytes | None]:
-    """:func:`run_lookup`, plus the stored JSON text when the envelope is a cache hit.
+) -> tuple[dict[str, Any], bytes | None, dict[str, Any] | None]:
+    """:func:`run_lookup`, plus the stored JSON text when the envelope is a cache hit,
+    plus the fields of the ``lookup`` audit record (None when it was not written).
 
     That text is the envelope as stored (``"source":"network","age_s":null``); batch
     splices the hit's source and age into it instead of encoding the envelope again.
+    When the text is returned, the envelope may be only its head
+    (``rdapctl.envelope.envelope_head``: no RDAP bodies): use the text for output.
     ``parsed``: ``raw`` already parsed with ``options.forced_type`` (batch parses
     every line once, to find repeats).
     """
+    return _run(session, raw, options, parsed, head_only=True)
+
+
+def _run(
+    session: TenantSession,
+    raw: str,
+    options: LookupOptions,
+    parsed: Query | None,
+    *,
+    head_only: bool,
+) -> tuple[dict[str, Any], bytes | None, dict[str, Any] | None]:
     started = time.perf_counter()
     trace = _Trace()
     failure: RdapctlError | None = None
     try:
-        envelope = _lookup(session, raw, options, trace, parsed)
+        envelope = _lookup(session, raw, options, trace, parsed, head_only)
     except RdapctlError as exc:
         envelope = _error_envelope(session, raw, trace, exc)
         failure = exc
     duration_ms = (time.perf_counter() - started) * 1000
+    fields = trace_fields(trace)
+    recorded = None
     try:
         if failure is not None:
-            session.record_policy_event(failure, trace_fields(trace))
-        session.record_lookup(envelope, trace_fields(trace), duration_ms)
+            session.record_policy_event(failure, dict(fields))
+        recorded = session.record_lookup(envelope, fields, duration_ms)
     except AuditError as exc:
         if not session.tenant.audit.fail_open:
-            return _error_envelope(session, raw, trace, exc), None
+            return _error_envelope(session, raw, trace, exc), None, None
         session.runtime.warn(f"AUDIT RECORD NOT WRITTEN (audit.fail_open = true): {exc.message}")
-    return envelope, (trace.cached_plain if failure is None else None)
+    return envelope, (trace.cached_plain if failure is None else None), recorded
 
 
 def trace_fields(trace: _Trace) -> dict[str, Any]:
@@ -145,6 +161,7 @@ def _lookup(
     options: LookupOptions,
     trace: _Trace,
     parsed: Query | None = None,
+    head_only: bool = False,
 ) -> dict[str, Any]:
     tenant = session.tenant
     query = parsed if parsed is not None else parse_query(raw, options.forced_type)
@@ -166,7 +183,7 @@ def _lookup(
     if options.cache_mode != "no-cache" and session.cache_enabled:
         cache_key = session.cache_request(query, choice.base_url, follow)
         if options.cache_mode != "refresh":
-            hit = session.cache_get(cache_key)
+            hit = session.cache_get(cache_key, head_only=head_only)
             if hit is not None:
                 envelope, age_s, trace.cached_plain = hit
                 trace.source = "cache"

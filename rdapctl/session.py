@@ -257,18 +257,26 @@ class TenantSession:
 
         return CacheRequest(query.type, query.value, server, follow_referrals)
 
-    def cache_get(self, key: CacheRequest) -> tuple[dict[str, Any], float, bytes | None] | None:
-        """(envelope, age in seconds, its stored JSON text) of a fresh entry, or None."""
-        entry = self.cache.get(key)
+    def cache_get(
+        self, key: CacheRequest, *, head_only: bool = False
+    ) -> tuple[dict[str, Any], float, bytes | None] | None:
+        """(envelope, age in seconds, its stored JSON text) of a fresh entry, or None.
+
+        ``head_only``: the envelope may be just its head (``envelope_head``) when the
+        entry stored one; the text is then the only place the bodies are."""
+        entry = self.cache.get(key, head_only=head_only)
         if entry is None:
             return None
-        # entry.value was parsed for this call alone: the caller may change it.
-        return entry.value, entry.age_s, entry.plain
+        # Parsed for this call alone: the caller may change it.
+        value = entry.value if entry.value is not None else entry.head
+        assert value is not None
+        return value, entry.age_s, entry.plain
 
     def cache_put(
         self, key: CacheRequest, envelope: dict[str, Any], response: HttpResponse
     ) -> None:
         from rdapctl.cache import default_ttl, ttl_from_headers
+        from rdapctl.envelope import envelope_head
 
         default = default_ttl(self.tenant, response.status)
         ttl = ttl_from_headers(response.headers, default, self.runtime.clock())
@@ -276,7 +284,7 @@ class TenantSession:
             if self._cache_sink is not None:
                 self._cache_sink(key, envelope, ttl)
             else:
-                self.cache.put(key, envelope, ttl)
+                self.cache.put(key, envelope, ttl, envelope_head(envelope))
 
     # -- audit ------------------------------------------------------------------------
 
@@ -315,14 +323,16 @@ class TenantSession:
 
     def record_lookup(
         self, envelope: dict[str, Any], fields: dict[str, Any], duration_ms: float
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Record the lookup (``fields`` completed in place); returns the record's fields,
+        which the caller must not change."""
         from rdapctl.envelope import exit_code_of
 
-        data = dict(fields)
-        data.update(
+        fields.update(
             status=envelope["status"],
             exit_code=exit_code_of(envelope),
             source=envelope.get("source") or fields.get("source"),
             duration_ms=round(duration_ms, 3),
         )
-        self.record("lookup", data)
+        self.record("lookup", fields)
+        return fields

@@ -106,7 +106,7 @@ def test_deferred_cache_reads_write_hit_counts_only_when_flushed() -> None:
     keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
     req = CacheRequest("domain", "example.com")
     with TenantCache.open(paths, tenant, keyring) as plain:
-        plain.put_many_plain([(req, json.dumps({"status": "ok"}).encode(), 3600)])
+        plain.put_many_plain([(req, json.dumps({"status": "ok"}).encode(), 3600, None)])
     cache = TenantCache.open(paths, tenant, keyring, defer_bookkeeping=True)
     entry = cache.get(req)
     assert entry is not None and entry.value == {"status": "ok"}

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from werkzeug import Request, Response
 
 from rdapctl.batch import _dumps, splice_cache_hit
-from rdapctl.envelope import make_envelope
+from rdapctl.envelope import envelope_head, envelope_head_text, make_envelope
 from tests.support import loopback_profiles
 
 runner = CliRunner()
@@ -42,6 +42,23 @@ def test_spliced_hit_equals_the_encoded_hit_envelope() -> None:
             hit = json.loads(plain)
             hit.update(source="cache", age_s=round(age, 3))
             assert splice_cache_hit(plain, round(age, 3)) == _dumps(hit).encode("utf-8")
+
+
+def test_head_cut_from_the_text_equals_the_encoded_head() -> None:
+    """The head stored beside an entry is the same bytes whether it is cut out of the
+    envelope's text or built and encoded, even when the body holds look-alike keys."""
+    tricky = _stored('a.com",\n"referrals":[],"policy":')
+    tricky["response"] = {"referrals": [], "policy": {"x": 1}, "response": 2}
+    with_referral = _stored("b.com")
+    with_referral["referrals"] = [{"url": "http://r/", "status": "ok", "response": {"a": 1}}]
+    for envelope in (_stored("example.com"), _stored("bücher.de"), tricky, with_referral):
+        text = _dumps(envelope).encode("utf-8")
+        expected = _dumps(envelope_head(envelope)).encode("utf-8")
+        assert envelope_head_text(envelope, text) == expected
+        assert envelope_head_text(envelope) == expected
+        head = json.loads(expected)
+        assert head["response"] is None and "response" not in str(head["referrals"])
+        assert b"\n" not in expected
 
 
 def test_unexpected_stored_layout_is_not_spliced() -> None:

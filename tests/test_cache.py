@@ -582,11 +582,32 @@ def test_batch_writes_store_small_and_large_values_and_replace_old_ones(acme: Ha
     back, values past diskcache's in-database size go to files, a rewrite replaces."""
     small = json.dumps({"n": 1}).encode()
     large = json.dumps({"blob": base64.b64encode(os.urandom(60_000)).decode()}).encode()
-    items = [(req(f"d{i}.example"), large if i % 2 else small, 3600) for i in range(20)]
+    items = [(req(f"d{i}.example"), large if i % 2 else small, 3600, None) for i in range(20)]
     assert acme.cache.put_many_plain(items) == 20
-    assert acme.cache.put_many_plain([(req("d0.example"), large, 3600)]) == 1
+    assert acme.cache.put_many_plain([(req("d0.example"), large, 3600, None)]) == 1
     for i in range(20):
         entry = acme.cache.get(req(f"d{i}.example"))
         assert entry is not None
         assert entry.plain == (large if i % 2 or i == 0 else small)
     assert acme.cache.stats()["entries"] == 20
+
+
+def test_an_entry_with_a_head_reads_whole_or_head_only(acme: Harness) -> None:
+    """Version 2 entries carry a small head beside the value: ``head_only`` readers get
+    it without the value being decoded; everyone else sees the value as before."""
+    value = {"status": "ok", "response": {"ldhName": "a.example", "text": "x\ny"}}
+    head = {"status": "ok", "note": "line\nbreak"}
+    assert acme.cache.put(req("a.example"), value, 3600, head)
+    assert acme.cache.put_many_plain(
+        [(req("b.example"), json.dumps(value).encode(), 3600, json.dumps(head).encode())]
+    )
+    acme.cache.put(req("c.example"), value, 3600)  # version 1: no head
+    for name in ("a.example", "b.example"):
+        whole = acme.cache.get(req(name))
+        assert whole is not None and whole.value == value and json.loads(whole.plain) == value
+        part = acme.cache.get(req(name), head_only=True)
+        assert part is not None and part.value is None and part.head == head
+        assert json.loads(part.plain) == value
+    old = acme.cache.get(req("c.example"), head_only=True)
+    assert old is not None and old.value == value and old.head is None
+    assert [e.value for e in acme.cache.iter_entries()] == [value, value, value]
