@@ -42,11 +42,12 @@ from rdapctl.http import (
     _too_large,
 )
 from rdapctl.http1 import BodyTooLarge, Disconnected, ProtocolError, Reader, request_bytes
-from rdapctl.netguard import NetworkPolicy, check_target
+from rdapctl.netguard import NetworkPolicy, ParsedTarget, check_target
 
 Resolver = Callable[[str, int], list[str]]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
+_TARGETS_MAX = 1024  # remembered URL checks per client (a few hosts in practice)
 
 
 def proxy_configured(env: Mapping[str, str]) -> bool:
@@ -93,6 +94,9 @@ class StdlibHttpClient(RetryingGetter):
         self._connect_timeout = connect_timeout
         self._ssl: ssl.SSLContext | None = None
         self._conns: dict[tuple[str, str, int], _Connection] = {}
+        # check_target is pure in its arguments and this client's policy: a batch asks
+        # the same few hosts thousands of times. Only passing targets are kept.
+        self._targets: dict[tuple[str, str, int | None, bool], ParsedTarget] = {}
 
     def __repr__(self) -> str:
         return f"<StdlibHttpClient hosts={len(self._conns)}>"
@@ -209,7 +213,13 @@ class StdlibHttpClient(RetryingGetter):
         except ValueError:
             raise NetworkGuardError("the URL has an invalid port") from None
         host = parts.hostname or ""
-        target = check_target(parts.scheme, host, port, "@" in parts.netloc, self._policy)
+        asked = (parts.scheme, host, port, "@" in parts.netloc)
+        target = self._targets.get(asked)
+        if target is None:
+            target = check_target(*asked, self._policy)
+            if len(self._targets) >= _TARGETS_MAX:
+                self._targets.clear()
+            self._targets[asked] = target
         if not host.isascii():
             host = host.encode("idna").decode("ascii")
         path = parts.path or "/"

@@ -75,6 +75,10 @@ _NOT_WALKED = frozenset({"vcardArray", JSCONTACT_MEMBER})
 # JSONPath suffixes of member names seen (RDAP uses a few dozen): a pure memo, bounded.
 _SUFFIXES: dict[str, str] = {}
 _SUFFIXES_MAX = 4096
+# isinstance against these constants, not "dict | list" written at the call: that
+# builds a union object per call, twice the cost, on every node of every response.
+_CONTAINERS = (dict, list)
+_SEQUENCES = (dict, list, tuple)
 
 
 @record
@@ -206,13 +210,13 @@ class _Run:
                 if not _INTERESTING.isdisjoint(node):
                     self._visit_object(node, _path(link), index)
                 for key, value in node.items():
-                    if isinstance(value, dict | list) and key not in _NOT_WALKED:
+                    if isinstance(value, _CONTAINERS) and key not in _NOT_WALKED:
                         if key == "redacted" and link is None:
                             continue
                         children.append((value, (link, key), None))
             elif isinstance(node, list):
                 for i, value in enumerate(node):
-                    if isinstance(value, dict | list):
+                    if isinstance(value, _CONTAINERS):
                         children.append((value, (link, i), i))
             if children:
                 children.reverse()  # popped in document order
@@ -491,7 +495,7 @@ def _copy_json(obj: Any) -> Any:
     def fresh(value: Any) -> Any:
         return {} if isinstance(value, dict) else []
 
-    if not isinstance(obj, dict | list | tuple):
+    if not isinstance(obj, _SEQUENCES):
         return obj
     memo: dict[int, Any] = {}
     root = fresh(obj)
@@ -501,7 +505,7 @@ def _copy_json(obj: Any) -> Any:
         src, dst = stack.pop()
         items = src.items() if isinstance(src, dict) else enumerate(src)
         for key, value in items:
-            if isinstance(value, dict | list | tuple):
+            if isinstance(value, _SEQUENCES):
                 if id(value) in memo:
                     copy = memo[id(value)]
                 else:

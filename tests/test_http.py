@@ -239,3 +239,29 @@ def test_parse_retry_after_accepts_seconds_and_dates() -> None:
     assert parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 30.0) == 30.0
     assert parse_retry_after("soon", 0) is None
     assert parse_retry_after(None, 0) is None
+
+
+def test_url_checks_remembered_per_client_still_refuse_other_urls(
+    httpserver: HTTPServer,
+) -> None:
+    """The stdlib client remembers the URL checks it passed (per scheme, host, port and
+    credentials); a refused port or credentials on the same host are still refused."""
+    from rdapctl.errors import NetworkGuardError
+
+    policy = NetworkPolicy(allow_http=True, allow_private=True, allowed_ports=(httpserver.port,))
+    httpserver.expect_request("/domain/google.com").respond_with_json(
+        DOMAIN, content_type="application/rdap+json"
+    )
+    client = StdlibHttpClient(policy, env={}, timeout_s=2.0, max_response_bytes=100_000)
+    try:
+        url = httpserver.url_for("/domain/google.com")
+        assert client.get(url).status == 200
+        assert client.get(url).status == 200  # answered with the remembered check
+        other_port = httpserver.port + 1 if httpserver.port < 65535 else httpserver.port - 1
+        with pytest.raises(NetworkGuardError, match="port"):
+            client.get(f"http://127.0.0.1:{other_port}/domain/google.com")
+        with pytest.raises(NetworkGuardError, match="credentials"):
+            client.get(f"http://user:secret@127.0.0.1:{httpserver.port}/domain/google.com")
+    finally:
+        client.close()
+    assert len(httpserver.log) == 2
