@@ -333,9 +333,14 @@ class AuditLog:
         self._clock = clock
         self._lock_timeout_s = lock_timeout_s
         self._syslog_send = syslog_send
-        # Built once: json.dumps with options builds a new encoder on every call.
+        # Built once: json.dumps with options builds a new encoder on every call. No
+        # cycle check (records are flat dicts built per call; see rdapctl.jsontext).
         self._encode = json.JSONEncoder(
-            sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+            check_circular=False,
         ).encode
         self._ts_second: tuple[int, str] = (-1, "")
 
@@ -782,7 +787,7 @@ class AuditBatch:
 def _dumps(encode: Callable[[Any], str], rec: Mapping[str, Any]) -> bytes:
     try:
         text = encode(rec)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise AuditError(f"audit record is not serialisable: {exc.__class__.__name__}") from None
     try:
         return text.encode("utf-8")

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from rdapctl.batch_input import InputQuery, LineSet
 from rdapctl.envelope import exit_code_of
 from rdapctl.errors import AuditError, ExitCode, RdapctlError, most_serious
+from rdapctl.jsontext import dumps_compact
 from rdapctl.lookup import CacheMode, LookupOptions, run_lookup_plain
 from rdapctl.query import Query, parse_query
 
@@ -192,7 +193,7 @@ def answer(
     )
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps = dumps_compact
 # How every stored envelope reads between "status" and "server" (make_envelope's order;
 # only strings and numbers come before it, so the first match is the top-level key).
 _STORED_SOURCE = b',"source":"network","age_s":null,"server":'

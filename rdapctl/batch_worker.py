@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import multiprocessing
 import queue
 import signal
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from rdapctl.envelope import envelope_head_text
 from rdapctl.errors import AuditError
+from rdapctl.jsontext import dumps_compact
 
 if TYPE_CHECKING:
     from rdapctl.batch import Job
@@ -100,11 +100,10 @@ class CacheWrites:
         """(request, the envelope's JSON text, ttl, its head's JSON text) per write."""
         with self._lock:
             items, self._items = self._items, []
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         out = []
         for key, envelope, ttl, text, head in items:
             if text is None:
-                text = dumps(envelope).encode("utf-8")
+                text = dumps_compact(envelope).encode("utf-8")
                 head = envelope_head_text(envelope, text)
             out.append((key, text, ttl, head))
         return out

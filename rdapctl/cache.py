@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.errors import IntegrityError, RdapctlError
+from rdapctl.jsontext import dumps_compact
 from rdapctl.paths import DIR_MODE, FILE_MODE, StatePaths, ensure_private_dir
 from rdapctl.records import record
 
@@ -837,8 +838,8 @@ def _set_many(store: Any, items: list[tuple[bytes, bytes, int]]) -> None:
 
 def _to_json(value: Mapping[str, Any]) -> bytes:
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except (TypeError, ValueError) as exc:
+        return dumps_compact(value).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
         raise RdapctlError(f"cannot cache a value that is not JSON: {exc}") from None
 
 

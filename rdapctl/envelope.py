@@ -6,10 +6,10 @@ README documents every field. Bump ``SCHEMA_VERSION`` on any incompatible change
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from rdapctl.errors import ExitCode, RdapctlError
+from rdapctl.jsontext import dumps_compact
 
 SCHEMA_VERSION = 1
 Status = Literal["ok", "not_found", "denied", "error"]
@@ -93,7 +93,7 @@ def envelope_head_text(envelope: dict[str, Any], text: bytes | None = None) -> b
         if 0 < start < end:
             return b"".join((text[:start], b',"response":null', text[end:]))
     head = envelope_head(envelope)
-    return json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return dumps_compact(head).encode("utf-8")
 
 
 def exit_code_of(envelope: dict[str, Any]) -> int:

@@ -11,6 +11,8 @@ Renders nothing and prints nothing (warnings go through the runtime).
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -123,12 +125,12 @@ def _run(
 
 def trace_fields(trace: _Trace) -> dict[str, Any]:
     query = trace.query
-    parts = urlsplit(trace.url) if trace.url else None
+    host, path = url_host_and_path(trace.url, trace.choice, query) if trace.url else (None, None)
     return {
         "query": query.value if query else None,
         "query_type": query.type if query else None,
-        "server_host": parts.hostname if parts else None,
-        "url_path": parts.path if parts else None,
+        "server_host": host,
+        "url_path": path,
         "http_status": trace.http_status,
         "source": trace.source,
         "redacted_fields": sorted(trace.redacted_fields),
@@ -136,6 +138,37 @@ def trace_fields(trace: _Trace) -> dict[str, Any]:
         "residency": trace.residency,
         "referrals": list(trace.referrals),
     }
+
+
+def url_host_and_path(
+    url: str, choice: ServerChoice | None, query: Query | None
+) -> tuple[str | None, str]:
+    """``urlsplit(url)``'s hostname and path. A query URL is its server's base URL plus
+    the query's path: the base is split once per server, not once per lookup."""
+    if choice is not None and query is not None and query.path and query.type != "url":
+        base = _split_base(choice.base_url)
+        rest = query.path
+        if base is not None and url == choice.base_url + rest and _PATH_PLAIN.fullmatch(rest):
+            return base[0], base[1] + rest
+    parts = urlsplit(url)
+    return parts.hostname, parts.path
+
+
+# Characters urlsplit would stop at or drop (query, fragment, tab and line breaks) are
+# not in query paths; anything else goes the long way.
+_PATH_PLAIN = re.compile(r"[^?#\t\r\n]*")
+
+
+@functools.lru_cache(maxsize=256)
+def _split_base(base_url: str) -> tuple[str | None, str] | None:
+    """(hostname, path) of a server base URL ending in "/" with no query or fragment;
+    None otherwise (then appending a path would not just extend the split path)."""
+    parts = urlsplit(base_url)
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        return None
+    if not parts.path.endswith("/") or not _PATH_PLAIN.fullmatch(base_url):
+        return None
+    return parts.hostname, parts.path
 
 
 def _error_envelope(

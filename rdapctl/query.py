@@ -42,6 +42,13 @@ _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # attempt, whose failure costs an exception chain per line in a batch.
 _IPV4_CHARS = re.compile(r"^\[?[0-9./]+\]?$")
 _URL = re.compile(r"^https?://", re.IGNORECASE)
+# An ASCII name of LDH labels whose last label starts with a letter: nothing but a
+# domain can look like this (no URL, AS number, address, or dot-less entity handle),
+# so batch inputs of plain names skip trying every other form first.
+_PLAIN_DOMAIN = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?",
+    re.ASCII | re.IGNORECASE,
+)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -82,14 +89,26 @@ def parse_query(raw: str, forced_type: str | None = None) -> Query:
                 hint=f"one of: {', '.join(QUERY_TYPE_NAMES)}",
             )
         return _parse_as(text, forced_type)
+    if len(text) <= 253 and _PLAIN_DOMAIN.fullmatch(text):
+        name = text.lower()
+        if not name.endswith(".arpa"):  # reverse names carry a network: the long way
+            return Query("domain", name, text, f"domain/{name}")
+    query = detect_query(text)
+    if query is None:
+        raise UsageError(
+            f"cannot tell what kind of query {raw!r} is",
+            hint=f"accepted forms: {ACCEPTED_FORMS}",
+        )
+    return query
+
+
+def detect_query(text: str) -> Query | None:
+    """Every accepted form tried in order on stripped ``text`` (None: no form fits)."""
     for kind in ("url", "help", "autnum", "ip", "reverse", "entity", "domain"):
         query = _try(text, kind)
         if query is not None:
             return query
-    raise UsageError(
-        f"cannot tell what kind of query {raw!r} is",
-        hint=f"accepted forms: {ACCEPTED_FORMS}",
-    )
+    return None
 
 
 def _try(text: str, kind: str) -> Query | None:

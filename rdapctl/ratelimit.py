@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import struct
 import threading
 from collections.abc import Callable
@@ -153,6 +154,28 @@ class SharedBucket:
             self._fd = None
 
 
+class Slots:
+    """``n`` interchangeable slots (a bounded semaphore). Tokens in a C-level queue:
+    ``threading.Semaphore`` is a Python ``Condition``, and with more threads than slots
+    (a batch worker's) its hand-over cost about a tenth of a lookup."""
+
+    def __init__(self, n: int) -> None:
+        self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(n):
+            self._tokens.put(None)
+
+    def acquire(self, timeout: float) -> bool:
+        try:
+            self._tokens.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give back a slot taken with :meth:`acquire` (and only such a slot)."""
+        self._tokens.put(None)
+
+
 class HostGate:
     """The :class:`rdapctl.http.RequestGate` of a batch run (thread-safe)."""
 
@@ -177,8 +200,8 @@ class HostGate:
         self._clock = clock
         self._wait = wait
         self._lock = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._total = threading.BoundedSemaphore(max(1, max_total or max_concurrent))
+        self._slots: dict[str, Slots] = {}
+        self._total = Slots(max(1, max_total or max_concurrent))
         self._buckets: dict[str, SharedBucket] = {}
         self.waited_s = 0.0
 
@@ -187,11 +210,11 @@ class HostGate:
         host = (parts.hostname or "").lower()
         return f"{host}:{parts.port}" if parts.port else host
 
-    def _for(self, host: str) -> tuple[threading.BoundedSemaphore, SharedBucket]:
+    def _for(self, host: str) -> tuple[Slots, SharedBucket]:
         with self._lock:
             slot = self._slots.get(host)
             if slot is None:
-                slot = self._slots[host] = threading.BoundedSemaphore(self._max)
+                slot = self._slots[host] = Slots(self._max)
                 name = hashlib.sha256(host.encode()).hexdigest()[:32]
                 self._buckets[host] = SharedBucket(self._dir / name, self._rate, self._burst)
             return slot, self._buckets[host]
@@ -229,7 +252,7 @@ class HostGate:
         if self._wait(min(seconds, MAX_WAIT_S)):
             raise InterruptedRunError(message)
 
-    def _take(self, slot: threading.BoundedSemaphore) -> None:
+    def _take(self, slot: Slots) -> None:
         # Poll so that a stop request is seen even while every slot is busy.
         while not slot.acquire(timeout=0.2):
             if self._wait(0):

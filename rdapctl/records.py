@@ -92,6 +92,14 @@ def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
     cls = type(self)
     names = cls._record_names
     values = self.__dict__
+    if not args and not kwargs:  # all defaults (a lookup's trace): two dict operations
+        values.update(cls._record_defaults)
+        for name, make in cls._record_factories.items():
+            values[name] = make()
+        if len(values) < len(names):
+            missing = next(n for n in names if n not in values)
+            raise TypeError(f"{cls.__name__}() missing required argument {missing!r}")
+        return
     if args:
         if len(args) > len(names):
             raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")

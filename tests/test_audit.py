@@ -13,6 +13,7 @@ import textwrap
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -425,3 +426,15 @@ def test_verify_with_another_tenants_key_fails() -> None:
     report = make_log(key=OTHER_KEY).verify()
     assert not report.ok
     assert report.problems[0].kind == "bad_mac"
+
+
+def test_a_record_that_cannot_be_encoded_is_an_audit_error() -> None:
+    """Values JSON cannot hold, a self-containing value included, are refused with an
+    AuditError naming the problem; nothing is written."""
+    log = make_log()
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+    for bad in ({"note": object()}, {"note": float("nan")}, {"note": looped}):
+        with pytest.raises(AuditError, match="not serialisable"):
+            log.append("lookup", bad)
+    assert not log.day_file(date(2026, 11, 25)).exists()

@@ -249,12 +249,12 @@ def test_url_checks_remembered_per_client_still_refuse_other_urls(
     from rdapctl.errors import NetworkGuardError
 
     policy = NetworkPolicy(allow_http=True, allow_private=True, allowed_ports=(httpserver.port,))
-    httpserver.expect_request("/domain/google.com").respond_with_json(
+    httpserver.expect_request("/domain/remembered.example").respond_with_json(
         DOMAIN, content_type="application/rdap+json"
     )
     client = StdlibHttpClient(policy, env={}, timeout_s=2.0, max_response_bytes=100_000)
     try:
-        url = httpserver.url_for("/domain/google.com")
+        url = httpserver.url_for("/domain/remembered.example")
         assert client.get(url).status == 200
         assert client.get(url).status == 200  # answered with the remembered check
         other_port = httpserver.port + 1 if httpserver.port < 65535 else httpserver.port - 1
@@ -264,4 +264,5 @@ def test_url_checks_remembered_per_client_still_refuse_other_urls(
             client.get(f"http://user:secret@127.0.0.1:{httpserver.port}/domain/google.com")
     finally:
         client.close()
-    assert len(httpserver.log) == 2
+    asked = [r for r, _ in httpserver.log if r.path == "/domain/remembered.example"]
+    assert len(asked) == 2

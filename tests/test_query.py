@@ -89,3 +89,83 @@ def test_forced_type_must_fit() -> None:
         parse_query("example.com", "ip")
     with pytest.raises(UsageError):
         parse_query("example.com", "bogus")
+
+
+def test_plain_names_parse_as_every_form_tried_in_order_would() -> None:
+    """The shortcut for plain ASCII names gives exactly the query (or the refusal) that
+    trying every form in order gives, for look-alikes of every other form too."""
+    from rdapctl.query import detect_query
+
+    label63 = "a" * 63
+    samples = [
+        "example.com",
+        "Example.COM",
+        "bench0.com",
+        "a-b.c0m",
+        "xn--p1ai",
+        "b\u00fccher.de",
+        "www.xn--bcher-kva.de",
+        "1.2.3.4",
+        "1.2.3.com",
+        "as15169",
+        "AS1.com",
+        "help",
+        "2.0.192.in-addr.arpa",
+        "example.arpa",
+        "foo-RIPE",
+        "-a.com",
+        "a-.com",
+        "a..com",
+        "a.com.",
+        "\u212a.com",
+        "a.\u017fom",
+        f"{label63}.com",
+        f"{label63}a.com",
+        ".".join(["abcdefghi"] * 25) + ".com",
+        ".".join(["abcdefghi"] * 26) + ".com",
+        "http://rdap.example/domain/a.com",
+        "2001:db8::1",
+        "a_b.com",
+        "a.b-",
+        "a.1com",
+    ]
+    for text in samples:
+        try:
+            fast = parse_query(text)
+        except UsageError:
+            fast = None
+        assert fast == detect_query(text.strip()), text
+
+
+def test_audit_host_and_path_of_a_query_url_are_what_urlsplit_says() -> None:
+    """The lookup record's server_host and url_path, taken from the server's base URL
+    split once, equal splitting each query URL, for odd base URLs too."""
+    from urllib.parse import urlsplit
+
+    from rdapctl.bootstrap import ServerChoice, query_url
+    from rdapctl.lookup import url_host_and_path
+
+    bases = [
+        "http://127.0.0.1:18480/",
+        "https://RDAP.Example.com/rdap/",
+        "https://rdap.example",
+        "https://rdap.example/?x=1",
+        "https://user@rdap.example:8443/a/b/",
+        "https://[2001:db8::1]/",
+        "https://rdap.example/#frag/",
+    ]
+    queries = [
+        parse_query("example.com"),
+        parse_query("192.0.2.0/24"),
+        parse_query("AS15169"),
+        parse_query("ABC-RIPE"),
+        parse_query("help"),
+        parse_query("https://other.example/domain/a.com"),
+        parse_query("2.0.192.in-addr.arpa"),
+    ]
+    for base in bases:
+        choice = ServerChoice((base,), "test")
+        for query in queries:
+            url = query_url(choice, query)
+            parts = urlsplit(url)
+            assert url_host_and_path(url, choice, query) == (parts.hostname, parts.path), url

@@ -32,6 +32,22 @@ def test_construction_defaults_and_factories() -> None:
         Point(1, 2, (), {}, 5)
 
 
+def test_construction_without_arguments_uses_every_default() -> None:
+    """No arguments at all: defaults, fresh factory values; a required field still raises."""
+
+    @mutable_record
+    class Trace:
+        source: str = "network"
+        count: int = 0
+        seen: set[str] = factory(set)
+
+    a, b = Trace(), Trace()
+    assert (a.source, a.count, a.seen) == ("network", 0, set())
+    assert a.seen is not b.seen
+    with pytest.raises(TypeError, match="missing required argument 'x'"):
+        Point()
+
+
 def test_frozen_eq_hash_repr() -> None:
     """Immutable, compared by value, hashable when the values are, readable repr."""
     a, b = Point(1, 2), Point(1, 2)
