@@ -155,14 +155,12 @@ class ProcessPool:
         self.failure: AuditError | None = None
 
     def submit(self, job: Job) -> None:
-        i = min(range(len(self._workers)), key=self._load)
+        loads = self._outstanding
+        i = loads.index(min(loads))  # the least busy worker
         self._buffers[i].append(job)
         self._outstanding[i] += 1
         if len(self._buffers[i]) >= SEND_JOBS:
             self._send(i)
-
-    def _load(self, i: int) -> int:
-        return self._outstanding[i]
 
     def _send(self, i: int) -> None:
         jobs, self._buffers[i] = self._buffers[i], []

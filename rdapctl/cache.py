@@ -26,6 +26,8 @@ is cached and passes the policy-applied value), or hold global state.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import sqlite3
@@ -264,6 +266,7 @@ class TenantCache:
         self._tenant_bytes = tenant.name.encode()
         # One cipher object per key id: building AESGCM is a measurable share of a hit.
         self._aeads: dict[str, Aead] = {}
+        self._index_mac: tuple[bytes, hmac.HMAC] | None = None
         self._store_errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
         # defer_bookkeeping: rowids read since the last flush_reads, and hit/miss counts.
         self._deferred = False
@@ -396,8 +399,6 @@ class TenantCache:
 
     def cache_key(self, req: CacheRequest) -> bytes:
         """HMAC of the canonical request and policy fingerprint (what is stored on disk)."""
-        from rdapctl.crypto import hmac_sha256
-
         # The compact JSON array ["rdapctl-cache-key/v1", tenant, type, query, server,
         # follow, fingerprint], assembled from its constant ends (one per lookup).
         quote = _quote_json
@@ -413,7 +414,13 @@ class TenantCache:
                 self._key_tail,
             )
         ).encode("utf-8")
-        return hmac_sha256(self._keyring.index_key(), canonical)
+        key = self._keyring.index_key()
+        keyed = self._index_mac
+        if keyed is None or keyed[0] is not key:  # first use, or the keyring changed it
+            keyed = self._index_mac = (key, hmac.new(key, digestmod=hashlib.sha256))
+        signer = keyed[1].copy()  # hmac_sha256(key, canonical) without new key pads
+        signer.update(canonical)
+        return signer.digest()
 
     def _aad(self, cache_key: bytes, header: bytes) -> bytes:
         return _AD_PREFIX + self._tenant_bytes + b"\x00" + cache_key + b"\x00" + header
