@@ -118,6 +118,42 @@ def test_deferred_cache_reads_write_hit_counts_only_when_flushed() -> None:
     cache.close()
 
 
+def test_deferred_reads_refresh_lru_times_only_of_entries_not_used_this_minute() -> None:
+    """Batch LRU order is to the minute: an entry read an hour ago gets a new access
+    time at flush; one stored or read moments ago keeps its own (no write per hit)."""
+    import sqlite3
+
+    from rdapctl.cache import LRU_GRANULARITY_S
+
+    paths = StatePaths.from_env(os.environ)
+    tenant = Tenant(name="acme")
+    keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
+    old, fresh = CacheRequest("domain", "old.example"), CacheRequest("domain", "new.example")
+    with TenantCache.open(paths, tenant, keyring) as plain:
+        plain.put_many_plain(
+            [(r, json.dumps({"status": "ok"}).encode(), 3600, None) for r in (old, fresh)]
+        )
+        old_key, fresh_key = plain.cache_key(old), plain.cache_key(fresh)
+    db = paths.tenant_cache_dir(tenant.name) / "cache.db"
+
+    def access_times() -> dict[bytes, float]:
+        with sqlite3.connect(db) as con:
+            rows = con.execute("SELECT key, access_time FROM Cache WHERE raw = 1").fetchall()
+        return {bytes(k): t for k, t in rows}
+
+    an_hour_ago = time.time() - 3600
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE Cache SET access_time = ? WHERE key = ?", (an_hour_ago, old_key))
+    before = access_times()
+    cache = TenantCache.open(paths, tenant, keyring, defer_bookkeeping=True)
+    assert cache.get(old) is not None and cache.get(fresh) is not None
+    cache.flush_reads()
+    cache.close()
+    after = access_times()
+    assert after[old_key] >= an_hour_ago + 3600 - LRU_GRANULARITY_S
+    assert after[fresh_key] == before[fresh_key]
+
+
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs for two workers")
 def test_batch_workers_in_several_processes_write_one_valid_audit_chain(
     httpserver: HTTPServer, rdapctl_home: Path, tmp_path: Path
