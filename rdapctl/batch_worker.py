@@ -8,12 +8,14 @@ the parent is used after the fork) and runs lookup threads.
 
 Each worker gets an equal share of ``max_concurrent_requests`` as the in-flight
 limits (per host and over all hosts) of its ``HostGate``, so the run as a whole
-stays within the tenant's numbers; it runs ``max_concurrent_requests`` threads, so
-that lookups waiting for a slowed host (``Retry-After``) hold no slot and others
-go on. When the cache may answer it starts with one thread (hits are pure CPU, and
-more threads would only fight over the GIL) and starts the rest at the first lookup
-that is not a hit or takes longer than ``NARROW_SLOW_S``. The per-host rate limit
-is the gate's token bucket, shared by all processes of the tenant anyway.
+stays within the tenant's numbers. It runs one lookup thread per slot of its share
+(more would only queue for a slot, and every hand-over wakes a thread), and all of
+``max_concurrent_requests`` once a host answers with ``Retry-After``, so that lookups
+waiting for a slowed host hold no slot and others go on. When the cache may answer it
+starts with one thread (hits are pure CPU, and more threads would only fight over the
+GIL) and widens at the first lookup that is not a hit or takes longer than
+``NARROW_SLOW_S``. The per-host rate limit is the gate's token bucket, shared by all
+processes of the tenant anyway.
 
 A worker answers a chunk at a time: it writes the chunk's cache entries in one
 transaction and its audit records in one locked, fsync'd append (the audit lock
@@ -274,6 +276,7 @@ class _Worker:
         self._sender.start()
         self._options = options
         self._threads = threads
+        self._share = share
         self._stop = threading.Event()
         security = tenant.security
         self._gate = HostGate(
@@ -306,7 +309,12 @@ class _Worker:
         self._narrow = options.cache_mode in ("default", "offline") and self._session.cache_enabled
 
     def _start_threads(self) -> None:
-        want = 1 if self._narrow else self._threads
+        if self._narrow:
+            want = 1
+        elif self._gate.slowed.is_set():
+            want = self._threads
+        else:
+            want = min(self._share, self._threads)
         while len(self._workers) < want:
             t = threading.Thread(target=self._lookups, args=(self._session.worker(),), daemon=True)
             t.start()
@@ -331,6 +339,8 @@ class _Worker:
             while not (ended and outstanding == 0):
                 if self._narrow:
                     self._widen_if_needed()
+                elif len(workers) < self._threads and self._gate.slowed.is_set():
+                    self._start_threads()
                 poll_s = _NARROW_POLL_S if self._narrow or draining else CHUNK_SECONDS / 2
                 if ended:
                     time.sleep(min(poll_s, CHUNK_SECONDS / 5))

@@ -204,6 +204,8 @@ class HostGate:
         self._total = Slots(max(1, max_total or max_concurrent))
         self._buckets: dict[str, SharedBucket] = {}
         self.waited_s = 0.0
+        # Set at the first Retry-After: from then on a lookup may wait holding no slot.
+        self.slowed = threading.Event()
 
     def _host(self, url: str) -> str:
         parts = urlsplit(url)
@@ -261,6 +263,7 @@ class HostGate:
     def retry_after(self, url: str, wait_s: float) -> None:
         _, bucket = self._for(self._host(url))
         bucket.block_until(self._clock() + wait_s)
+        self.slowed.set()
 
     def close(self) -> None:
         with self._lock:
