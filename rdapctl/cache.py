@@ -59,9 +59,9 @@ _VERSION = 1
 _VERSION_HEAD = 2
 _FLAG_ZLIB = 0x01
 _TIMES = struct.Struct(">dd")
-_REJECTED_KEY = "rdapctl:rejected"
+_REJECTED_KEY = "rdapctl:rejected"  # str: can never collide with a 32-byte HMAC key
 # Batch reads refresh an entry's LRU access time only when it is at least this old.
-LRU_GRANULARITY_S = 60.0  # str: can never collide with a 32-byte HMAC key
+LRU_GRANULARITY_S = 60.0
 _AD_PREFIX = b"rdapctl-cache/v1\x00"
 # zlib only pays when it shrinks the value noticeably; tiny values are stored as is.
 _COMPRESS_MIN_BYTES = 512

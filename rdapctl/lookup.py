@@ -163,12 +163,10 @@ _PATH_PLAIN = re.compile(r"[^?#\t\r\n]*")
 def _split_base(base_url: str) -> tuple[str | None, str] | None:
     """(hostname, path) of a server base URL ending in "/" with no query or fragment;
     None otherwise (then appending a path would not just extend the split path)."""
+    if not _PATH_PLAIN.fullmatch(base_url):  # no query, fragment or dropped characters
+        return None
     parts = urlsplit(base_url)
-    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
-        return None
-    if not parts.path.endswith("/") or not _PATH_PLAIN.fullmatch(base_url):
-        return None
-    return parts.hostname, parts.path
+    return (parts.hostname, parts.path) if parts.path.endswith("/") else None
 
 
 def _error_envelope(

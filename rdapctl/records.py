@@ -92,14 +92,6 @@ def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
     cls = type(self)
     names = cls._record_names
     values = self.__dict__
-    if not args and not kwargs:  # all defaults (a lookup's trace): two dict operations
-        values.update(cls._record_defaults)
-        for name, make in cls._record_factories.items():
-            values[name] = make()
-        if len(values) < len(names):
-            missing = next(n for n in names if n not in values)
-            raise TypeError(f"{cls.__name__}() missing required argument {missing!r}")
-        return
     if args:
         if len(args) > len(names):
             raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")
@@ -113,15 +105,18 @@ def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
                 raise TypeError(f"{cls.__name__}() got multiple values for {key!r}")
         values.update(kwargs)
     if len(values) < len(names):
-        for name in names:
-            if name in values:
-                continue
-            if name in cls._record_defaults:
-                values[name] = cls._record_defaults[name]
-            elif name in cls._record_factories:
-                values[name] = cls._record_factories[name]()
-            else:
-                raise TypeError(f"{cls.__name__}() missing required argument {name!r}")
+        if values:
+            for name, default in cls._record_defaults.items():
+                if name not in values:
+                    values[name] = default
+        else:  # no arguments at all (a lookup's trace): one dict update
+            values.update(cls._record_defaults)
+        for name, make in cls._record_factories.items():
+            if name not in values:
+                values[name] = make()
+        if len(values) < len(names):
+            missing = next(n for n in names if n not in values)
+            raise TypeError(f"{cls.__name__}() missing required argument {missing!r}")
 
 
 def __repr__(self: Any) -> str:

@@ -35,6 +35,7 @@ class Recorder:
         self.active = 0
         self.max_active = 0
         self.status_for: dict[str, tuple[int, dict[str, str]]] = {}
+        self.remarks: list[dict[str, object]] = []  # added to every answer (size)
         server.expect_request(re.compile(r"/.*")).respond_with_handler(self.handle)
 
     @property
@@ -59,6 +60,8 @@ class Recorder:
             if status == 200 and name.startswith("bad"):
                 status = 400
             body: dict[str, object] = {"objectClassName": "domain", "ldhName": name}
+            if self.remarks:
+                body["remarks"] = self.remarks
             if status != 200:
                 body = {"errorCode": status, "title": "nope"}
             return Response(
@@ -447,65 +450,30 @@ def test_every_answer_has_an_audit_record(lab: list[Recorder], tmp_path: Path) -
 
 
 def test_large_results_and_more_lines_than_the_window_all_arrive(
-    rdapctl_home: Path, tmp_path: Path
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
 ) -> None:
     """Chunks of results many times a pipe's size, and more lines than the parent's
     window: cold and warm (cache) runs both finish, every line once, in order. (A guard
     for the worker/parent pipe hand-off; the one hang seen there could not be made to
     happen on demand, see rdapctl.batch_worker._Worker._send_loop.)"""
-    filler = ["x" * 200] * 50  # ~10 KB of remarks per answer
-
-    def handle(request: Request) -> Response:
-        name = request.path.rsplit("/", 1)[-1]
-        body = {
-            "objectClassName": "domain",
-            "ldhName": name,
-            "remarks": [{"title": "padding", "description": filler}],
-        }
-        return Response(json.dumps(body), content_type="application/rdap+json")
-
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    try:
-        srv.expect_request(re.compile(r"/domain/.*")).respond_with_handler(handle)
-        port = srv.port
-        rdapctl_home.mkdir(parents=True, exist_ok=True)
-        (rdapctl_home / "profiles.toml").write_text(
-            f"""default_tenant = "lab"
-
-[tenants.lab]
-isolation = "standard"
-
-[tenants.lab.security]
-allow_http = true
-allow_private_ips = ["127.0.0.1/32"]
-allowed_ports = [{port}]
-max_concurrent_requests = 4
-requests_per_second = 100000.0
-
-[tenants.lab.servers]
-all = "http://127.0.0.1:{port}/"
-""",
-            encoding="utf-8",
-        )
-        infile = tmp_path / "in.txt"
-        # More lines than the parent's window (2,048), so it still has jobs to send while
-        # the workers' first results are on their way.
-        infile.write_text("".join(f"big{i}.com\n" for i in range(3000)), encoding="utf-8")
-        for run in ("cold", "warm"):
-            out_file = tmp_path / f"{run}.jsonl"
-            proc = rdapctl("batch", str(infile), "--no-progress", "--output", str(out_file))
-            try:
-                _, err = proc.communicate(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-                raise AssertionError(f"the {run} batch run stalled") from None
-            assert proc.returncode == 0, err
-            lines = [json.loads(x) for x in out_file.read_bytes().splitlines()]
-            assert [e["line"] for e in lines] == list(range(1, 3001))
-            expected = "network" if run == "cold" else "cache"
-            assert {e["source"] for e in lines} == {expected}
-    finally:
-        srv.clear()
-        srv.stop()
+    write_profiles(
+        rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 100000.0"
+    )
+    servers[0].remarks = [{"title": "padding", "description": ["x" * 200] * 50}]  # ~10 KB
+    infile = tmp_path / "in.txt"
+    # More lines than the parent's window (2,048), so it still has jobs to send while
+    # the workers' first results are on their way.
+    infile.write_text("".join(f"big{i}.com\n" for i in range(3000)), encoding="utf-8")
+    for run, source in (("cold", "network"), ("warm", "cache")):
+        out_file = tmp_path / f"{run}.jsonl"
+        proc = rdapctl("batch", str(infile), "--no-progress", "--output", str(out_file))
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError(f"the {run} batch run stalled") from None
+        assert proc.returncode == 0, err
+        lines = [json.loads(x) for x in out_file.read_bytes().splitlines()]
+        assert [e["line"] for e in lines] == list(range(1, 3001))
+        assert {e["source"] for e in lines} == {source}
