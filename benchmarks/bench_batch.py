@@ -7,7 +7,8 @@ answer by 50 ms; then measures, all against the same URLs:
 1. stdlib ``http.client`` keep-alive loop (the reference) vs ``rdapctl batch``,
    cold cache, full pipeline (redaction, encrypted cache write, audit);
 2. ``rdapctl batch`` against the 50 ms server at concurrency 32 (ideal 640/s);
-3. ``rdapctl batch`` with a warm cache;
+3. ``rdapctl batch`` with a warm cache (the median of three runs, and its ratio to the
+   stdlib loop: the absolute rate follows the machine's speed);
 4. peak RSS of ``rdapctl batch`` over a 1,000,000-line input (repeated names).
 
 ``python benchmarks/bench_batch.py [--domains 10000] [--skip-memory]``. Needs nginx
@@ -32,6 +33,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from rdap_server import domain_object  # noqa: E402
+
+WARM_RUNS = 3
 
 NGINX_CONF = """
 worker_processes 1;
@@ -235,8 +238,18 @@ def main() -> None:
                 f"{cold / best if best else 0:.2f} x best peer (target > 1)",
             )
         )
-        warm, _, _ = run_batch(home, infile, "bench")
-        rows.append(("rdapctl batch, warm cache", f"{warm:,.0f}/s", "target >= 10,000/s"))
+        # Three runs, the median: one warm run lasts about a second, so a single one
+        # follows the machine's moment-to-moment speed more than the code's.
+        warm_runs = sorted(run_batch(home, infile, "bench")[0] for _ in range(WARM_RUNS))
+        warm = warm_runs[len(warm_runs) // 2]
+        rows.append(
+            (
+                "rdapctl batch, warm cache",
+                f"{warm:,.0f}/s",
+                f"target >= 10,000/s; median of {WARM_RUNS} "
+                f"({', '.join(f'{r:,.0f}' for r in warm_runs)}); {warm / ref:.2f} x stdlib",
+            )
+        )
         slow_in = root / "slow.txt"
         # As many names as the other cases, so start-up weighs the same in every rate.
         slow_in.write_text("".join(f"slow{i}.com\n" for i in range(args.domains)))
