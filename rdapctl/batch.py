@@ -193,6 +193,16 @@ def answer(
     )
 
 
+def next_job(jobs: queue.SimpleQueue[Any], session: TenantSession) -> Any:
+    """The next job of a lookup thread; before waiting for one, the thread's session
+    lets go of what it holds (see ``TenantSession.idle``)."""
+    try:
+        return jobs.get_nowait()
+    except queue.Empty:
+        session.idle()
+        return jobs.get()
+
+
 _dumps = dumps_compact
 # How every stored envelope reads between "status" and "server" (make_envelope's order;
 # only strings and numbers come before it, so the first match is the top-level key).
@@ -238,7 +248,7 @@ class _ThreadPool:
     def _work(self, session: TenantSession) -> None:
         try:
             while True:
-                job = self._jobs.get()
+                job = next_job(self._jobs, session)
                 if job is _STOP:
                     return
                 try:

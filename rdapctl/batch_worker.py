@@ -455,11 +455,11 @@ class _Worker:
         return len(results)
 
     def _lookups(self, session: Any) -> None:
-        from rdapctl.batch import answer
+        from rdapctl.batch import answer, next_job
 
         try:
             while True:
-                job = self._jobs.get()
+                job = next_job(self._jobs, session)
                 if job is _STOP:
                     return
                 self._busy_since = time.monotonic()

@@ -13,7 +13,10 @@ and nothing else; the LRU access times and hit/miss counters that diskcache woul
 write on every read are kept in memory and written by :meth:`TenantCache.flush_reads`
 in one transaction (so eviction stays least-recently-used, a chunk late). An access
 time less than ``LRU_GRANULARITY_S`` old is left as it is: batch LRU order is to the
-minute, which spares a warm run a scattered page write per hit.
+minute, which spares a warm run a scattered page write per hit. Each thread's
+batch reads go through its own read-only connection and share one read transaction
+(one WAL snapshot and lock) for up to ``SNAPSHOT_READS`` reads or ``SNAPSHOT_S``
+seconds; :meth:`TenantCache.end_reads` releases it when the thread goes idle.
 
 Freshness is decided against the injected clock, never diskcache's own expiry
 (which is also set, on wall-clock time, only so diskcache can cull dead entries).
@@ -34,6 +37,7 @@ import json
 import os
 import sqlite3
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -62,6 +66,13 @@ _TIMES = struct.Struct(">dd")
 _REJECTED_KEY = "rdapctl:rejected"  # str: can never collide with a 32-byte HMAC key
 # Batch reads refresh an entry's LRU access time only when it is at least this old.
 LRU_GRANULARITY_S = 60.0
+# Batch reads of a thread share a read transaction for at most this many reads or
+# seconds: a SELECT in its own transaction takes and drops the WAL read lock and
+# checks the WAL header every time (a third of a hit's read). Entries written by
+# others meanwhile are seen at the next snapshot; a miss until then is fetched.
+SNAPSHOT_READS = 64
+SNAPSHOT_S = 0.02
+_READER_MMAP_BYTES = 2**26  # as diskcache's own connections
 _AD_PREFIX = b"rdapctl-cache/v1\x00"
 # zlib only pays when it shrinks the value noticeably; tiny values are stored as is.
 _COMPRESS_MIN_BYTES = 512
@@ -277,6 +288,9 @@ class TenantCache:
         self._touched: dict[int, float] = {}
         self._hits = 0
         self._misses = 0
+        self._snapshot = threading.local()  # this thread's reader: con, reads left, until
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"TenantCache(tenant={self.tenant.name!r}, directory={str(self.directory)!r})"
@@ -388,6 +402,12 @@ class TenantCache:
         return cls(None, directory, tenant, keyring, clock, lambda reason: None, compress=False)
 
     def close(self) -> None:
+        """Close the store and every thread's reader (call once the threads are done)."""
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for con in readers:
+            with contextlib.suppress(sqlite3.Error):
+                con.close()
         if self._store_obj is not None:
             if self._deferred:
                 self.flush_reads()
@@ -611,25 +631,79 @@ class TenantCache:
             con.close()
 
     def _read(self, cache_key: bytes) -> bytes | None:
-        """diskcache's ``get`` without its writes (access time, counters): one SELECT."""
-        store = self._store
+        """diskcache's ``get`` without its writes (access time, counters): one SELECT,
+        in this thread's read snapshot."""
         now = time.time()  # diskcache's own expiry is on wall-clock time, see above
-        row = store._sql(
-            "SELECT rowid, mode, filename, value, access_time FROM Cache"
-            " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
-            (sqlite3.Binary(cache_key), now),
-        ).fetchone()
+        con = self._snapshot_reader(time.monotonic())
+        try:
+            row = con.execute(
+                "SELECT rowid, mode, filename, value, access_time FROM Cache"
+                " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
+                (sqlite3.Binary(cache_key), now),
+            ).fetchone()
+        except sqlite3.Error:
+            self.end_reads()
+            raise
         if row is None:
             self._misses += 1
             return None
         rowid, mode, filename, value, accessed = row
-        blob = store._disk.fetch(mode, filename, value, False)
+        blob = self._store._disk.fetch(mode, filename, value, False)
         self._hits += 1
         # LRU order to the minute: rewriting the access time of an entry used moments ago
         # (the warm run after a cold one) is a scattered page write per hit for nothing.
         if type(accessed) not in (float, int) or now - accessed >= LRU_GRANULARITY_S:
             self._touched[rowid] = now
         return blob if isinstance(blob, bytes) else None
+
+    def _snapshot_reader(self, now: float) -> sqlite3.Connection:
+        """This thread's reader connection, inside a read transaction that is at most
+        ``SNAPSHOT_READS`` reads and ``SNAPSHOT_S`` seconds old."""
+        snap = self._snapshot
+        con: sqlite3.Connection | None = getattr(snap, "con", None)
+        if con is not None:
+            if snap.left > 0 and now < snap.until:
+                snap.left -= 1
+                return con
+            self.end_reads()
+        else:
+            con = getattr(snap, "reader", None)
+            if con is None:
+                con = snap.reader = self._open_reader()
+        con.execute("BEGIN")
+        snap.con, snap.left, snap.until = con, SNAPSHOT_READS - 1, now + SNAPSHOT_S
+        return con
+
+    def _open_reader(self) -> sqlite3.Connection:
+        # The store's own connection of this thread must stay free for diskcache's
+        # writes (a write cannot start inside this read transaction); a second one
+        # just for reading keeps the two apart. Closed by close(), from another thread.
+        _ = self._store  # diskcache created or checked the database
+        con = sqlite3.connect(
+            str(self.directory / "cache.db"),
+            timeout=60.0,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            con.execute("PRAGMA query_only = 1")
+            con.execute(f"PRAGMA mmap_size = {_READER_MMAP_BYTES}")
+        except sqlite3.Error:
+            con.close()
+            raise
+        with self._readers_lock:
+            self._readers.append(con)
+        return con
+
+    def end_reads(self) -> None:
+        """End this thread's read snapshot: call before the thread waits for work, so
+        that it does not hold an old snapshot (and the WAL) while idle."""
+        snap = self._snapshot
+        con = getattr(snap, "con", None)
+        if con is not None:
+            snap.con = None
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("COMMIT")
 
     def flush_reads(self) -> None:
         """Write what deferred reads owe: LRU access times and hit/miss counts."""

@@ -168,9 +168,17 @@ class TenantSession:
 
         return NetworkPolicy.from_tenant(self.tenant)
 
+    def idle(self) -> None:
+        """This thread is about to wait for work: let go of what it would hold in the
+        meantime (its cache read snapshot, which keeps the cache's WAL from shrinking)."""
+        cache = self.__dict__.get("cache")
+        if cache is not None:
+            cache.end_reads()
+
     def close(self) -> None:
         if "http" in self.__dict__:
             self.http.close()
+        self.idle()
         if not self._owns_shared:
             return
         cache = self.__dict__.get("cache")

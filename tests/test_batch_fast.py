@@ -7,6 +7,7 @@ import json
 import os
 import re
 import time
+from contextlib import closing
 from ipaddress import ip_network
 from pathlib import Path
 
@@ -154,6 +155,58 @@ def test_deferred_reads_refresh_lru_times_only_of_entries_not_used_this_minute()
     assert after[fresh_key] == before[fresh_key]
 
 
+def test_deferred_reads_share_a_snapshot_that_never_blocks_writes_and_is_let_go() -> None:
+    """A thread's batch reads share one read transaction: an entry another process
+    writes meanwhile shows at the next snapshot (after end_reads, or after
+    SNAPSHOT_READS reads); this thread's own writes still go through mid-snapshot;
+    closing leaves no reader behind and nothing stored is lost."""
+    import sqlite3
+
+    from rdapctl.cache import SNAPSHOT_READS
+
+    paths = StatePaths.from_env(os.environ)
+    tenant = Tenant(name="acme")
+    keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
+    text = json.dumps({"status": "ok"}).encode()
+    late, later, own = (
+        CacheRequest("domain", n) for n in ("late.example", "later.example", "own.example")
+    )
+    db = paths.tenant_cache_dir(tenant.name) / "cache.db"
+    cache = TenantCache.open(paths, tenant, keyring, defer_bookkeeping=True)
+    other = TenantCache.open(paths, tenant, keyring)  # another process's connection
+    try:
+        assert cache.get(late) is None  # the snapshot starts here
+        other.put_many_plain([(late, text, 3600, None)])
+        assert cache.get(late) is None  # not in this snapshot
+        # This thread writes while its snapshot is open (diskcache's own connection).
+        assert cache.put_many_plain([(own, text, 3600, None)]) == 1
+        cache.flush_reads()
+        cache.end_reads()
+        assert cache.get(late) is not None and cache.get(own) is not None
+
+        other.put_many_plain([(later, text, 3600, None)])
+        seen = [cache.get(later) is not None for _ in range(SNAPSHOT_READS + 1)]
+        assert seen[0] is False and seen[-1] is True  # a new snapshot after enough reads
+
+        # An open snapshot keeps the WAL from being emptied; an idle thread lets go.
+        busy_while_reading = _truncate_wal(db)
+        cache.end_reads()
+        assert (busy_while_reading, _truncate_wal(db)) == (1, 0)
+    finally:
+        other.close()
+        cache.close()
+    with closing(sqlite3.connect(db)) as con:
+        assert con.execute("SELECT COUNT(*) FROM Cache WHERE raw = 1").fetchone()[0] == 3
+
+
+def _truncate_wal(db: Path) -> int:
+    """1 when a reader still holds a WAL snapshot (the checkpoint could not finish)."""
+    import sqlite3
+
+    with closing(sqlite3.connect(db, timeout=0)) as con:
+        return int(con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+
+
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs for two workers")
 def test_batch_workers_in_several_processes_write_one_valid_audit_chain(
     httpserver: HTTPServer, rdapctl_home: Path, tmp_path: Path
@@ -196,3 +249,26 @@ def app_():  # type: ignore[no-untyped-def]
     from rdapctl.cli import app
 
     return app
+
+
+def test_a_lookup_thread_lets_go_of_its_snapshot_only_when_it_must_wait() -> None:
+    """next_job: straight from the queue while there is work; idle() first otherwise."""
+    import queue
+    import threading
+
+    from rdapctl.batch import next_job
+
+    class Session:
+        idled = 0
+
+        def idle(self) -> None:
+            self.idled += 1
+
+    jobs: queue.SimpleQueue[str] = queue.SimpleQueue()
+    session = Session()
+    jobs.put("a")
+    assert next_job(jobs, session) == "a"  # type: ignore[arg-type]
+    assert session.idled == 0
+    threading.Timer(0.05, jobs.put, args=("b",)).start()
+    assert next_job(jobs, session) == "b"  # type: ignore[arg-type]
+    assert session.idled == 1
