@@ -121,7 +121,15 @@ def stdlib_loop(port: int, names: list[str]) -> float:
 
 
 def profiles(home: Path, port: int, delay_port: int, concurrency: int) -> None:
+    """Tenant "bench" finds nginx through the IANA bootstrap, as a user's lookups find
+    their registry: a refreshed copy of the full dns registry with .com pointed at it.
+    Tenant "slow" sends everything to the delaying server (servers.all)."""
     home.mkdir(parents=True, exist_ok=True)
+    dns = json.loads((HERE.parent / "rdapctl" / "data" / "bootstrap" / "dns.json").read_text())
+    services = [[[k for k in keys if k != "com"], urls] for keys, urls in dns["services"]]
+    services = [s for s in services if s[0]] + [[["com"], [f"http://127.0.0.1:{port}/"]]]
+    (home / "bootstrap").mkdir(exist_ok=True)
+    (home / "bootstrap" / "dns.json").write_text(json.dumps({**dns, "services": services}))
     (home / "profiles.toml").write_text(
         f"""default_tenant = "bench"
 [tenants.bench]
@@ -133,8 +141,6 @@ allowed_ports = [{port}, {delay_port}]
 max_concurrent_requests = {concurrency}
 requests_per_second = 100000.0
 max_batch_size = 2000000
-[tenants.bench.servers]
-all = "http://127.0.0.1:{port}/"
 [tenants.slow]
 isolation = "standard"
 [tenants.slow.security]

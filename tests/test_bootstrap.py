@@ -123,3 +123,159 @@ def test_url_query_carries_its_server(boot: Bootstrap) -> None:
     """A full RDAP URL is fetched as is."""
     q = parse_query("https://rdap.example/domain/x.com")
     assert query_url(choose_server(q, Tenant(), boot), q) == "https://rdap.example/domain/x.com"
+
+
+# The matchers as they first were: a scan of the registry per query. The indexed ones
+# must give the same choice (URLs and reason) for every query.
+def _scan_domain(boot: Bootstrap, name: str) -> tuple[tuple[str, ...], str] | None:
+    from rdapctl.bootstrap import _prefer_https
+
+    table = {k.lower(): urls for keys, urls in boot.registry("dns").services for k in keys}
+    labels = name.split(".")
+    for i in range(len(labels)):
+        suffix = ".".join(labels[i:])
+        if suffix in table:
+            return _prefer_https(
+                table[suffix]
+            ), f"IANA dns registry: longest matching suffix .{suffix}"
+    return None
+
+
+def _scan_ip(boot: Bootstrap, raw: str) -> tuple[tuple[str, ...], str] | None:
+    import ipaddress
+
+    from rdapctl.bootstrap import _prefer_https
+
+    network = ipaddress.ip_network(raw, strict=False)
+    name = "ipv4" if network.version == 4 else "ipv6"
+    index = [
+        (ipaddress.ip_network(k, strict=False), urls)
+        for keys, urls in boot.registry(name).services
+        for k in keys
+    ]
+    index.sort(key=lambda item: item[0].prefixlen, reverse=True)
+    for candidate, urls in index:
+        if candidate.version == network.version and network.subnet_of(candidate):  # type: ignore[arg-type]
+            return _prefer_https(urls), f"IANA {name} registry: longest matching prefix {candidate}"
+    return None
+
+
+def _scan_asn(boot: Bootstrap, asn: int) -> tuple[tuple[str, ...], str] | None:
+    from rdapctl.bootstrap import _prefer_https
+
+    for keys, urls in boot.registry("asn").services:
+        for key in keys:
+            low, _, high = key.partition("-")
+            if int(low) <= asn <= int(high or low):
+                return _prefer_https(urls), f"IANA asn registry: range {key}"
+    return None
+
+
+def _found(choice: object) -> tuple[tuple[str, ...], str] | None:
+    return None if choice is None else (choice.servers, choice.reason)  # type: ignore[attr-defined]
+
+
+def test_indexed_matching_gives_what_a_registry_scan_gives(boot: Bootstrap) -> None:
+    """Every TLD, every IP prefix's first and last address and a few either side, every
+    ASN range's ends and neighbours, and networks wider than a prefix: same answer."""
+    import ipaddress
+    import random
+
+    tlds = [k for keys, _ in boot.registry("dns").services for k in keys]
+    for tld in tlds:
+        for name in (tld.lower(), f"example.{tld.lower()}", f"a.b.{tld.lower()}"):
+            assert _found(boot._match_domain(name)) == _scan_domain(boot, name), name
+    assert boot._match_domain("example.invalid") is None
+
+    rng = random.Random(6)
+    queries: list[str] = []
+    for name in ("ipv4", "ipv6"):
+        for keys, _ in boot.registry(name).services:
+            for key in keys:
+                net = ipaddress.ip_network(key, strict=False)
+                first, last = int(net.network_address), int(net.broadcast_address)
+                for value in (first - 1, first, last, last + 1):
+                    if 0 <= value < 2**net.max_prefixlen:
+                        address = (
+                            ipaddress.IPv4Address if net.version == 4 else ipaddress.IPv6Address
+                        )
+                        queries.append(str(address(value)))
+                if net.prefixlen > 4:
+                    queries.append(str(net.supernet(new_prefix=net.prefixlen - 4)))
+                queries.append(str(net))
+    queries += [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(500)]
+    queries += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(500)]
+    queries += ["0.0.0.0/0", "::/0", "2001::/16"]
+    for raw in queries:
+        network = ipaddress.ip_network(raw, strict=False)
+        assert _found(boot._match_ip(network)) == _scan_ip(boot, raw), raw
+
+    for keys, _ in boot.registry("asn").services:
+        for key in keys:
+            low, _, high = key.partition("-")
+            for asn in (int(low) - 1, int(low), int(high or low), int(high or low) + 1):
+                assert _found(boot._match_asn(asn)) == _scan_asn(boot, asn), asn
+
+
+def test_overlapping_asn_ranges_and_repeated_prefixes_keep_registry_order(
+    tmp_path: Path,
+) -> None:
+    """A registry file IANA would not publish still matches as its order says."""
+    updated = tmp_path / "boot"
+    updated.mkdir()
+
+    def write(name: str, services: list[object]) -> None:
+        doc = {"version": "1.0", "publication": "2030-01-01T00:00:00Z", "services": services}
+        (updated / f"{name}.json").write_text(json.dumps(doc))
+
+    write(
+        "asn",
+        [
+            [["100-200"], ["https://first.example/"]],
+            [["150-300"], ["https://second.example/"]],
+        ],
+    )
+    write(
+        "ipv4",
+        [
+            [["10.0.0.0/8"], ["https://first.example/"]],
+            [["10.0.0.0/8"], ["https://second.example/"]],
+        ],
+    )
+    boot = Bootstrap(updated)
+    pick = lambda raw: choose_server(parse_query(raw), Tenant(), boot).base_url  # noqa: E731
+    assert pick("AS160") == "https://first.example/"
+    assert pick("AS250") == "https://second.example/"
+    assert pick("10.1.2.3") == "https://first.example/"
+    with pytest.raises(NoServerError):
+        pick("AS99")
+
+
+def test_threads_matching_at_once_on_a_fresh_bootstrap_all_find_their_server(
+    tmp_path: Path,
+) -> None:
+    """Batch lookup threads hit the first match together: none may see an index that
+    is still being built (a batch once answered 1 line in 150 with "no server")."""
+    import sys
+    import threading
+
+    queries = [parse_query(q) for q in ("example.com", "1.1.1.1", "2001:4860::1", "AS3333")]
+
+    def work(boot: Bootstrap, start: threading.Barrier, misses: list[str]) -> None:
+        start.wait()
+        for _ in range(50):
+            misses.extend(q.value for q in queries if boot.match(q) is None)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # hand the GIL over as often as possible
+    try:
+        for _ in range(5):
+            boot, start, misses = Bootstrap(tmp_path / "none"), threading.Barrier(8), []
+            threads = [threading.Thread(target=work, args=(boot, start, misses)) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert misses == []
+    finally:
+        sys.setswitchinterval(switch)
