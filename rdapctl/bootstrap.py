@@ -9,6 +9,7 @@ here: ``rdapctl.bootstrap_update`` fetches.
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import itertools
 import json
@@ -262,19 +263,28 @@ def _override_domain(table: Mapping[str, str], name: str) -> tuple[str, str] | N
 
 
 def _override_ip(table: Mapping[str, str], network: IpNetwork) -> tuple[str, str] | None:
-    best: tuple[int, str, str] | None = None
-    for key, url in table.items():
+    """The longest ``servers.ip`` prefix holding ``network`` (the first of equals)."""
+    if not table:
+        return None
+    for candidate, key, url in _parsed_ip_overrides(tuple(table.items())):
+        if candidate.version == network.version and network.subnet_of(candidate):  # type: ignore[arg-type]
+            return key, url
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_ip_overrides(
+    items: tuple[tuple[str, str], ...],
+) -> tuple[tuple[IpNetwork, str, str], ...]:
+    # Parsed once per table, not per lookup: a tenant may list many internal prefixes.
+    parsed = []
+    for key, url in items:
         try:
-            candidate = ipaddress.ip_network(key, strict=False)
+            parsed.append((ipaddress.ip_network(key, strict=False), key, url))
         except ValueError:
             continue
-        if (
-            candidate.version == network.version
-            and network.subnet_of(candidate)  # type: ignore[arg-type]
-            and (best is None or candidate.prefixlen > best[0])
-        ):
-            best = (candidate.prefixlen, key, url)
-    return (best[1], best[2]) if best else None
+    parsed.sort(key=lambda item: item[0].prefixlen, reverse=True)  # stable: equals keep order
+    return tuple(parsed)
 
 
 def _override_asn(table: Mapping[str, str], asn: int) -> tuple[str, str] | None:

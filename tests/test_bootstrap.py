@@ -279,3 +279,24 @@ def test_threads_matching_at_once_on_a_fresh_bootstrap_all_find_their_server(
             assert misses == []
     finally:
         sys.setswitchinterval(switch)
+
+
+def test_ip_overrides_pick_the_longest_prefix_then_the_first_listed(boot: Bootstrap) -> None:
+    """servers.ip: the most specific prefix holding the address wins; between equal
+    prefixes the one listed first; a bad key is skipped; other versions never match."""
+    tenant = Tenant(
+        servers=Servers(
+            ip={
+                "not-a-prefix": "https://bad.example/",
+                "10.0.0.0/8": "https://wide.example/",
+                "10.1.0.0/16": "https://narrow.example/",
+                "10.1.0.0/255.255.0.0": "https://same-but-later.example/",
+                "2001:db8::/32": "https://v6.example/",
+            }
+        )
+    )
+    pick = lambda raw: choose_server(parse_query(raw), tenant, boot).base_url  # noqa: E731
+    assert pick("10.1.2.3") == "https://narrow.example/"
+    assert pick("10.2.0.1") == "https://wide.example/"
+    assert pick("2001:db8::1") == "https://v6.example/"
+    assert pick("8.8.8.8") == "https://rdap.arin.net/registry/"
