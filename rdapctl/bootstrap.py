@@ -115,10 +115,15 @@ class Bootstrap:
 
     updated_dir: Path | None
     _loaded: dict[str, Registry] = factory(dict)
-    _dns_index: dict[str, ServerChoice] | None = None
-    # Per registry: (prefix length, {network address: choice}), longest first.
-    _ip_index: dict[str, list[tuple[int, dict[int, ServerChoice]]]] = factory(dict)
+    # Indexes hold each entry's URLs; its ServerChoice is built when first matched
+    # (a choice per entry up front would cost a single lookup milliseconds).
+    _dns_index: dict[str, tuple[str, ...]] | None = None
+    # Per registry: (prefix length, {network address: (prefix, URLs)}), longest first.
+    _ip_index: dict[str, list[tuple[int, dict[int, tuple[IpNetwork, tuple[str, ...]]]]]] = factory(
+        dict
+    )
     _asn_index: _AsnIndex | None = None
+    _choices: dict[tuple[str, object], ServerChoice] = factory(dict)
 
     def registry(self, name: str) -> Registry:
         if name not in self._loaded:
@@ -138,25 +143,37 @@ class Bootstrap:
             return self._match_tag(query.object_tag)
         return None
 
+    def _choice(
+        self, registry: str, entry: object, urls: tuple[str, ...], reason: str
+    ) -> ServerChoice:
+        """The choice for a registry entry; ``reason`` is formatted with ``registry``
+        and ``entry`` when it is first built."""
+        choice = self._choices.get((registry, entry))
+        if choice is None:
+            text = reason.format(registry=registry, entry=entry)
+            choice = ServerChoice(_prefer_https(urls), text, registry)
+            self._choices[(registry, entry)] = choice
+        return choice
+
     def _match_domain(self, name: str) -> ServerChoice | None:
         table = self._dns_index
         if table is None:
-            # Built whole before it is published: lookup threads match concurrently.
-            table = {}
-            for keys, urls in self.registry("dns").services:
-                for key in keys:
-                    suffix = key.lower()  # a later entry for the same TLD wins
-                    table[suffix] = ServerChoice(
-                        _prefer_https(urls),
-                        f"IANA dns registry: longest matching suffix .{suffix}",
-                        "dns",
-                    )
+            # Built whole, then published: lookup threads match concurrently. A later
+            # entry for the same TLD wins.
+            services = self.registry("dns").services
+            table = {key.lower(): urls for keys, urls in services for key in keys}
             self._dns_index = table
         labels = name.split(".")
         for i in range(len(labels)):
-            choice = table.get(".".join(labels[i:]))
-            if choice is not None:
-                return choice
+            suffix = ".".join(labels[i:])
+            urls = table.get(suffix)
+            if urls is not None:
+                return self._choice(
+                    "dns",
+                    suffix,
+                    urls,
+                    "IANA {registry} registry: longest matching suffix .{entry}",
+                )
         return None
 
     def _match_ip(self, network: IpNetwork) -> ServerChoice | None:
@@ -170,38 +187,42 @@ class Bootstrap:
             # A prefix contains the query's network when it is no longer than the
             # query's and the query's address, cut to its length, is its address.
             if prefixlen <= network.prefixlen:
-                choice = table.get(address >> (bits - prefixlen) << (bits - prefixlen))
-                if choice is not None:
-                    return choice
+                hit = table.get(address >> (bits - prefixlen) << (bits - prefixlen))
+                if hit is not None:
+                    prefix, urls = hit
+                    return self._choice(
+                        name,
+                        prefix,
+                        urls,
+                        "IANA {registry} registry: longest matching prefix {entry}",
+                    )
         return None
 
-    def _build_ip_index(self, name: str, version: int) -> list[tuple[int, dict[int, ServerChoice]]]:
-        by_length: dict[int, dict[int, ServerChoice]] = {}
+    def _build_ip_index(
+        self, name: str, version: int
+    ) -> list[tuple[int, dict[int, tuple[IpNetwork, tuple[str, ...]]]]]:
+        by_length: dict[int, dict[int, tuple[IpNetwork, tuple[str, ...]]]] = {}
         for keys, urls in self.registry(name).services:
             for key in keys:
                 try:
-                    candidate = ipaddress.ip_network(key, strict=False)
+                    prefix = ipaddress.ip_network(key, strict=False)
                 except ValueError:
                     continue
-                if candidate.version != version:
-                    continue
-                table = by_length.setdefault(candidate.prefixlen, {})
-                # The first entry for a prefix wins, as in registry order.
-                table.setdefault(
-                    int(candidate.network_address),
-                    ServerChoice(
-                        _prefer_https(urls),
-                        f"IANA {name} registry: longest matching prefix {candidate}",
-                        name,
-                    ),
-                )
+                if prefix.version == version:
+                    # The first entry for a prefix wins, as in registry order.
+                    table = by_length.setdefault(prefix.prefixlen, {})
+                    table.setdefault(int(prefix.network_address), (prefix, urls))
         return sorted(by_length.items(), reverse=True)
 
     def _match_asn(self, asn: int) -> ServerChoice | None:
         index = self._asn_index
         if index is None:
-            index = self._asn_index = _AsnIndex.build(self.registry("asn"))
-        return index.find(asn)
+            index = self._asn_index = _AsnIndex(self.registry("asn"))
+        hit = index.find(asn)
+        if hit is None:
+            return None
+        key, urls = hit
+        return self._choice("asn", key, urls, "IANA {registry} registry: range {entry}")
 
     def _match_tag(self, tag: str) -> ServerChoice | None:
         for keys, urls in self.registry("object-tags").services:
@@ -216,40 +237,30 @@ class _AsnIndex:
     """The asn registry's ranges, parsed once, searched by bisection (registry order
     decides between overlapping ranges, which IANA does not publish but a file could)."""
 
-    def __init__(self, ranges: list[tuple[int, int, ServerChoice]]) -> None:
-        self._ranges = ranges  # registry order
+    def __init__(self, registry: Registry) -> None:
+        ranges: list[tuple[int, int, str, tuple[str, ...]]] = []  # registry order
+        for keys, urls in registry.services:
+            for key in keys:
+                low, _, high = key.partition("-")
+                try:
+                    ranges.append((int(low), int(high or low), key, urls))
+                except ValueError:
+                    continue
+        self._ranges = ranges
         by_start = sorted(ranges, key=lambda r: r[0])
         disjoint = all(a[1] < b[0] for a, b in itertools.pairwise(by_start))
         self._sorted = by_start if disjoint else None
         self._starts = [r[0] for r in by_start]
 
-    @classmethod
-    def build(cls, registry: Registry) -> _AsnIndex:
-        ranges = []
-        for keys, urls in registry.services:
-            for key in keys:
-                low, _, high = key.partition("-")
-                try:
-                    lo, hi = int(low), int(high or low)
-                except ValueError:
-                    continue
-                ranges.append(
-                    (
-                        lo,
-                        hi,
-                        ServerChoice(_prefer_https(urls), f"IANA asn registry: range {key}", "asn"),
-                    )
-                )
-        return cls(ranges)
-
-    def find(self, asn: int) -> ServerChoice | None:
+    def find(self, asn: int) -> tuple[str, tuple[str, ...]] | None:
+        """(range key, URLs) of the range holding ``asn``."""
         if self._sorted is None:
-            return next((c for lo, hi, c in self._ranges if lo <= asn <= hi), None)
+            return next(((k, u) for lo, hi, k, u in self._ranges if lo <= asn <= hi), None)
         at = bisect.bisect_right(self._starts, asn) - 1
         if at >= 0:
-            lo, hi, choice = self._sorted[at]
+            lo, hi, key, urls = self._sorted[at]
             if lo <= asn <= hi:
-                return choice
+                return key, urls
         return None
 
 
