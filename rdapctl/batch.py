@@ -182,15 +182,9 @@ def answer(
             body = _dumps(envelope).encode("utf-8")
             if writes is not None:
                 writes.attach(envelope, body)
-    return _Result(
-        key=key,
-        body=body,
-        status=envelope["status"],
-        code=exit_code_of(envelope),
-        source=envelope.get("source"),
-        # What the lookup record said, for records of its repeats (see _record_duplicate).
-        audit=recorded if recorded is not None else _audit_summary(envelope),
-    )
+    # What the lookup record said, for records of its repeats (see _record_duplicate).
+    audit = recorded if recorded is not None else _audit_summary(envelope)
+    return _Result(key, body, envelope["status"], audit["exit_code"], envelope.get("source"), audit)
 
 
 def next_job(jobs: queue.SimpleQueue[Any], session: TenantSession) -> Any:

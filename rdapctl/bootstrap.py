@@ -265,6 +265,8 @@ class _AsnIndex:
 
 
 def _override_domain(table: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    if not table:  # the usual case, asked on every lookup
+        return None
     labels = name.split(".")
     for i in range(len(labels)):
         suffix = ".".join(labels[i:])
@@ -299,7 +301,7 @@ def _parsed_ip_overrides(
 
 
 def _override_asn(table: Mapping[str, str], asn: int) -> tuple[str, str] | None:
-    for key, url in table.items():
+    for key, url in table.items():  # a handful at most
         low, _, high = key.partition("-")
         try:
             if int(low) <= asn <= int(high or low):

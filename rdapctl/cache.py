@@ -83,6 +83,7 @@ _ZLIB_WBITS = 13
 _ZLIB_MEMLEVEL = 6
 # A JSON string literal as json.dumps(..., ensure_ascii=False) writes it.
 _quote_json = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_decode_json = json.JSONDecoder().decode
 
 
 @record
@@ -933,8 +934,9 @@ def _to_json(value: Mapping[str, Any]) -> bytes:
 
 def _decode(plain: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(plain)
-    except ValueError:
+        # rdapctl stored UTF-8 (json.loads would first sniff for UTF-16 and -32).
+        value = _decode_json(plain.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
         raise _Reject("cache entry does not decode") from None
     if not isinstance(value, dict):
         raise _Reject("cache entry does not decode to an object")

@@ -79,14 +79,17 @@ class Aead:
         """Decrypt what :meth:`seal` produced with the same ``aad``; DecryptionError otherwise."""
         if len(blob) < NONCE_BYTES + TAG_BYTES:
             raise DecryptionError("encrypted data is truncated")
-        from cryptography.exceptions import InvalidTag
-
         try:
             return bytes(self._cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad))
-        except InvalidTag:
-            # `from None`: the chained exception adds nothing and must not invite
-            # anyone to print locals of this frame.
-            raise DecryptionError("encrypted data failed authentication") from None
+        except Exception as exc:
+            # Imported here, not before every call (a batch opens one per cache hit).
+            from cryptography.exceptions import InvalidTag
+
+            if not isinstance(exc, InvalidTag):
+                raise
+        # `from None` and outside the handler: the chained exception adds nothing and
+        # must not invite anyone to print locals of this frame.
+        raise DecryptionError("encrypted data failed authentication") from None
 
     def __repr__(self) -> str:
         return "Aead(<key hidden>)"
