@@ -353,8 +353,8 @@ class BatchRun:
     def _flush(self, force: bool = False) -> None:
         """Audit first (fsync'd), then the output lines those records stand for."""
         now = self._clock()
-        recent = now - self._last_flush < FLUSH_INTERVAL_S
-        if not force and self._out_lines < AUDIT_CHUNK and recent:
+        just_flushed = now - self._last_flush < FLUSH_INTERVAL_S
+        if not force and self._out_lines < AUDIT_CHUNK and just_flushed:
             return
         self._last_flush = now
         if self._collect is not None and self._audit_failed is None:

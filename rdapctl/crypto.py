@@ -87,9 +87,9 @@ class Aead:
 
             if not isinstance(exc, InvalidTag):
                 raise
-        # `from None` and outside the handler: the chained exception adds nothing and
+        # Raised outside the handler, so nothing is chained: InvalidTag adds nothing and
         # must not invite anyone to print locals of this frame.
-        raise DecryptionError("encrypted data failed authentication") from None
+        raise DecryptionError("encrypted data failed authentication")
 
     def __repr__(self) -> str:
         return "Aead(<key hidden>)"
