@@ -449,6 +449,50 @@ def test_every_answer_has_an_audit_record(lab: list[Recorder], tmp_path: Path) -
     assert [r["source"] for r in records].count("duplicate") == 1
 
 
+@pytest.mark.parametrize("mode", ["warm", "cold"])
+@pytest.mark.parametrize("fail_open", [False, True], ids=["fail-closed", "fail-open"])
+def test_answers_that_cannot_be_recorded_are_not_shown(
+    lab: list[Recorder], tmp_path: Path, rdapctl_home: Path, mode: str, fail_open: bool
+) -> None:
+    """The audit log cannot be written. Fail-closed: no line reaches the output, the
+    run exits with the audit code, and --resume later does every line. With
+    audit.fail_open: every line, and a warning. Warm runs write their chunks from the
+    thread answering from the cache, cold ones from the worker's main thread."""
+    import shutil
+
+    from rdapctl.errors import ExitCode
+
+    if fail_open:
+        with (rdapctl_home / "profiles.toml").open("a", encoding="utf-8") as fh:
+            fh.write("\n[tenants.lab.audit]\nfail_open = true\n")
+    names = [f"rec{i}.com" for i in range(300)]
+    first, out, _ = batch(tmp_path, names)  # keys, cache and audit log in place
+    assert first == 0 and len(out) == 300
+    audit_dir = rdapctl_home / "audit" / "lab"
+    shutil.rmtree(audit_dir)
+    audit_dir.write_text("not a folder", encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    extra = ["--refresh"] if mode == "cold" else []
+    # A real process: the workers' warnings go to its standard error.
+    proc = rdapctl("batch", str(tmp_path / "in.txt"), "--output", str(output), *extra)
+    _, err_bytes = proc.communicate(timeout=120)
+    err = err_bytes.decode()
+    lines = output.read_text(encoding="utf-8").splitlines()
+    if fail_open:
+        assert proc.returncode == 0, err
+        assert [json.loads(x)["line"] for x in lines] == list(range(1, 301))
+        assert "AUDIT RECORDS NOT WRITTEN (audit.fail_open = true)" in err
+        return
+    assert proc.returncode == ExitCode.AUDIT, err
+    assert lines == []
+    assert "cannot write the audit log of tenant lab" in err
+    audit_dir.unlink()  # fixed: the same command with --resume does every line
+    code, _, err = batch(tmp_path, names, "--output", str(output), "--resume", *extra)
+    assert code == 0, err
+    done = [json.loads(x)["line"] for x in output.read_text(encoding="utf-8").splitlines()]
+    assert done == list(range(1, 301))
+
+
 def test_large_results_and_more_lines_than_the_window_all_arrive(
     servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
 ) -> None:
