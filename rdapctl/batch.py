@@ -363,16 +363,13 @@ class BatchRun:
                 try:
                     self._session.audit.append_many(records, chunk_size=AUDIT_CHUNK)
                 except AuditError as exc:
-                    if not self._session.tenant.audit.fail_open:
+                    if not self._session.tolerate_audit_failure(exc, "AUDIT RECORDS"):
                         # Not recorded, so not shown: drop the lines; --resume redoes them.
                         self._audit_failed = exc
                         self.summary.done -= self._out_lines
                         self._out, self._out_lines = [], 0
                         self._stop.set()
                         return
-                    self._session.runtime.warn(
-                        f"AUDIT RECORDS NOT WRITTEN (audit.fail_open = true): {exc.message}"
-                    )
         if self._out:
             data, self._out, self._out_lines = b"".join(self._out), [], 0
             self._writer.write(data)

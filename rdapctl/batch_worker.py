@@ -456,15 +456,11 @@ class _Worker:
                 try:
                     self._session.audit.append_many(records, chunk_size=len(records))
                 except AuditError as exc:
-                    if not self._session.tenant.audit.fail_open:
+                    if not self._session.tolerate_audit_failure(exc, "AUDIT RECORDS"):
                         # Not recorded, so not shown: the lines stay unanswered (--resume).
                         self._failed = True
                         self._stop.set()
                         self._post(("audit_failed", (exc.message, exc.hint)))
-                    else:
-                        self._session.runtime.warn(
-                            f"AUDIT RECORDS NOT WRITTEN (audit.fail_open = true): {exc.message}"
-                        )
             if self._failed:
                 for r in results:
                     r.body = None

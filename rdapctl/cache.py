@@ -73,6 +73,11 @@ LRU_GRANULARITY_S = 60.0
 SNAPSHOT_READS = 64
 SNAPSHOT_S = 0.02
 _READER_MMAP_BYTES = 2**26  # as diskcache's own connections
+# The live entry for a key, as diskcache's own get finds it (wall-clock expiry).
+_SELECT_FRESH = (
+    "SELECT rowid, mode, filename, value, access_time FROM Cache"
+    " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)"
+)
 _AD_PREFIX = b"rdapctl-cache/v1\x00"
 # zlib only pays when it shrinks the value noticeably; tiny values are stored as is.
 _COMPRESS_MIN_BYTES = 512
@@ -599,11 +604,7 @@ class TenantCache:
         except sqlite3.Error:
             return self._store.get(cache_key)
         try:
-            row = con.execute(
-                "SELECT rowid, mode, filename, value FROM Cache"
-                " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
-                (sqlite3.Binary(cache_key), now),
-            ).fetchone()
+            row = con.execute(_SELECT_FRESH, (sqlite3.Binary(cache_key), now)).fetchone()
             counting = con.execute(
                 "SELECT value FROM Settings WHERE key = 'statistics'"
             ).fetchone() == (1,)
@@ -611,7 +612,7 @@ class TenantCache:
                 if counting:
                     con.execute("UPDATE Settings SET value = value + 1 WHERE key = 'misses'")
                 return None
-            rowid, mode, filename, value = row
+            rowid, mode, filename, value, _accessed = row
             if mode == _MODE_RAW and isinstance(value, bytes):
                 blob = value
             elif mode == _MODE_BINARY and isinstance(filename, str):
@@ -637,11 +638,7 @@ class TenantCache:
         now = time.time()  # diskcache's own expiry is on wall-clock time, see above
         con = self._snapshot_reader(time.monotonic())
         try:
-            row = con.execute(
-                "SELECT rowid, mode, filename, value, access_time FROM Cache"
-                " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
-                (sqlite3.Binary(cache_key), now),
-            ).fetchone()
+            row = con.execute(_SELECT_FRESH, (sqlite3.Binary(cache_key), now)).fetchone()
         except sqlite3.Error:
             self.end_reads()
             raise

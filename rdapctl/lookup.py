@@ -117,9 +117,8 @@ def _run(
             session.record_policy_event(failure, dict(fields))
         recorded = session.record_lookup(envelope, fields, duration_ms)
     except AuditError as exc:
-        if not session.tenant.audit.fail_open:
+        if not session.tolerate_audit_failure(exc, "AUDIT RECORD"):
             return _error_envelope(session, raw, trace, exc), None, None
-        session.runtime.warn(f"AUDIT RECORD NOT WRITTEN (audit.fail_open = true): {exc.message}")
     return envelope, (trace.cached_plain if failure is None else None), recorded
 
 

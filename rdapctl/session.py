@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.bootstrap import Bootstrap
-from rdapctl.errors import PolicyDeniedError, RdapctlError
+from rdapctl.errors import AuditError, PolicyDeniedError, RdapctlError
 from rdapctl.records import record
 from rdapctl.runtime import Runtime
 from rdapctl.tenant import Tenant
@@ -316,6 +316,15 @@ class TenantSession:
             self._audit_sink(event, fields)
             return
         self.audit.append(event, fields)
+
+    def tolerate_audit_failure(self, exc: AuditError, what: str) -> bool:
+        """Whether the tenant goes on without the audit ``what`` that failed to write
+        (``audit.fail_open``, with a warning). False: what it stands for must not be
+        shown."""
+        if not self.tenant.audit.fail_open:
+            return False
+        self.runtime.warn(f"{what} NOT WRITTEN (audit.fail_open = true): {exc.message}")
+        return True
 
     def record_policy_event(self, exc: RdapctlError, fields: dict[str, Any]) -> None:
         from rdapctl.lookup import policy_event_for
