@@ -321,7 +321,10 @@ class BatchRun:
         self._order: deque[int] = deque()  # lines dispatched, not yet written (input order)
         self._ready: dict[int, bytes | None] = {}  # answered, waiting for earlier lines
         self._inflight: dict[tuple[str, ...], list[int]] = {}
-        self._recent: OrderedDict[tuple[str, ...], tuple[bytes, dict[str, Any]]] = OrderedDict()
+        # Answers kept for repeats: body, audit fields and the line first answered.
+        self._recent: OrderedDict[tuple[str, ...], tuple[bytes, dict[str, Any], int]] = (
+            OrderedDict()
+        )
         self._recent_bytes = 0
         self._out: list[bytes | memoryview] = []  # output pieces (see _add_line)
         self._out_lines = 0
@@ -364,12 +367,14 @@ class BatchRun:
                     self._session.audit.append_many(records, chunk_size=AUDIT_CHUNK)
                 except AuditError as exc:
                     if not self._session.tolerate_audit_failure(exc, "AUDIT RECORDS"):
-                        # Not recorded, so not shown: drop the lines; --resume redoes them.
                         self._audit_failed = exc
-                        self.summary.done -= self._out_lines
-                        self._out, self._out_lines = [], 0
                         self._stop.set()
-                        return
+        if self._audit_failed is not None:
+            # Not recorded, so not shown: from the failure on, no line is written (ones
+            # answered later would have no record either); --resume redoes them.
+            self.summary.done -= self._out_lines
+            self._out, self._out_lines = [], 0
+            return
         if self._out:
             data, self._out, self._out_lines = b"".join(self._out), [], 0
             self._writer.write(data)
@@ -399,13 +404,15 @@ class BatchRun:
         fields.update(source="duplicate", duplicate_of_line=first, duration_ms=0.0, referrals=[])
         self._session.record("lookup", fields)
 
-    def _remember(self, key: tuple[str, ...], body: bytes, audit: dict[str, Any]) -> None:
+    def _remember(
+        self, key: tuple[str, ...], body: bytes, audit: dict[str, Any], first: int
+    ) -> None:
         if len(body) > RECENT_BYTES // 16:
             return
-        self._recent[key] = (body, audit)
+        self._recent[key] = (body, audit, first)
         self._recent_bytes += len(body)
         while self._recent_bytes > RECENT_BYTES:
-            _, (old, _a) = self._recent.popitem(last=False)
+            _, (old, _a, _f) = self._recent.popitem(last=False)
             self._recent_bytes -= len(old)
 
     def _handle(self, result: _Result) -> None:
@@ -414,7 +421,7 @@ class BatchRun:
             for line in lines:
                 self._emit(line, None)
             return
-        self._remember(result.key, result.body, result.audit)
+        self._remember(result.key, result.body, result.audit, lines[0])
         for i, line in enumerate(lines):
             if i:
                 self._record_duplicate(result.audit, lines[0])
@@ -491,6 +498,11 @@ class BatchRun:
                 self._flush()
                 if self._on_progress is not None:
                     self._on_progress(self.summary)
+        except BaseException:
+            # A failed run (a worker's error, a closed output pipe): jobs not started
+            # are dropped, instead of being looked up for an output nobody reads.
+            pool.stop()
+            raise
         finally:
             pool.close()
             self._finish()
@@ -517,9 +529,9 @@ class BatchRun:
             return 0
         recent = self._recent.get(key)
         if recent is not None:
-            body, audit = recent
+            body, audit, first = recent
             self._recent.move_to_end(key)
-            self._record_duplicate(audit, 0)
+            self._record_duplicate(audit, first)
             self._count(audit["status"], audit["exit_code"], None, duplicate=True)
             self._emit(item.line, body)
             return 0

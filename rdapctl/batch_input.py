@@ -35,6 +35,8 @@ PREFIXES: dict[str, str] = {
     "ns": "nameserver",
     "url": "url",
 }
+# What str.strip() removes from ASCII text (bytes.strip() leaves \x1c-\x1f).
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
 _LINE_FIELD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),".*\}\n\Z', re.DOTALL)
 
 
@@ -62,16 +64,25 @@ def split_prefix(text: str) -> tuple[str, str | None]:
     return rest.strip(), kind
 
 
+def _query_text(raw: bytes) -> str | None:
+    """The query a raw input line holds, or None (blank or comment). Raises
+    UnicodeDecodeError. A byte-order mark may open any line (files joined with cat)."""
+    text = raw.decode("utf-8").strip()
+    if text.startswith("\ufeff"):
+        text = text[1:].strip()
+    if not text or text.startswith("#"):
+        return None
+    return text
+
+
 def _query_of(raw: bytes, number: int) -> InputQuery | None:
     try:
-        text = raw.decode("utf-8").strip()
+        text = _query_text(raw)
     except UnicodeDecodeError:
         raise UsageError(
             f"input line {number} is not valid UTF-8", hint="convert the file to UTF-8"
         ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:].strip()
-    if not text or text.startswith("#"):
+    if text is None:
         return None
     value, kind = split_prefix(text)
     return InputQuery(number, value, kind)
@@ -86,11 +97,21 @@ def iter_queries(fh: BinaryIO) -> Iterator[InputQuery]:
 
 
 def count_queries(fh: BinaryIO) -> int:
-    """How many query lines ``fh`` holds (reads to the end; rewind before reuse)."""
+    """How many query lines ``fh`` holds, by the same rule as :func:`iter_queries`
+    (reads to the end; rewind before reuse). A line that is not UTF-8 counts: reading
+    it stops the run later, as it would have anyway."""
     count = 0
     for raw in fh:
-        stripped = raw.strip()
-        if stripped and not stripped.startswith(b"#") and stripped != b"\xef\xbb\xbf":
+        if raw.isascii():
+            # The fast path, for all but the odd line: str.strip's ASCII whitespace.
+            stripped = raw.strip(_ASCII_SPACE)
+            if stripped and stripped[:1] != b"#":
+                count += 1
+            continue
+        try:
+            if _query_text(raw) is not None:
+                count += 1
+        except UnicodeDecodeError:
             count += 1
     return count
 

@@ -28,8 +28,11 @@ every C call (SQLite, zlib, hashing), which cost them about 40 % more CPU. Messa
 to the parent are pickled by the thread that makes them; a sender thread only writes
 them, so that a full pipe never stops the worker from reading its jobs.
 
-Workers ignore SIGINT (the terminal sends it to the whole group): the parent asks
-them to stop, they drop the jobs not started, finish those in flight and flush.
+Workers ignore SIGINT and SIGTERM (a terminal or a service manager sends them to the
+whole group): the parent asks them to stop, they drop the jobs not started, finish
+those in flight and flush. A worker whose parent is gone sees its inbox close and
+ends the same way. A lookup that fails with an unexpected error is reported to the
+parent, which ends the run with it; it never leaves the parent waiting.
 
 Must not: import typer/rich, print (warnings go through the runtime), or touch the
 output; only the parent writes output.
@@ -72,6 +75,8 @@ NARROW_SLOW_S = 0.25
 # How often the main thread looks at the inbox and the chunk timer once the input has
 # ended (the last results then go out at once; before, within CHUNK_SECONDS / 2).
 _DRAIN_POLL_S = 0.005
+# How long the parent waits for its workers to end once the run is over.
+CLOSE_S = 30.0
 _STOP = None
 
 
@@ -220,7 +225,9 @@ class ProcessPool:
                 message, hint = payload
                 self.failure = AuditError(message, hint=hint)
             elif kind == "error":
-                out.append(RuntimeError(f"batch worker failed:\n{payload}"))
+                # The traceback's last line (the exception) first: the one line shown.
+                last = payload.rstrip().rsplit("\n", 1)[-1]
+                out.append(RuntimeError(f"a batch worker failed: {last}\n{payload}"))
         return out
 
     def stop(self) -> None:
@@ -234,11 +241,24 @@ class ProcessPool:
             with contextlib.suppress(OSError):
                 to_child.send(("end", None))
             to_child.close()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + CLOSE_S
+        # Read on until every worker has hung up. After a failure nothing is waiting
+        # for their last results, but a worker whose pipe is full never ends.
+        live = list(self._live)
+        while live:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for conn in wait(live, left):
+                assert isinstance(conn, Connection)
+                try:
+                    conn.recv_bytes()
+                except (EOFError, OSError):
+                    live.remove(conn)
         for proc, _to_child, _conn in self._workers:
             proc.join(timeout=max(0.1, deadline - time.monotonic()))
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()  # it ignores SIGTERM (see the module's docstring)
                 proc.join(timeout=5)
         for _proc, _to_child, conn in self._workers:
             conn.close()
@@ -258,14 +278,18 @@ def _worker_main(
     # death (no EOF): close every parent end inherited through the fork.
     for conn in parent_ends:
         conn.close()
-    # Ctrl-C reaches the whole process group: the parent decides how to stop (it
-    # tells us, and we finish and flush). SIGTERM sent to a worker itself still ends it.
+    # Ctrl-C, and a service manager's SIGTERM, reach the whole process group: the
+    # parent decides how to stop (it tells us, and we finish and flush). Without this,
+    # the parent's own handlers, inherited through the fork, would answer them here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         _Worker(runtime, tenant, options, threads, share, inbox, outbox).run()
     except Exception:  # a bug must not hang the parent: report it
         with contextlib.suppress(OSError):
             outbox.send(("error", traceback.format_exc(limit=8)))
+    finally:
+        outbox.close()
 
 
 class _Worker:
@@ -323,6 +347,7 @@ class _Worker:
         self._done: list[Any] = []
         self._first_done = 0.0
         self._failed = False
+        self._broken = threading.Event()  # a lookup thread failed: results may be lost
         self._workers: list[threading.Thread] = []
         self._go_wide = threading.Event()
         self._busy_since = 0.0  # when the narrow thread took its job; 0.0: idle
@@ -356,7 +381,7 @@ class _Worker:
         ended = False
         draining = False
         try:
-            while not (ended and received == self._sent):
+            while not (ended and (received == self._sent or self._broken.is_set())):
                 if self._narrow:
                     self._widen_if_needed()
                 elif len(workers) < self._threads and self._gate.slowed.is_set():
@@ -387,16 +412,18 @@ class _Worker:
                 all_done = draining and self._sent + len(self._done) == received
                 self._flush(force=ended or all_done)
         finally:
-            for _ in workers:
-                self._jobs.put(_STOP)
-            for t in workers:
-                t.join(timeout=30)
-            self._flush(force=True)
-            session.close()
-            self._gate.close()
-            self._outgoing.put(_STOP)
-            self._sender.join()
-            self._outbox.close()
+            try:
+                for _ in workers:
+                    self._jobs.put(_STOP)
+                for t in workers:
+                    t.join(timeout=30)
+                self._flush(force=True)
+                session.close()
+                self._gate.close()
+            finally:
+                # Only then may _worker_main write to the outbox itself.
+                self._outgoing.put(_STOP)
+                self._sender.join()
 
     def _send_loop(self) -> None:
         while True:
@@ -470,7 +497,7 @@ class _Worker:
             self._sent += len(results)
 
     def _lookups(self, session: Any) -> None:
-        from rdapctl.batch import answer, next_job
+        from rdapctl.batch import _Result, answer, next_job
 
         try:
             while True:
@@ -478,7 +505,11 @@ class _Worker:
                 if job is _STOP:
                     return
                 self._busy_since = time.monotonic()
-                result = answer(session, self._options, job, self._writes)
+                try:
+                    result = answer(session, self._options, job, self._writes)
+                except Exception:  # a bug: the line stays unanswered, the run ends
+                    self._fail(traceback.format_exc(limit=8))
+                    result = _Result(job[0], None, "error", 0, None, {})
                 self._busy_since = 0.0
                 if result.source != "cache":
                     self._go_wide.set()
@@ -489,5 +520,13 @@ class _Worker:
                     # hand the GIL back and forth around every C call, which cost both
                     # about 40 % more CPU.
                     self._flush()
+        except Exception:  # a failed flush: its chunk's results are lost with it
+            self._fail(traceback.format_exc(limit=8))
+            self._broken.set()
         finally:
             session.close()
+
+    def _fail(self, report: str) -> None:
+        """Tell the parent of an unexpected error (it ends the run with it) and stop."""
+        self._stop.set()
+        self._post(("error", report))

@@ -297,15 +297,21 @@ class TenantCache:
         self._snapshot = threading.local()  # this thread's reader: con, reads left, until
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._store_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"TenantCache(tenant={self.tenant.name!r}, directory={str(self.directory)!r})"
 
     @property
     def _store(self) -> Any:
-        if self._store_obj is None and self._store_factory is not None:
-            self._store_obj = self._store_factory()
-        return self._store_obj
+        store = self._store_obj
+        if store is None and self._store_factory is not None:
+            # Batch lookup threads may be the first to need it: one store, not one each.
+            with self._store_lock:
+                if self._store_obj is None:
+                    self._store_obj = self._store_factory()
+                store = self._store_obj
+        return store
 
     @classmethod
     def open(
@@ -646,7 +652,14 @@ class TenantCache:
             self._misses += 1
             return None
         rowid, mode, filename, value, accessed = row
-        blob = self._store._disk.fetch(mode, filename, value, False)
+        try:
+            blob = self._store._disk.fetch(mode, filename, value, False)
+        except FileNotFoundError:
+            # A large value's file, replaced or evicted since this snapshot began: a
+            # miss (as in _read_direct), and a fresh snapshot for the next read.
+            self.end_reads()
+            self._misses += 1
+            return None
         self._hits += 1
         # LRU order to the minute: rewriting the access time of an entry used moments ago
         # (the warm run after a cold one) is a scattered page write per hit for nothing.

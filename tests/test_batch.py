@@ -242,6 +242,20 @@ def test_batch_size_limit_refuses_before_any_lookup(
     assert servers[0].paths() == []
 
 
+def test_lines_blank_or_commented_in_any_whitespace_do_not_count_as_queries(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """The count taken before any lookup (for max_batch_size and the summary) skips
+    exactly the lines the run skips: a byte-order mark before a comment (files joined
+    with cat), no-break spaces, ASCII separators."""
+    write_profiles(rdapctl_home, servers, "max_batch_size = 2\nrequests_per_second = 1000.0")
+    lines = ["\ufeff# exported list", "a.com", "\u00a0", "\x1c", "\u00a0# note", "\ufeff", "b.com"]
+    code, out, err = batch(tmp_path, lines)
+    assert code == 0, err
+    assert [e["line"] for e in out] == [2, 7]
+    assert "2 of 2 answered" in err
+
+
 def test_resume_needs_an_output_file(lab: list[Recorder], tmp_path: Path) -> None:
     """--resume without --output is a usage error."""
     code, _, err = batch(tmp_path, ["a.com"], "--resume")

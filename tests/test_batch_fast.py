@@ -199,6 +199,38 @@ def test_deferred_reads_share_a_snapshot_that_never_blocks_writes_and_is_let_go(
         assert con.execute("SELECT COUNT(*) FROM Cache WHERE raw = 1").fetchone()[0] == 3
 
 
+def test_a_large_value_replaced_under_an_open_snapshot_is_a_quiet_miss() -> None:
+    """Values of 32 KB or more live in files of their own. When another process
+    replaces one, a snapshot taken before still points at the old file: that read is a
+    miss (the lookup fetches again), not a warning about an unreadable store, and the
+    next snapshot finds the new value."""
+    paths = StatePaths.from_env(os.environ)
+    tenant = Tenant(name="acme")
+    keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
+    big = CacheRequest("domain", "big.example")
+
+    def value(n: int) -> bytes:  # incompressible: stays over 32 KB once compressed
+        return json.dumps({"status": "ok", "n": n, "pad": os.urandom(40_000).hex()}).encode()
+
+    warnings: list[str] = []
+    cache = TenantCache.open(
+        paths, tenant, keyring, defer_bookkeeping=True, on_integrity_failure=warnings.append
+    )
+    other = TenantCache.open(paths, tenant, keyring)  # another process's connection
+    try:
+        other.put_many_plain([(big, value(1), 3600, None)])
+        first = cache.get(big)  # the snapshot starts here
+        assert first is not None and first.value["n"] == 1
+        other.put_many_plain([(big, value(2), 3600, None)])  # a new file; the old goes
+        assert cache.get(big) is None
+        second = cache.get(big)  # a new snapshot
+        assert second is not None and second.value["n"] == 2
+        assert warnings == []
+    finally:
+        other.close()
+        cache.close()
+
+
 def _truncate_wal(db: Path) -> int:
     """1 when a reader still holds a WAL snapshot (the checkpoint could not finish)."""
     import sqlite3
