@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -410,10 +411,17 @@ def test_resume_after_sigkill_gives_one_envelope_per_line(
     assert sorted(lines) == [2 * i + 1 for i in range(150)]
 
 
-def test_sigint_exits_130_with_output_and_audit_intact(
-    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("signum", "to_group"),
+    [(signal.SIGINT, False), (signal.SIGTERM, True)],
+    ids=["sigint", "sigterm-to-the-group"],
+)
+def test_a_stop_signal_exits_130_with_output_and_audit_intact(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path, signum: int, to_group: bool
 ) -> None:
-    """SIGINT: exit 130, every written line whole, audit verifies; --resume completes it."""
+    """SIGINT, or SIGTERM to every process of the group (as a service manager stops a
+    unit): the workers leave the stopping to the parent, which says so once and exits
+    130; every written line whole, audit verifies; --resume completes it."""
     write_profiles(
         rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 1000.0"
     )
@@ -421,12 +429,17 @@ def test_sigint_exits_130_with_output_and_audit_intact(
     infile = tmp_path / "in.txt"
     infile.write_text("".join(f"s{i}.com\n" for i in range(300)), encoding="utf-8")
     out_file = tmp_path / "out.jsonl"
-    proc = rdapctl("batch", str(infile), "--output", str(out_file))
+    proc = rdapctl("batch", str(infile), "--output", str(out_file), start_new_session=to_group)
     _wait_for_lines(out_file, 10)
-    proc.send_signal(2)
+    if to_group:
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert b"interrupted" in err
+    assert err.count(f"{signal.Signals(signum).name}: stopping".encode()) == 1
+    assert b"internal error" not in err
     raw = out_file.read_bytes()
     assert raw.endswith(b"\n")
     first = [json.loads(x)["line"] for x in raw.splitlines()]

@@ -1,12 +1,9 @@
 """``rdapctl batch`` when things go wrong around it: an audit log that fails in a
-single-process run, a reader that goes away, SIGTERM to the whole process group, a
-lookup that fails with an unexpected error, and repeats answered from memory."""
+single-process run, a reader that goes away, a lookup that fails with an unexpected
+error, and repeats answered from memory. (Stop signals: tests/test_batch.py.)"""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +11,7 @@ from typing import Any
 import pytest
 
 from rdapctl.errors import ExitCode
-from tests.test_batch import Recorder, _wait_for_lines, batch, rdapctl, servers, write_profiles
+from tests.test_batch import Recorder, batch, rdapctl, servers, write_profiles
 
 __all__ = ["servers"]  # the fixture, imported for pytest
 
@@ -95,35 +92,6 @@ def test_a_reader_that_goes_away_ends_the_run_at_once(
     assert proc.returncode == 0, err  # a reader that stops early is not an error
     assert b"error" not in err
     assert len(servers[0].paths()) < 2000
-
-
-def test_sigterm_to_the_process_group_stops_the_run_like_sigint(
-    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
-) -> None:
-    """A service manager stops a unit with SIGTERM to every process in it: the workers
-    leave the stopping to the parent, which says so once and exits 130; --resume
-    completes the output."""
-    write_profiles(
-        rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 1000.0"
-    )
-    servers[0].delay_s = 0.02
-    infile = tmp_path / "in.txt"
-    infile.write_text("".join(f"term{i}.com\n" for i in range(300)), encoding="utf-8")
-    out_file = tmp_path / "out.jsonl"
-    proc = rdapctl("batch", str(infile), "--output", str(out_file), start_new_session=True)
-    _wait_for_lines(out_file, 10)
-    os.killpg(proc.pid, signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == ExitCode.INTERRUPTED, err
-    assert err.count(b"SIGTERM: stopping") == 1
-    assert b"internal error" not in err
-    first = [json.loads(x)["line"] for x in out_file.read_bytes().splitlines()]
-    assert len(first) == len(set(first)) < 300
-    proc = rdapctl("batch", str(infile), "--output", str(out_file), "--resume")
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    lines = [json.loads(x)["line"] for x in out_file.read_bytes().splitlines()]
-    assert sorted(lines) == list(range(1, 301))
 
 
 @pytest.mark.parametrize("mode", ["cold", "warm"])
