@@ -17,6 +17,9 @@ minute, which spares a warm run a scattered page write per hit. Each thread's
 batch reads go through its own read-only connection and share one read transaction
 (one WAL snapshot and lock) for up to ``SNAPSHOT_READS`` reads or ``SNAPSHOT_S``
 seconds; :meth:`TenantCache.end_reads` releases it when the thread goes idle.
+Reads of a store diskcache has already set up, and their bookkeeping, use plain
+SQLite connections, so a warm run (like a single cache hit) never imports diskcache;
+values are taken only as the bytes rdapctl stores, never unpickled.
 
 Freshness is decided against the injected clock, never diskcache's own expiry
 (which is also set, on wall-clock time, only so diskcache can cull dead entries).
@@ -213,10 +216,18 @@ _MODE_BINARY = 2
 
 
 def _private_disk_class() -> type:
-    """A diskcache Disk whose value files are 0600 in 0700 folders."""
+    """A diskcache Disk whose value files are 0600 in 0700 folders, and that reads
+    nothing but bytes."""
     import diskcache
 
     class PrivateDisk(diskcache.Disk):  # type: ignore[misc]
+        def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+            # rdapctl stores bytes only (and one counter, raw): any other mode is
+            # tampering, and diskcache would unpickle it.
+            if mode not in (_MODE_RAW, _MODE_BINARY):
+                return None
+            return super().fetch(mode, filename, value, read)
+
         def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> Any:
             root = Path(self._directory)
             folder = Path(full_path).parent
@@ -298,6 +309,8 @@ class TenantCache:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._store_lock = threading.Lock()
+        self._bookkeeper: sqlite3.Connection | None = None  # flush_reads' writes
+        self._bookkeeper_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"TenantCache(tenant={self.tenant.name!r}, directory={str(self.directory)!r})"
@@ -420,9 +433,14 @@ class TenantCache:
         for con in readers:
             with contextlib.suppress(sqlite3.Error):
                 con.close()
+        if self._deferred:
+            self.flush_reads()
+        with self._bookkeeper_lock:
+            bookkeeper, self._bookkeeper = self._bookkeeper, None
+        if bookkeeper is not None:
+            with contextlib.suppress(sqlite3.Error):
+                bookkeeper.close()
         if self._store_obj is not None:
-            if self._deferred:
-                self.flush_reads()
             self._store_obj.close()
 
     def __enter__(self) -> TenantCache:
@@ -611,23 +629,15 @@ class TenantCache:
             return self._store.get(cache_key)
         try:
             row = con.execute(_SELECT_FRESH, (sqlite3.Binary(cache_key), now)).fetchone()
-            counting = con.execute(
-                "SELECT value FROM Settings WHERE key = 'statistics'"
-            ).fetchone() == (1,)
             if row is None:
-                if counting:
-                    con.execute("UPDATE Settings SET value = value + 1 WHERE key = 'misses'")
+                _write_bookkeeping(con, {}, 0, 1)
                 return None
             rowid, mode, filename, value, _accessed = row
-            if mode == _MODE_RAW and isinstance(value, bytes):
-                blob = value
-            elif mode == _MODE_BINARY and isinstance(filename, str):
-                blob = (self.directory / filename).read_bytes()
+            blob = _stored_bytes(self.directory, mode, filename, value)
+            if blob is None:  # not something rdapctl stored: no answer
+                _write_bookkeeping(con, {}, 0, 1)
             else:
-                return None  # not something rdapctl stored; the integrity check would refuse
-            con.execute("UPDATE Cache SET access_time = ? WHERE rowid = ?", (now, rowid))
-            if counting:
-                con.execute("UPDATE Settings SET value = value + 1 WHERE key = 'hits'")
+                _write_bookkeeping(con, {rowid: now}, 1, 0)
             return blob
         except sqlite3.DatabaseError:
             # Damaged or foreign: let diskcache's open move it aside and start afresh.
@@ -653,11 +663,14 @@ class TenantCache:
             return None
         rowid, mode, filename, value, accessed = row
         try:
-            blob = self._store._disk.fetch(mode, filename, value, False)
+            blob = _stored_bytes(self.directory, mode, filename, value)
         except FileNotFoundError:
             # A large value's file, replaced or evicted since this snapshot began: a
             # miss (as in _read_direct), and a fresh snapshot for the next read.
             self.end_reads()
+            self._misses += 1
+            return None
+        if blob is None:  # not something rdapctl stored: no answer
             self._misses += 1
             return None
         self._hits += 1
@@ -665,7 +678,7 @@ class TenantCache:
         # (the warm run after a cold one) is a scattered page write per hit for nothing.
         if type(accessed) not in (float, int) or now - accessed >= LRU_GRANULARITY_S:
             self._touched[rowid] = now
-        return blob if isinstance(blob, bytes) else None
+        return blob
 
     def _snapshot_reader(self, now: float) -> sqlite3.Connection:
         """This thread's reader connection, inside a read transaction that is at most
@@ -689,21 +702,37 @@ class TenantCache:
         # The store's own connection of this thread must stay free for diskcache's
         # writes (a write cannot start inside this read transaction); a second one
         # just for reading keeps the two apart. Closed by close(), from another thread.
-        _ = self._store  # diskcache created or checked the database
-        con = sqlite3.connect(
-            str(self.directory / "cache.db"),
-            timeout=60.0,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        # A store that diskcache has set up is read without it: a warm batch worker
+        # then never imports or opens diskcache (about 15 ms of its start-up).
+        db = self.directory / "cache.db"
+        if self._store_obj is None and not _looks_like_sqlite(db):
+            _ = self._store  # new, empty or damaged: diskcache creates it or moves it aside
+        con = self._connect_reader(db)
+        if con is None:
+            _ = self._store  # a database without diskcache's tables: let it set them up
+            con = self._connect_reader(db)
+            if con is None:
+                raise sqlite3.DatabaseError("the cache store has no Cache table")
+        with self._readers_lock:
+            self._readers.append(con)
+        return con
+
+    @staticmethod
+    def _connect_reader(db: Path) -> sqlite3.Connection | None:
+        """A read-only connection to ``db``; None when it has no Cache table yet."""
+        con = sqlite3.connect(str(db), timeout=60.0, isolation_level=None, check_same_thread=False)
         try:
             con.execute("PRAGMA query_only = 1")
             con.execute(f"PRAGMA mmap_size = {_READER_MMAP_BYTES}")
+            con.execute("SELECT 1 FROM Cache LIMIT 0")
+        except sqlite3.OperationalError as exc:
+            con.close()
+            if "no such table" in str(exc):
+                return None
+            raise
         except sqlite3.Error:
             con.close()
             raise
-        with self._readers_lock:
-            self._readers.append(con)
         return con
 
     def end_reads(self) -> None:
@@ -723,15 +752,17 @@ class TenantCache:
         if not touched and not hits and not misses:
             return
         try:
-            with self._store.transact(retry=True):
-                sql = self._store._sql
-                self._store._con.executemany(
-                    "UPDATE Cache SET access_time = ? WHERE rowid = ?",
-                    [(when, rowid) for rowid, when in touched.items()],
-                )
-                if self._store.statistics:
-                    sql("UPDATE Settings SET value = value + ? WHERE key = 'hits'", (hits,))
-                    sql("UPDATE Settings SET value = value + ? WHERE key = 'misses'", (misses,))
+            with self._bookkeeper_lock:
+                con = self._bookkeeper
+                if con is None:
+                    # Its own connection, like the readers': diskcache is not needed.
+                    con = self._bookkeeper = sqlite3.connect(
+                        str(self.directory / "cache.db"),
+                        timeout=60.0,
+                        isolation_level=None,
+                        check_same_thread=False,
+                    )
+                _write_bookkeeping(con, touched, hits, misses)
         except self._store_errors as exc:
             self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
 
@@ -900,6 +931,40 @@ class TenantCache:
         if tampered:
             self._on_failure(f"purge deleted {tampered} cache entries that failed integrity checks")
         return removed
+
+
+def _stored_bytes(directory: Path, mode: object, filename: object, value: object) -> bytes | None:
+    """A value's bytes as diskcache keeps them: in its row, or (large) in a file.
+    None for any other mode: rdapctl stores bytes only, and diskcache's own reading of
+    those modes would unpickle whatever a tampered database holds."""
+    if mode == _MODE_RAW and isinstance(value, bytes):
+        return value
+    if mode == _MODE_BINARY and isinstance(filename, str):
+        return (directory / filename).read_bytes()
+    return None
+
+
+def _write_bookkeeping(
+    con: sqlite3.Connection, touched: Mapping[int, float], hits: int, misses: int
+) -> None:
+    """The writes of diskcache's ``get``, for reads made without it, in one transaction:
+    LRU access times (rowid -> time), and hit and miss counts if the store keeps them."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        if touched:
+            con.executemany(
+                "UPDATE Cache SET access_time = ? WHERE rowid = ?",
+                [(when, rowid) for rowid, when in touched.items()],
+            )
+        counting = con.execute("SELECT value FROM Settings WHERE key = 'statistics'").fetchone()
+        if counting == (1,) and (hits or misses):
+            con.execute("UPDATE Settings SET value = value + ? WHERE key = 'hits'", (hits,))
+            con.execute("UPDATE Settings SET value = value + ? WHERE key = 'misses'", (misses,))
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
+        raise
 
 
 def _set_many(store: Any, items: list[tuple[bytes, bytes, int]]) -> None:

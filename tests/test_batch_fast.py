@@ -231,6 +231,116 @@ def test_a_large_value_replaced_under_an_open_snapshot_is_a_quiet_miss() -> None
         cache.close()
 
 
+WARM_READS_PROBE = """
+import os, sys, time
+from rdapctl.cache import CacheRequest, TenantCache
+from rdapctl.keyring import Keyring
+from rdapctl.paths import StatePaths
+from rdapctl.tenant import Tenant
+paths = StatePaths.from_env(os.environ)
+keyring = Keyring.open(paths, "acme", {}, clock=time.time)
+cache = TenantCache.open(paths, Tenant(name="acme"), keyring, defer_bookkeeping=True)
+hit = cache.get(CacheRequest("domain", "example.com"))
+miss = cache.get(CacheRequest("domain", "missing.com"))
+cache.flush_reads()
+cache.close()
+print(hit.value["status"], miss, "diskcache" in sys.modules)
+"""
+
+
+def test_warm_batch_reads_and_their_bookkeeping_do_without_diskcache() -> None:
+    """A batch worker answering from an existing store reads and keeps the counts with
+    plain SQLite: importing and opening diskcache would be most of its start-up."""
+    import subprocess
+    import sys
+
+    paths = StatePaths.from_env(os.environ)
+    tenant = Tenant(name="acme")
+    keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
+    with TenantCache.open(paths, tenant, keyring) as cache:
+        req = CacheRequest("domain", "example.com")
+        cache.put_many_plain([(req, json.dumps({"status": "ok"}).encode(), 3600, None)])
+    probe = subprocess.run(
+        [sys.executable, "-c", WARM_READS_PROBE], capture_output=True, text=True, check=False
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["ok", "None", "False"]
+    with TenantCache.open(paths, tenant, keyring) as cache:
+        stats = cache.stats()
+    assert (stats["hits"], stats["misses"]) == (1, 1)
+
+
+@pytest.mark.parametrize("reader", ["batch", "single lookup", "after a write"])
+def test_a_tampered_entry_holding_a_pickle_is_never_unpickled(reader: str, tmp_path: Path) -> None:
+    """diskcache would unpickle a value stored in its pickle mode. rdapctl stores bytes
+    only, so such a row can only come from tampering: it is a miss, and what the
+    pickle says is never run."""
+    import pickle
+    import sqlite3
+
+    paths = StatePaths.from_env(os.environ)
+    tenant = Tenant(name="acme")
+    keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
+    req = CacheRequest("domain", "example.com")
+    with TenantCache.open(paths, tenant, keyring) as cache:
+        cache.put_many_plain([(req, json.dumps({"status": "ok"}).encode(), 3600, None)])
+        key = cache.cache_key(req)
+    ran = tmp_path / "the pickle ran"
+
+    class Planted:
+        def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+            return (Path.touch, (ran,))
+
+    db = paths.tenant_cache_dir(tenant.name) / "cache.db"
+    with closing(sqlite3.connect(db)) as con, con:
+        con.execute(
+            "UPDATE Cache SET mode = 4, value = ? WHERE key = ?",  # 4: diskcache's pickle mode
+            (pickle.dumps(Planted()), key),
+        )
+    cache = TenantCache.open(paths, tenant, keyring, defer_bookkeeping=reader == "batch")
+    try:
+        if reader == "after a write":  # reads go through diskcache's own get from here
+            other = CacheRequest("domain", "other.example")
+            cache.put_many_plain([(other, json.dumps({"status": "ok"}).encode(), 3600, None)])
+        assert cache.get(req) is None
+        cache.flush_reads()
+    finally:
+        cache.close()
+    assert not ran.exists()
+    if reader != "after a write":  # diskcache's get counts any row it finds as a hit
+        with TenantCache.open(paths, tenant, keyring) as cache:
+            assert cache.stats()["misses"] == 1
+
+
+def test_batch_reads_set_up_a_sqlite_file_that_is_not_a_store_yet() -> None:
+    """A cache.db that is SQLite but has no cache table (a store whose creation was cut
+    short) is set up by the first batch read, which is a miss, without a warning; the
+    answer stored next is read back."""
+    import sqlite3
+
+    paths = StatePaths.from_env(os.environ)
+    tenant = Tenant(name="acme")
+    keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
+    directory = paths.tenant_cache_dir(tenant.name)
+    directory.mkdir(parents=True, mode=0o700)
+    with closing(sqlite3.connect(directory / "cache.db")) as con, con:
+        con.execute("CREATE TABLE Settings (key TEXT NOT NULL UNIQUE, value)")
+    warnings: list[str] = []
+    req = CacheRequest("domain", "example.com")
+    cache = TenantCache.open(
+        paths, tenant, keyring, defer_bookkeeping=True, on_integrity_failure=warnings.append
+    )
+    try:
+        assert cache.get(req) is None
+        cache.put_many_plain([(req, json.dumps({"status": "ok"}).encode(), 3600, None)])
+        cache.end_reads()
+        entry = cache.get(req)
+        assert entry is not None and entry.value == {"status": "ok"}
+    finally:
+        cache.close()
+    assert warnings == []
+
+
 def _truncate_wal(db: Path) -> int:
     """1 when a reader still holds a WAL snapshot (the checkpoint could not finish)."""
     import sqlite3
