@@ -624,7 +624,7 @@ class TenantCache:
             return self._store.get(cache_key)  # a first run: create the store, count the miss
         now = time.time()  # diskcache's own expiry is on wall-clock time, see _read
         try:
-            con = sqlite3.connect(str(db), timeout=10.0, isolation_level=None)
+            con = _connect(db, timeout=10.0, isolation_level=None)
         except sqlite3.Error:
             return self._store.get(cache_key)
         try:
@@ -720,7 +720,7 @@ class TenantCache:
     @staticmethod
     def _connect_reader(db: Path) -> sqlite3.Connection | None:
         """A read-only connection to ``db``; None when it has no Cache table yet."""
-        con = sqlite3.connect(str(db), timeout=60.0, isolation_level=None, check_same_thread=False)
+        con = _connect(db, timeout=60.0, isolation_level=None, check_same_thread=False)
         try:
             con.execute("PRAGMA query_only = 1")
             con.execute(f"PRAGMA mmap_size = {_READER_MMAP_BYTES}")
@@ -756,8 +756,8 @@ class TenantCache:
                 con = self._bookkeeper
                 if con is None:
                     # Its own connection, like the readers': diskcache is not needed.
-                    con = self._bookkeeper = sqlite3.connect(
-                        str(self.directory / "cache.db"),
+                    con = self._bookkeeper = _connect(
+                        self.directory / "cache.db",
                         timeout=60.0,
                         isolation_level=None,
                         check_same_thread=False,
@@ -836,7 +836,7 @@ class TenantCache:
         """Every (cache key, stored value) and the rejected-lookups counter, read straight
         from SQLite so that neither LRU order nor hit counts change."""
         db = self.directory / "cache.db"
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = _connect(db, "ro")
         try:
             rows = conn.execute("SELECT key, raw, mode, filename, value FROM Cache").fetchall()
         finally:
@@ -931,6 +931,12 @@ class TenantCache:
         if tampered:
             self._on_failure(f"purge deleted {tampered} cache entries that failed integrity checks")
         return removed
+
+
+def _connect(db: Path, mode: str = "rw", **options: Any) -> sqlite3.Connection:
+    """A connection to ``db`` that never creates it (``mode``: "rw" or "ro"): SQLite
+    would make a missing file with the umask's permissions instead of 0600."""
+    return sqlite3.connect(f"{db.absolute().as_uri()}?mode={mode}", uri=True, **options)
 
 
 def _stored_bytes(directory: Path, mode: object, filename: object, value: object) -> bytes | None:

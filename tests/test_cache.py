@@ -611,3 +611,35 @@ def test_an_entry_with_a_head_reads_whole_or_head_only(acme: Harness) -> None:
     old = acme.cache.get(req("c.example"), head_only=True)
     assert old is not None and old.value == value and old.head is None
     assert [e.value for e in acme.cache.iter_entries()] == [value, value, value]
+
+
+def test_a_state_folder_whose_name_holds_uri_characters_works_for_every_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain SQLite readers open the store by URI (so that they never create it):
+    '#', '?' and '%' in the path must stay part of the file name."""
+    monkeypatch.setenv("RDAPCTL_HOME", str(tmp_path / "state #1?x=%41"))
+    h = Harness(Tenant(name="acme"))
+    value = {"status": "ok"}
+    assert h.cache.put(req(), value, 3600)
+    h.cache.close()
+    single = h.open()  # a fresh process: the hit is read without diskcache
+    batch = TenantCache.open(
+        h.paths,
+        h.tenant,
+        h.keyring,
+        clock=h.clock,
+        on_integrity_failure=h.failures.append,
+        defer_bookkeeping=True,
+    )
+    try:
+        for cache in (single, batch):
+            entry = cache.get(req())
+            assert entry is not None and entry.value == value
+        batch.flush_reads()
+        assert [e.value for e in single.iter_entries()] == [value]
+        assert single.stats()["hits"] == 2
+    finally:
+        batch.close()
+        single.close()
+    assert h.failures == []
