@@ -26,10 +26,11 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from rdapctl.batch_input import InputQuery, LineSet
+from rdapctl.batch_input import InputQuery
+from rdapctl.batch_output import LineSet
 from rdapctl.envelope import exit_code_of
 from rdapctl.errors import AuditError, ExitCode, RdapctlError, most_serious
 from rdapctl.jsontext import dumps_compact
@@ -132,6 +133,13 @@ def identify(query: InputQuery) -> Job:
     except RdapctlError:
         return ("raw", query.forced_type or "", query.text), query.text, query.forced_type, None
     return (parsed.type, parsed.value), query.text, query.forced_type, parsed
+
+
+def expected_query(query: InputQuery) -> str:
+    """The ``query`` a result of this input line holds (the parsed value, or the text
+    as given when it does not parse)."""
+    parsed = identify(query)[3]
+    return parsed.value if parsed is not None else query.text
 
 
 def _audit_summary(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -558,12 +566,3 @@ def _cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def open_output(path: Any, append: bool) -> BinaryIO:
-    """The --output file, created 0600 (it holds policy-applied RDAP data)."""
-    import os
-
-    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
-    return os.fdopen(fd, "wb", buffering=0)

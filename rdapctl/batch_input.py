@@ -1,20 +1,17 @@
-"""Batch input and resumable output files: reading query lines, and what a previous
-run already answered.
+"""Batch input: reading query lines.
 
 Owns the input line grammar (blank lines and ``#`` comments skipped, an optional
-``type:`` prefix), counting query lines before any lookup (standard input is
-spooled to a private temporary file so it can be counted and then streamed), and
-reading an existing JSONL output for ``--resume`` (a torn last line from a killed
-run is cut off). Everything streams: memory does not grow with the input.
+``type:`` prefix), and counting query lines before any lookup (standard input is
+spooled to a private temporary file so it can be counted and then streamed).
+Everything streams: memory does not grow with the input. The output file and
+``--resume``: ``rdapctl.batch_output``.
 
 Must not: look anything up, print, or import httpx/typer/rich.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rdapctl.errors import UsageError
+from rdapctl.query import MAX_QUERY_CHARS
 
 # Prefix -> query type. "url:" is kept for symmetry; "https://..." needs no prefix.
 PREFIXES: dict[str, str] = {
@@ -37,7 +35,9 @@ PREFIXES: dict[str, str] = {
 }
 # What str.strip() removes from ASCII text (bytes.strip() leaves \x1c-\x1f).
 _ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
-_LINE_FIELD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),".*\}\n\Z', re.DOTALL)
+_BOM = "\ufeff".encode()
+# Past this many bytes a line cannot hold a query of MAX_QUERY_CHARS characters or fewer.
+_LONG_LINE_BYTES = 4 * (MAX_QUERY_CHARS + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +65,16 @@ def split_prefix(text: str) -> tuple[str, str | None]:
 
 
 def _query_text(raw: bytes) -> str | None:
-    """The query a raw input line holds, or None (blank or comment). Raises
-    UnicodeDecodeError. A byte-order mark may open any line (files joined with cat)."""
-    text = raw.decode("utf-8").strip()
+    """The query a raw input line holds, or None (blank or comment). A byte-order mark
+    may open any line (files joined with cat). Bytes that are not UTF-8 become U+FFFD,
+    which no query may hold: the line gets its own usage error, not the whole run."""
+    if len(raw) > _LONG_LINE_BYTES:
+        return _long_query_text(raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+    text = text.strip()
     if text.startswith("\ufeff"):
         text = text[1:].strip()
     if not text or text.startswith("#"):
@@ -75,15 +82,23 @@ def _query_text(raw: bytes) -> str | None:
     return text
 
 
+def _long_query_text(raw: bytes) -> str | None:
+    """A line longer than any query: its first ``MAX_QUERY_CHARS + 1`` characters, so
+    that the lookup refuses it as too long without holding (or echoing) all of it."""
+    stripped = raw.strip(_ASCII_SPACE)
+    if stripped.startswith(_BOM):
+        stripped = stripped[len(_BOM) :].strip(_ASCII_SPACE)
+    if not stripped or stripped.startswith(b"#"):
+        return None
+    return stripped[:_LONG_LINE_BYTES].decode("utf-8", "replace")[: MAX_QUERY_CHARS + 1]
+
+
 def _query_of(raw: bytes, number: int) -> InputQuery | None:
-    try:
-        text = _query_text(raw)
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"input line {number} is not valid UTF-8", hint="convert the file to UTF-8"
-        ) from None
+    text = _query_text(raw)
     if text is None:
         return None
+    if len(text) > MAX_QUERY_CHARS:
+        return InputQuery(number, text, None)  # no prefix: cut text must not look shorter
     value, kind = split_prefix(text)
     return InputQuery(number, value, kind)
 
@@ -96,24 +111,20 @@ def iter_queries(fh: BinaryIO) -> Iterator[InputQuery]:
             yield query
 
 
-def count_queries(fh: BinaryIO) -> int:
-    """How many query lines ``fh`` holds, by the same rule as :func:`iter_queries`
-    (reads to the end; rewind before reuse). A line that is not UTF-8 counts: reading
-    it stops the run later, as it would have anyway."""
+def count_queries(fh: BinaryIO) -> tuple[int, int]:
+    """How many query lines ``fh`` holds, by the same rule as :func:`iter_queries`,
+    and how many lines in all (reads to the end; rewind before reuse)."""
     count = 0
-    for raw in fh:
+    lines = 0
+    for lines, raw in enumerate(fh, start=1):  # noqa: B007 (the count is the last number)
         if raw.isascii():
             # The fast path, for all but the odd line: str.strip's ASCII whitespace.
             stripped = raw.strip(_ASCII_SPACE)
             if stripped and stripped[:1] != b"#":
                 count += 1
-            continue
-        try:
-            if _query_text(raw) is not None:
-                count += 1
-        except UnicodeDecodeError:
+        elif _query_text(raw) is not None:
             count += 1
-    return count
+    return count, lines
 
 
 class BatchInput:
@@ -122,6 +133,7 @@ class BatchInput:
     def __init__(self, fh: BinaryIO, spooled: bool) -> None:
         self._fh = fh
         self._spooled = spooled
+        self.lines = 0  # all lines, comments and blanks included (set by count)
 
     @classmethod
     def open(cls, name: str, stdin: BinaryIO, tmp_dir: Path | None = None) -> BatchInput:
@@ -143,11 +155,36 @@ class BatchInput:
         return cls(fh, spooled=False)
 
     def count(self) -> int:
+        """The query lines (and, in ``lines``, all lines) of the input."""
         self._fh.seek(0)
         try:
-            return count_queries(self._fh)
+            total, self.lines = count_queries(self._fh)
+            return total
         finally:
             self._fh.seek(0)
+
+    def identity(self) -> tuple[int, int] | None:
+        """(device, inode) of an input file; None for spooled standard input."""
+        if self._spooled:
+            return None
+        st = os.fstat(self._fh.fileno())
+        return st.st_dev, st.st_ino
+
+    def queries_at(self, numbers: set[int]) -> dict[int, InputQuery | None]:
+        """The queries on lines ``numbers`` (None: a blank or comment line, or past the
+        end); reads up to the last of them, then rewinds."""
+        found: dict[int, InputQuery | None] = dict.fromkeys(numbers)
+        last = max(numbers, default=0)
+        self._fh.seek(0)
+        try:
+            for number, raw in enumerate(self._fh, start=1):
+                if number > last:
+                    break
+                if number in found:
+                    found[number] = _query_of(raw, number)
+        finally:
+            self._fh.seek(0)
+        return found
 
     def queries(self) -> Iterator[InputQuery]:
         self._fh.seek(0)
@@ -161,72 +198,3 @@ class BatchInput:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class LineSet:
-    """A compact set of line numbers (one bit each: a million lines cost 125 KB)."""
-
-    def __init__(self) -> None:
-        self._bits = bytearray()
-        self.count = 0
-
-    def add(self, line: int) -> None:
-        index, bit = divmod(line, 8)
-        if index >= len(self._bits):
-            self._bits.extend(bytes(index - len(self._bits) + 1024))
-        if not self._bits[index] & (1 << bit):
-            self._bits[index] |= 1 << bit
-            self.count += 1
-
-    def __contains__(self, line: int) -> bool:
-        index, bit = divmod(line, 8)
-        return index < len(self._bits) and bool(self._bits[index] & (1 << bit))
-
-
-def answered_lines(path: Path) -> LineSet:
-    """The input lines an earlier run already wrote to ``path`` (JSONL with ``line``).
-
-    A torn last line (the run was killed mid-write) is cut off the file, so the
-    next line appended starts cleanly. A damaged line elsewhere is a UsageError:
-    that file was not written by an interrupted batch and is not touched.
-    """
-    done = LineSet()
-    try:
-        fh = path.open("r+b")
-    except FileNotFoundError:
-        return done
-    except OSError as exc:
-        raise UsageError(f"cannot read {path} to resume: {exc.strerror}") from None
-    with fh:
-        good_end = 0
-        for number, raw in enumerate(fh, start=1):
-            line = _answered_line(raw)
-            if line is None:
-                if fh.read(1):
-                    raise UsageError(
-                        f"{path} line {number} is not a batch result; not resuming into it",
-                        hint="choose another --output file, or remove this one",
-                    )
-                break
-            done.add(line)
-            good_end += len(raw)
-        if good_end != os.fstat(fh.fileno()).st_size:
-            fh.truncate(good_end)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return done
-
-
-def _answered_line(raw: bytes) -> int | None:
-    if not raw.endswith(b"\n"):
-        return None
-    # Batch writes "line" first: read it without decoding a 6 KB object per line.
-    match = _LINE_FIELD.match(raw)
-    if match is not None:
-        return int(match.group(1))
-    try:
-        obj = json.loads(raw)
-    except ValueError:
-        return None
-    line = obj.get("line") if isinstance(obj, dict) else None
-    return line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None

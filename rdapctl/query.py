@@ -33,6 +33,8 @@ ACCEPTED_FORMS = (
 )
 
 MAX_ASN = 4_294_967_295
+# Longer than any query needs (a domain is at most 253, an RDAP URL rarely near 2,000).
+MAX_QUERY_CHARS = 2048
 _ASN = re.compile(r"^(?:as)?(\d{1,10})$", re.IGNORECASE)
 # An RFC 8521 handle: anything without dots or spaces ending in "-TAG".
 _ENTITY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*-([A-Za-z][A-Za-z0-9]*)$")
@@ -79,9 +81,20 @@ def parse_query(raw: str, forced_type: str | None = None) -> Query:
 
     Raises UsageError, listing the accepted forms, when nothing fits.
     """
+    if len(raw) > MAX_QUERY_CHARS:
+        raise UsageError(
+            f"query is too long ({len(raw):,} characters; at most {MAX_QUERY_CHARS:,})",
+            hint=f"accepted forms: {ACCEPTED_FORMS}",
+        )
     text = raw.strip()
     if not text:
         raise UsageError("empty query", hint=f"accepted forms: {ACCEPTED_FORMS}")
+    if "\ufffd" in text:
+        # What a decoder leaves for bytes that were not UTF-8 (batch input files).
+        raise UsageError(
+            f"query {text!r} holds bytes that are not UTF-8 (shown as \ufffd)",
+            hint="convert the input to UTF-8",
+        )
     if forced_type is not None:
         if forced_type not in QUERY_TYPE_NAMES:
             raise UsageError(

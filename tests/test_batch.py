@@ -18,7 +18,8 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from rdapctl.batch_input import answered_lines, split_prefix
+from rdapctl.batch_input import split_prefix
+from rdapctl.batch_output import mend_for_resume, resume_scan
 from rdapctl.cli import app
 
 runner = CliRunner()
@@ -286,10 +287,14 @@ def test_output_file_is_private_and_resume_skips_answered(
 def test_resume_cuts_a_torn_last_line(tmp_path: Path) -> None:
     """A half-written last line is removed; complete lines are kept."""
     path = tmp_path / "o.jsonl"
-    path.write_bytes(b'{"line":1,"x":1}\n{"line":2,"x":2}\n{"line":3,"x"')
-    done = answered_lines(path)
-    assert (1 in done, 2 in done, 3 in done) == (True, True, False)
-    assert path.read_bytes() == b'{"line":1,"x":1}\n{"line":2,"x":2}\n'
+    path.write_bytes(
+        b'{"line":1,"status":"ok"}\n{"line":2,"status":"not_found"}\n{"line":3,"status"'
+    )
+    scan = resume_scan(path, 3)
+    done = scan.answered
+    assert (1 in done, 2 in done, 3 in done, scan.torn) == (True, True, False, True)
+    assert mend_for_resume(path, scan) is False  # cut in place: the same file
+    assert path.read_bytes() == b'{"line":1,"status":"ok"}\n{"line":2,"status":"not_found"}\n'
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(lab: list[Recorder], tmp_path: Path) -> None:

@@ -14,12 +14,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from rdapctl.batch import AuditCollector, BatchOptions, BatchRun, BatchSummary, open_output
-from rdapctl.batch_input import BatchInput, LineSet, answered_lines
+from rdapctl.batch import AuditCollector, BatchOptions, BatchRun, BatchSummary, expected_query
+from rdapctl.batch_input import BatchInput
+from rdapctl.batch_output import (
+    LineSet,
+    OutputWriteError,
+    check_resume_identity,
+    mend_for_resume,
+    open_output,
+    resume_scan,
+)
 from rdapctl.cli.context import make_runtime, resolve_tenant
-from rdapctl.errors import PolicyDeniedError, UsageError
+from rdapctl.errors import InterruptedRunError, PolicyDeniedError, UsageError
 from rdapctl.runtime import Runtime
 from rdapctl.session import TenantSession
 from rdapctl.tenant import Tenant
@@ -40,20 +48,73 @@ def run(
     cache_mode: Any,
     progress: bool | None,
 ) -> int:
+    if output is not None and str(output) == "-":
+        output = None  # standard output, as for the input
     if resume and output is None:
         raise UsageError("--resume needs --output FILE", hint="add --output results.jsonl")
     runtime = make_runtime("batch")
     chosen = resolve_tenant(runtime, profiles, tenant)
-    with BatchInput.open(input_file, sys.stdin.buffer) as source:
+    with _stop_before_the_run(), BatchInput.open(input_file, sys.stdin.buffer) as source:
         total = source.count()
         _check_size(runtime, chosen, total)
-        skip = answered_lines(output) if resume and output is not None else None
-        options = BatchOptions(
-            referrals=referrals, cache_mode=cache_mode, unordered=unordered, fail_fast=fail_fast
-        )
-        summary = _run(runtime, chosen, source, total, skip, output, options, progress)
+        out, skip = _open_output(source, output, chosen, resume) if output else (None, None)
+        try:
+            options = BatchOptions(
+                referrals=referrals, cache_mode=cache_mode, unordered=unordered, fail_fast=fail_fast
+            )
+            summary = _run(runtime, chosen, source, total, skip, out, output, options, progress)
+        finally:
+            if out is not None:
+                out.close()
     _print_summary(runtime, summary)
     return summary.exit_code
+
+
+def _open_output(
+    source: BatchInput, output: Path, tenant: Tenant, resume: bool
+) -> tuple[BinaryIO, LineSet | None]:
+    """The output file, locked for this run; with --resume, mended, and the lines an
+    earlier run answered in it (refused if they are another input's or tenant's)."""
+    out = open_output(output, resume=resume, input_identity=source.identity())
+    if not resume:
+        return out, None
+    try:
+        scan = resume_scan(output, source.lines)
+        expected = {
+            line: expected_query(query) if query is not None else None
+            for line, query in source.queries_at(set(scan.samples)).items()
+        }
+        check_resume_identity(scan, tenant.name, expected)
+        if mend_for_resume(output, scan):
+            # Failed lines were taken out through a new file: write to (and lock) that one.
+            out.close()
+            out = open_output(output, resume=True, input_identity=source.identity())
+    except BaseException:
+        out.close()
+        raise
+    return out, scan.answered
+
+
+@contextmanager
+def _stop_before_the_run() -> Iterator[None]:
+    """Ctrl-C or SIGTERM before the run starts (spooling standard input, counting,
+    reading the output to resume) stops at once: exit 130, nothing looked up."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise InterruptedRunError(
+            f"{signal.Signals(signum).name} before the first lookup: nothing was looked up"
+        )
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _check_size(runtime: Runtime, tenant: Tenant, total: int) -> None:
@@ -77,6 +138,7 @@ def _run(
     source: BatchInput,
     total: int,
     skip: LineSet | None,
+    out: BinaryIO | None,
     output: Path | None,
     options: BatchOptions,
     progress: bool | None,
@@ -95,8 +157,7 @@ def _run(
     collector = AuditCollector()
     session = TenantSession(runtime, tenant, gate=gate, audit_sink=collector, batch=True)
     audited = tenant.audit.enabled
-    out = open_output(output, append=skip is not None) if output is not None else None
-    writer = _FileWriter(out) if out is not None else _StdoutWriter()
+    writer = _FileWriter(out, output) if out is not None else _StdoutWriter()
     show = progress if progress is not None else runtime.stderr.isatty()
     try:
         with _signals(stop, runtime), _progress_bar(show, total) as on_progress:
@@ -112,19 +173,21 @@ def _run(
     finally:
         session.close()
         gate.close()
-        if out is not None:
-            out.close()
 
 
 class _FileWriter:
-    def __init__(self, fh: Any) -> None:
+    def __init__(self, fh: BinaryIO, path: Path | None) -> None:
         self._fh = fh
+        self._path = path
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
-        while view:  # an unbuffered file may write less than asked
-            written = self._fh.write(view)
-            view = view[written:]
+        try:
+            while view:  # an unbuffered file may write less than asked
+                written = self._fh.write(view)
+                view = view[written:]
+        except OSError as exc:
+            raise _write_failed(exc, str(self._path)) from None
 
     def flush(self) -> None:
         self._fh.flush()
@@ -132,10 +195,23 @@ class _FileWriter:
 
 class _StdoutWriter:
     def write(self, data: bytes) -> None:
-        sys.stdout.buffer.write(data)
+        try:
+            sys.stdout.buffer.write(data)
+        except BrokenPipeError:
+            raise  # the reader went away: see failure.handle_exception
+        except OSError as exc:
+            raise _write_failed(exc, "standard output") from None
 
     def flush(self) -> None:
         sys.stdout.buffer.flush()
+
+
+def _write_failed(exc: OSError, where: str) -> OutputWriteError:
+    return OutputWriteError(
+        f"cannot write the results to {where}: {exc.strerror or exc.__class__.__name__}",
+        hint="the lines written are whole up to the last one; free space, then run again "
+        "with --output FILE --resume",
+    )
 
 
 @contextmanager

@@ -28,10 +28,12 @@ def batch(
     tenant: TenantOpt = None,
     profiles: ProfilesOpt = None,
     output_file: Annotated[
-        Path | None, typer.Option("--output", help="Write JSONL here instead of stdout.")
+        Path | None,
+        typer.Option("--output", help="Write JSONL to this file (0600, locked) instead of stdout."),
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Skip queries already answered in --output.")
+        bool,
+        typer.Option("--resume", help="Skip queries answered in --output; ask failed ones again."),
     ] = False,
     unordered: Annotated[
         bool, typer.Option("--unordered", help="Write results in completion order.")

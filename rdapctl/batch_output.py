@@ -1,0 +1,251 @@
+"""The ``--output`` file of ``rdapctl batch``, and what ``--resume`` finds in it.
+
+Owns opening the file (created 0600; never the input file itself; locked, so that
+two runs cannot write one file), reading an earlier run's results for ``--resume``,
+and mending what an interrupted run left: a torn last line is cut off, and the
+lines that failed are taken out so that they are asked again. Anything else that
+is not batch output is refused with the file untouched. Everything streams.
+
+Must not: look anything up, print, or import httpx/typer/rich.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from rdapctl.errors import RdapctlError, UsageError
+
+_LINE_FIELD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),".*\}\n\Z', re.DOTALL)
+_LINE_START = b'{"line":'
+# The envelope's own "status" is the first one in a line: only "line", "schema",
+# "query", "type" and "tenant" come before it, and no JSON string holds `,"status":"`.
+_STATUS = b',"status":"'
+ANSWERED = frozenset({b"ok", b"not_found"})
+_COPY_CHUNK = 1 << 20
+
+
+class OutputWriteError(RdapctlError):
+    """The output file refused a write (disk full, file too large, I/O error)."""
+
+
+@dataclass(slots=True)
+class LineSet:
+    """A compact set of line numbers (one bit each: a million lines cost 125 KB)."""
+
+    _bits: bytearray = field(default_factory=bytearray)
+    count: int = 0
+
+    def add(self, line: int) -> None:
+        index, bit = divmod(line, 8)
+        if index >= len(self._bits):
+            self._bits.extend(bytes(index - len(self._bits) + 1024))
+        if not self._bits[index] & (1 << bit):
+            self._bits[index] |= 1 << bit
+            self.count += 1
+
+    def __contains__(self, line: int) -> bool:
+        index, bit = divmod(line, 8)
+        return index < len(self._bits) and bool(self._bits[index] & (1 << bit))
+
+
+@dataclass(slots=True)
+class ResumeScan:
+    """What an earlier run left in the output file."""
+
+    answered: LineSet = field(default_factory=LineSet)
+    retried: int = 0  # lines that had failed: taken out, to be asked again
+    torn: bool = False  # the last line is half-written
+    good_end: int = 0  # where the whole lines end
+    # Two answered lines, for checking that the file belongs to this input and tenant:
+    # line number -> (query, tenant) as written.
+    samples: dict[int, tuple[object, object]] = field(default_factory=dict)
+
+
+def open_output(path: Path, *, resume: bool, input_identity: tuple[int, int] | None) -> BinaryIO:
+    """The --output file, created 0600 (it holds policy-applied RDAP data) and locked
+    for this run; emptied unless resuming. Refuses the input file itself and a file
+    another run is writing, before anything in it changes."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if resume else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except IsADirectoryError:
+        raise UsageError(f"--output {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write --output {path}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if input_identity is not None and (st.st_dev, st.st_ino) == input_identity:
+            raise UsageError(
+                f"--output {path} is the input file; writing to it would destroy the input",
+                hint="choose another --output file",
+            )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"another rdapctl batch is writing to {path}",
+                hint="wait for it to finish, then run again with --resume",
+            ) from None
+        if not resume and stat.S_ISREG(st.st_mode):
+            os.ftruncate(fd, 0)  # not a device or a pipe (/dev/stdout, a FIFO)
+        return os.fdopen(fd, "wb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def resume_scan(path: Path, max_line: int) -> ResumeScan:
+    """Read the results an earlier run wrote to ``path`` (changing nothing): the lines
+    answered (``ok`` or ``not_found``), the lines that failed, and a torn last line.
+    A file that is not batch output, or that names lines past ``max_line`` (the
+    input's line count), is a UsageError."""
+    scan = ResumeScan()
+    first: tuple[int, bytes] | None = None  # the first answered line, and the last one
+    last: tuple[int, bytes] | None = None
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return scan
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} to resume: {exc.strerror}") from None
+    with fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
+                if not (raw.startswith(_LINE_START) or _LINE_START.startswith(raw)):
+                    raise _not_batch_output(path, number)
+                scan.torn = True  # the last line: nothing can follow an unended line
+                break
+            line = _line_number(raw)
+            if line is None:
+                raise _not_batch_output(path, number)
+            if line > max_line:
+                raise UsageError(
+                    f"{path} line {number} is the result of input line {line:,}, but the "
+                    f"input has {max_line:,} lines; not resuming into it",
+                    hint="resume with the input that run had, or choose another --output file",
+                )
+            if _status(raw) in ANSWERED:
+                scan.answered.add(line)
+                if first is None:
+                    first = (line, raw)
+                elif last is None or line > last[0]:
+                    last = (line, raw)
+            else:
+                scan.retried += 1
+            scan.good_end += len(raw)
+    for sample in (first, last):  # decoded only now: two lines, not every line
+        if sample is not None:
+            scan.samples[sample[0]] = _identity(sample[1])
+    return scan
+
+
+def mend_for_resume(path: Path, scan: ResumeScan) -> bool:
+    """Make ``path`` ready for this run to append to: cut a torn last line off (the
+    run was killed mid-write), and take out the lines that failed (the file is then
+    rewritten through a temporary file and a rename), so that both are asked again and
+    every input line still ends with exactly one result. True when the file was
+    replaced (reopen it)."""
+    if scan.torn:
+        with path.open("r+b") as fh:
+            fh.truncate(scan.good_end)
+            fh.flush()
+            os.fsync(fh.fileno())
+    if not scan.retried:
+        return False
+    _drop_failed_lines(path)
+    return True
+
+
+def _not_batch_output(path: Path, number: int) -> UsageError:
+    return UsageError(
+        f"{path} line {number} is not a batch result; not resuming into it",
+        hint="choose another --output file, or remove this one",
+    )
+
+
+def _line_number(raw: bytes) -> int | None:
+    # Batch writes "line" first: read it without decoding a 6 KB object per line.
+    match = _LINE_FIELD.match(raw)
+    if match is not None:
+        return int(match.group(1))
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    line = obj.get("line") if isinstance(obj, dict) else None
+    return line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None
+
+
+def _status(raw: bytes) -> bytes:
+    at = raw.find(_STATUS)
+    if at < 0:
+        return b""
+    start = at + len(_STATUS)
+    return raw[start : raw.find(b'"', start)]
+
+
+def _identity(raw: bytes) -> tuple[object, object]:
+    """(query, tenant) of a result line, for :func:`check_resume_identity`."""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None, None
+    return obj.get("query"), obj.get("tenant")
+
+
+def _drop_failed_lines(path: Path) -> None:
+    """Rewrite ``path`` without its failed lines: a copy beside it, then a rename, so
+    that a crash leaves the old file or the new one, never half of each."""
+    mode = path.stat().st_mode & 0o777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".resume", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+            os.fchmod(out.fileno(), mode)
+            for raw in src:
+                if _status(raw) in ANSWERED:
+                    out.write(raw)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def check_resume_identity(
+    scan: ResumeScan, tenant: str, expected: Mapping[int, str | None]
+) -> None:
+    """Refuse to resume into results of another input or another tenant: the first and
+    the last answered line must be the results of this input's lines, for this tenant.
+    ``expected``: for the lines in ``scan.samples``, the query this input's line is
+    answered as (None: the line holds no query)."""
+    for line, (query, owner) in sorted(scan.samples.items()):
+        if owner != tenant:
+            raise UsageError(
+                f"the results in the --output file are for tenant {owner!r}, not {tenant!r}; "
+                "not resuming into it",
+                hint="resume with the tenant that run had, or choose another --output file",
+            )
+        if query != expected.get(line):
+            raise UsageError(
+                f"the --output file answers {query!r} for input line {line:,}, but that line "
+                f"holds {expected.get(line)!r}: it is the result of another input; "
+                "not resuming into it",
+                hint="resume with the input that run had, or choose another --output file",
+            )
