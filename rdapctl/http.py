@@ -11,8 +11,10 @@ guarded transport (``rdapctl.transport``).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from rdapctl import __version__
@@ -43,6 +45,8 @@ RETRY_BY_CRITICALITY: dict[str, RetryPolicy] = {
     "low": RetryPolicy(max_retries=0, max_wait_s=2.0, backoff_s=0.25),
 }
 MAX_BACKOFF_S = 8.0
+# delta-seconds, ASCII digits only ("²".isdigit() is True); repeats of a header sent twice.
+_DELTA_SECONDS = re.compile(r"([0-9]{1,10})(?:\s*,\s*[0-9]{1,10})*", re.ASCII)
 
 
 class RequestGate(Protocol):
@@ -50,12 +54,21 @@ class RequestGate(Protocol):
 
     ``acquire`` blocks until ``url`` may be requested and returns the function that
     releases the slot; ``retry_after`` tells the gate a server asked to wait, so it
-    can slow that host for everyone instead of this caller sleeping alone.
+    can slow that host for everyone instead of this caller sleeping alone; a host
+    asked to wait longer than a caller's patience fails that caller at once.
     """
 
     def acquire(self, url: str) -> Callable[[], None]: ...
 
     def retry_after(self, url: str, wait_s: float) -> None: ...
+
+    def blocked_s(self, url: str) -> float:
+        """Seconds until the host of ``url`` may be asked again (0: now)."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Sleep between attempts; raises InterruptedRunError when the run stops."""
+        ...
 
 
 @mutable_record
@@ -73,14 +86,17 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = _DELTA_SECONDS.fullmatch(value)  # also "120, 120": a header sent twice
+    if seconds is not None:
+        return float(seconds.group(1))
     try:
         import email.utils  # only for HTTP-date Retry-After values
 
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:  # asctime dates carry no zone; HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 
@@ -126,17 +142,22 @@ class RetryingGetter:
         attempt = 0
         while True:
             attempt += 1
+            self._check_not_blocked(url)
             try:
                 response = self._get_gated(url, headers)
             except _RetryableError as exc:
                 if attempt > self.retry.max_retries:
                     raise exc.final from None
-                self._sleep(self._backoff(attempt))
+                self._pause(self._backoff(attempt))
                 continue
             status = response.status
             if status in (429, 503) or status >= 500:
                 wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
                 final = self._status_error(response, wait)
+                if wait is not None and self._gate is not None:
+                    # The gate makes the next acquire for the host that answered wait, for
+                    # every caller, even when this one gives up: the server asked.
+                    self._gate.retry_after(response.url, wait)
                 if attempt > self.retry.max_retries:
                     raise final
                 if wait is None:
@@ -144,13 +165,31 @@ class RetryingGetter:
                 elif wait > self.retry.max_wait_s:
                     raise final
                 elif self._gate is not None:
-                    # The gate makes the next acquire for this host wait, for every caller.
-                    self._gate.retry_after(url, wait)
                     continue
-                self._sleep(wait)
+                self._pause(wait)
                 continue
             response.attempts = attempt
             return response
+
+    def _check_not_blocked(self, url: str) -> None:
+        """A host that asked (by Retry-After) to be left alone for longer than this
+        tenant waits fails the lookup at once, without another request."""
+        if self._gate is None:
+            return
+        blocked = self._gate.blocked_s(url)
+        if blocked > self.retry.max_wait_s:
+            raise RateLimitedError(
+                f"{_host(url)} asked to be left alone for {blocked:.0f}s more (Retry-After); "
+                f"this tenant waits at most {self.retry.max_wait_s:g}s",
+                hint="retry later (batch: --resume), or raise business_criticality",
+            )
+
+    def _pause(self, seconds: float) -> None:
+        # A batch run's gate ends the wait when the run is asked to stop.
+        if self._gate is not None:
+            self._gate.pause(seconds)
+        else:
+            self._sleep(seconds)
 
     def _get_gated(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
         if self._gate is None:

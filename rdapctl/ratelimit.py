@@ -15,6 +15,8 @@ not a round trip per request.
 Must not: import httpx, decide policy (the tenant's numbers are passed in), or keep
 global state. Times come from the injected clock (epoch seconds, shared by
 processes); waiting goes through the injected ``wait`` so a stop request ends it.
+A clock that steps back leaves times in the future in the shared state; past a
+bound no run could reach, they are reset (see ``STALE_SLOTS``).
 """
 
 from __future__ import annotations
@@ -33,8 +35,15 @@ from rdapctl.errors import InterruptedRunError
 from rdapctl.paths import FILE_MODE, ensure_private_dir
 
 _STATE = struct.Struct(">dd")  # theoretical arrival time, blocked until (epoch seconds)
-# Never wait longer than this for a token: a clock jump must not stall a run for hours.
-MAX_WAIT_S = 300.0
+# A shared arrival time further ahead than this many slots (more than all of a tenant's
+# runs can have waiting) or than STALE_S, or a "blocked until" past MAX_BLOCK_S, can
+# only come from a clock that stepped back (or a damaged file): it is reset, so that
+# no run waits for hours. Waits themselves are not capped: a cap would start requests
+# early, in a bunch, at low rates.
+STALE_SLOTS = 1024
+STALE_S = 300.0
+# The longest "blocked until" a Retry-After sets (the state outlives the run).
+MAX_BLOCK_S = 3600.0
 # How long slots taken ahead (and a "blocked until" read) stay good in one process.
 LEASE_S = 0.05
 LEASE_MAX = 32
@@ -93,6 +102,7 @@ class SharedBucket:
         """Take the next ``lease_size`` slots (hold ``self._lock``)."""
 
         def change(tat: float, blocked: float) -> tuple[float, float]:
+            tat, blocked = self._sane(tat, blocked, now)
             tat = self._give_back(tat)
             self._blocked = blocked
             self._next = max(tat, now, blocked)
@@ -102,6 +112,14 @@ class SharedBucket:
 
         self._update(change)
         self._fresh_until = now + LEASE_S
+
+    def _sane(self, tat: float, blocked: float, now: float) -> tuple[float, float]:
+        """The shared state, with what a clock step back left in the future reset."""
+        if tat > now + max(STALE_S, STALE_SLOTS * self._interval):
+            tat = now
+        if blocked > now + MAX_BLOCK_S:
+            blocked = 0.0
+        return tat, blocked
 
     def _give_back(self, tat: float) -> float:
         """The shared arrival time with this lease's unused slots returned, when nobody
@@ -114,14 +132,13 @@ class SharedBucket:
             if self._interval == 0.0:
                 if now >= self._fresh_until:
                     self._lease(now)
-                return min(max(0.0, self._blocked - now), MAX_WAIT_S)
+                return max(0.0, self._blocked - now)
             if self._left == 0 or now >= self._fresh_until:
                 self._lease(now)
             start = max(self._next, self._blocked)
             self._next = start + self._interval
             self._left -= 1
-            wait = max(0.0, start - self._tolerance - now, self._blocked - now)
-            return min(wait, MAX_WAIT_S)
+            return max(0.0, start - self._tolerance - now, self._blocked - now)
 
     def blocked_until(self, now: float) -> float:
         """When the last ``Retry-After`` ends (0: none), without taking a slot."""
@@ -129,6 +146,7 @@ class SharedBucket:
             if now >= self._fresh_until:
 
                 def read(tat: float, blocked: float) -> tuple[float, float]:
+                    tat, blocked = self._sane(tat, blocked, now)
                     self._blocked = blocked
                     return self._give_back(tat), blocked
 
@@ -251,7 +269,7 @@ class HostGate:
 
     def _pause(self, seconds: float, message: str) -> None:
         self.waited_s += seconds
-        if self._wait(min(seconds, MAX_WAIT_S)):
+        if self._wait(seconds):
             raise InterruptedRunError(message)
 
     def _take(self, slot: Slots) -> None:
@@ -262,8 +280,18 @@ class HostGate:
 
     def retry_after(self, url: str, wait_s: float) -> None:
         _, bucket = self._for(self._host(url))
-        bucket.block_until(self._clock() + wait_s)
+        # Kept in the shared state for later runs too: a bogus "wait a year" must not
+        # shut a registry off for good.
+        bucket.block_until(self._clock() + min(wait_s, MAX_BLOCK_S))
         self.slowed.set()
+
+    def blocked_s(self, url: str) -> float:
+        _, bucket = self._for(self._host(url))
+        now = self._clock()
+        return max(0.0, bucket.blocked_until(now) - now)
+
+    def pause(self, seconds: float) -> None:
+        self._pause(seconds, "interrupted while waiting to retry")
 
     def close(self) -> None:
         with self._lock:

@@ -380,6 +380,37 @@ def test_retry_after_slows_only_that_host(
     assert fast_done < slow_times[1]  # the other host went on meanwhile
 
 
+def test_a_retry_after_longer_than_the_tenant_waits_leaves_that_host_alone(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """A server asking for a minute's rest (longer than the tenant's patience) gets it:
+    the lookups for it fail as rate limited without another request, in this run and
+    in the next one (the block is shared), while the other registry is asked."""
+    write_profiles(
+        rdapctl_home,
+        servers,
+        "max_concurrent_requests = 1\nrequests_per_second = 1000.0",
+        split=True,
+    )
+    slow = servers[0]
+    slow.status_for["first.com"] = (429, {"Retry-After": "60"})
+    lines = ["first.com", "c1.com", "c2.com", "n1.net", "n2.net"]
+    code, out, _ = batch(tmp_path, lines, "--no-cache")
+    assert code == 5
+    assert [(e["line"], (e["error"] or {}).get("code")) for e in out] == [
+        (1, "rate_limited"),
+        (2, "rate_limited"),
+        (3, "rate_limited"),
+        (4, None),
+        (5, None),
+    ]
+    assert "left alone for" in out[1]["error"]["message"]
+    assert slow.paths() == ["/domain/first.com"]
+    code, out, _ = batch(tmp_path, ["c3.com", "n3.net"], "--no-cache")
+    assert code == 5 and out[0]["error"]["code"] == "rate_limited" and out[1]["error"] is None
+    assert slow.paths() == ["/domain/first.com"]
+
+
 # --- interruption -------------------------------------------------------------------------
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -239,6 +241,61 @@ def test_parse_retry_after_accepts_seconds_and_dates() -> None:
     assert parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 30.0) == 30.0
     assert parse_retry_after("soon", 0) is None
     assert parse_retry_after(None, 0) is None
+
+
+def test_parse_retry_after_reads_odd_headers_without_failing() -> None:
+    """A header sent twice is joined by a comma; a byte that is a digit to Python but
+    not to HTTP is no number; dates without a zone (asctime) are GMT, whatever TZ is."""
+    import os
+
+    assert parse_retry_after("120, 120", 0) == 120
+    assert parse_retry_after("\u00b2", 0) is None  # "²": str.isdigit() says yes
+    assert parse_retry_after("\u0661\u0662", 0) is None  # Arabic-Indic "12"
+    old_tz = os.environ.get("TZ")
+    try:
+        for zone in ("America/New_York", "Asia/Tokyo", "UTC"):
+            os.environ["TZ"] = zone
+            time.tzset()
+            assert parse_retry_after("Thu Jan  1 00:01:00 1970", 30.0) == 30.0
+    finally:
+        if old_tz is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = old_tz
+        time.tzset()
+
+
+def test_a_stop_ends_the_backoff_between_attempts(httpserver: HTTPServer) -> None:
+    """Ctrl-C during a batch run: a lookup backing off after a 503 stops waiting, and
+    no further attempt is sent."""
+    import threading
+
+    from rdapctl.errors import InterruptedRunError
+    from rdapctl.ratelimit import HostGate
+
+    httpserver.expect_request("/domain/busy.example").respond_with_data("busy", status=503)
+    stop = threading.Event()
+    stop.set()  # the run was asked to stop while this lookup was in flight
+    gate = HostGate(
+        Path(tempfile.mkdtemp()),
+        max_concurrent=1,
+        requests_per_second=0.0,
+        clock=time.time,
+        wait=stop.wait,
+    )
+    client = StdlibHttpClient(
+        OPEN_POLICY, env={}, retry=RETRY_BY_CRITICALITY["critical"], gate=gate
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(InterruptedRunError):
+            client.get(httpserver.url_for("/domain/busy.example"))
+    finally:
+        client.close()
+        gate.close()
+    asked = [r for r, _ in httpserver.log if r.path == "/domain/busy.example"]
+    assert len(asked) == 1
+    assert time.monotonic() - started < 2.0
 
 
 def test_url_checks_remembered_per_client_still_refuse_other_urls(

@@ -1,0 +1,77 @@
+"""The per-host gate's shared state under a clock that misbehaves, and at low rates.
+Real state files; an injected clock and an injected wait that records instead of
+sleeping."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+
+from rdapctl.ratelimit import MAX_BLOCK_S, HostGate
+
+NOW = 1_800_000_000.0
+URL = "http://127.0.0.1:8080/domain/example.com"
+
+
+class Waits:
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def __call__(self, seconds: float) -> bool:
+        self.seconds.append(seconds)
+        return False  # nobody asked the run to stop
+
+
+def _gate(tmp_path: Path, waits: Waits, rate: float, concurrent: int = 64) -> HostGate:
+    return HostGate(
+        tmp_path,
+        max_concurrent=concurrent,
+        requests_per_second=rate,
+        clock=lambda: NOW,
+        wait=waits,
+    )
+
+
+def _state_file(tmp_path: Path) -> Path:
+    return tmp_path / hashlib.sha256(b"127.0.0.1:8080").hexdigest()[:32]
+
+
+def test_times_left_in_the_future_by_a_clock_step_back_are_reset(tmp_path: Path) -> None:
+    """After the clock stepped back an hour, the shared arrival time and a Retry-After
+    block sit an hour (a day) ahead: no run may wait for them."""
+    tmp_path.chmod(0o700)
+    _state_file(tmp_path).write_bytes(struct.pack(">dd", NOW + 3600, NOW + 86_400))
+    waits = Waits()
+    gate = _gate(tmp_path, waits, rate=5.0)
+    try:
+        assert gate.blocked_s(URL) == 0.0
+        gate.acquire(URL)()
+        gate.acquire(URL)()
+    finally:
+        gate.close()
+    assert [round(w, 3) for w in waits.seconds] == [0.2]  # one interval after the first
+
+
+def test_low_rates_space_every_request_instead_of_bunching_past_a_cap(tmp_path: Path) -> None:
+    """One request every 100 s, eight waiting: the eighth starts 700 s on, not with
+    the others at a 300 s cap."""
+    waits = Waits()
+    gate = _gate(tmp_path, waits, rate=0.01)
+    try:
+        for _ in range(8):
+            gate.acquire(URL)  # eight lookups holding their slots, waiting their turn
+    finally:
+        gate.close()
+    assert [round(w) for w in waits.seconds] == [100, 200, 300, 400, 500, 600, 700]
+
+
+def test_a_retry_after_of_days_blocks_the_host_for_an_hour_at_most(tmp_path: Path) -> None:
+    """The block is kept for later runs too: a bogus header cannot shut a registry off."""
+    waits = Waits()
+    gate = _gate(tmp_path, waits, rate=5.0)
+    try:
+        gate.retry_after(URL, 10 * 86_400)
+        assert gate.blocked_s(URL) == MAX_BLOCK_S
+    finally:
+        gate.close()
