@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from rdapctl.batch_input import InputQuery
 from rdapctl.batch_output import LineSet
-from rdapctl.envelope import exit_code_of
+from rdapctl.envelope import ANSWERED_STATUSES, exit_code_of
 from rdapctl.errors import AuditError, ExitCode, RdapctlError, most_serious
 from rdapctl.jsontext import dumps_compact
 from rdapctl.lookup import CacheMode, LookupOptions, run_lookup_plain
@@ -397,7 +397,7 @@ class BatchRun:
             s.duplicates += 1
         elif source == "cache":
             s.cache_hits += 1
-        if status not in ("ok", "not_found"):
+        if status not in ANSWERED_STATUSES:
             s.errors += 1
             s.codes.add(code)
             if self._options.fail_fast:
@@ -453,6 +453,7 @@ class BatchRun:
                 lookup_options,
                 processes=processes,
                 concurrency=self._concurrency,
+                fail_fast=self._options.fail_fast,
             )
         return _ThreadPool(session, lookup_options, self._concurrency)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from rdapctl.envelope import ANSWERED_STATUSES
 from rdapctl.errors import RdapctlError, UsageError
 
 _LINE_FIELD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),".*\}\n\Z', re.DOTALL)
@@ -30,7 +31,7 @@ _LINE_START = b'{"line":'
 # The envelope's own "status" is the first one in a line: only "line", "schema",
 # "query", "type" and "tenant" come before it, and no JSON string holds `,"status":"`.
 _STATUS = b',"status":"'
-ANSWERED = frozenset({b"ok", b"not_found"})
+ANSWERED = frozenset(status.encode() for status in ANSWERED_STATUSES)
 _COPY_CHUNK = 1 << 20
 
 

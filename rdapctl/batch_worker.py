@@ -53,7 +53,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
 
-from rdapctl.envelope import envelope_head_text
+from rdapctl.envelope import ANSWERED_STATUSES, envelope_head_text
 from rdapctl.errors import AuditError
 from rdapctl.jsontext import dumps_compact
 
@@ -144,6 +144,7 @@ class ProcessPool:
         *,
         processes: int,
         concurrency: int,
+        fail_fast: bool = False,
     ) -> None:
         ctx = multiprocessing.get_context("fork")
         self._workers: list[tuple[Any, Connection, Connection]] = []
@@ -166,6 +167,7 @@ class ProcessPool:
                     to_child_r,
                     from_child_w,
                     list(mine),
+                    fail_fast,
                 ),
                 name="rdapctl-batch-worker",
                 daemon=True,
@@ -273,6 +275,7 @@ def _worker_main(
     inbox: Connection,
     outbox: Connection,
     parent_ends: list[Connection],
+    fail_fast: bool,
 ) -> None:
     # Another worker holding the parent's end of our inbox would hide the parent's
     # death (no EOF): close every parent end inherited through the fork.
@@ -284,7 +287,7 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        _Worker(runtime, tenant, options, threads, share, inbox, outbox).run()
+        _Worker(runtime, tenant, options, threads, share, inbox, outbox, fail_fast).run()
     except Exception:  # a bug must not hang the parent: report it
         with contextlib.suppress(OSError):
             outbox.send(("error", traceback.format_exc(limit=8)))
@@ -302,8 +305,10 @@ class _Worker:
         share: int,
         inbox: Connection,
         outbox: Connection,
+        fail_fast: bool = False,
     ) -> None:
-        """``threads`` lookup threads; ``share`` requests in flight (per host and in all)."""
+        """``threads`` lookup threads; ``share`` requests in flight (per host and in all);
+        ``fail_fast``: the first failure stops this worker (see ``_lookups``)."""
         from rdapctl.batch import AuditCollector
         from rdapctl.ratelimit import HostGate
         from rdapctl.session import TenantSession
@@ -317,6 +322,7 @@ class _Worker:
         self._sender = threading.Thread(target=self._send_loop, daemon=True)
         self._sender.start()
         self._options = options
+        self._fail_fast = fail_fast
         self._threads = threads
         self._share = share
         self._stop = threading.Event()
@@ -514,7 +520,13 @@ class _Worker:
                 if result.source != "cache":
                     self._go_wide.set()
                 self._add([result])
-                if self._narrow:
+                if self._fail_fast and result.status not in ANSWERED_STATUSES:
+                    # --fail-fast: no more jobs here, and the parent hears of it now,
+                    # not a chunk later (it then stops the other workers too).
+                    self._stop.set()
+                    self._cancel_queued()
+                    self._flush(force=True)
+                elif self._narrow:
                     # The only thread answering writes its own chunks: two threads
                     # running Python at once (lookups here, a flush in the main thread)
                     # hand the GIL back and forth around every C call, which cost both

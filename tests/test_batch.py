@@ -232,6 +232,26 @@ def test_fail_fast_stops_dispatching(lab: list[Recorder], tmp_path: Path) -> Non
     assert "--fail-fast" in err
 
 
+@pytest.mark.parametrize("concurrency", [1, 2, 8])
+def test_fail_fast_looks_up_little_after_the_failure(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path, concurrency: int
+) -> None:
+    """The first failure stops the worker that met it at once, and the others as soon
+    as the parent hears: only lookups already in flight still run."""
+    write_profiles(
+        rdapctl_home,
+        servers,
+        f"max_concurrent_requests = {concurrency}\nrequests_per_second = 100000.0",
+    )
+    names = ["bad0.com"] + [f"g{i}.com" for i in range(2000)]
+    code, out, err = batch(tmp_path, names, "--fail-fast", "--no-cache")
+    assert code == 7, err
+    assert out[0]["line"] == 1 and out[0]["status"] == "error"
+    asked = len(servers[0].paths())
+    assert asked <= max(10, 6 * concurrency)  # was 96 at concurrency 2, before
+    assert len(out) <= asked
+
+
 def test_batch_size_limit_refuses_before_any_lookup(
     servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
 ) -> None:
