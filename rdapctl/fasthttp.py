@@ -48,6 +48,7 @@ Resolver = Callable[[str, int], list[str]]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
 _TARGETS_MAX = 1024  # remembered URL checks per client (a few hosts in practice)
+MAX_CONNECTIONS = 32  # open keep-alive connections per client (one client per thread)
 
 
 def proxy_configured(env: Mapping[str, str]) -> bool:
@@ -165,17 +166,23 @@ class StdlibHttpClient(RetryingGetter):
 
     def _connection(self, scheme: str, host: str, port: int) -> tuple[_Connection, bool]:
         key = (scheme, host, port)
-        conn = self._conns.get(key)
-        if conn is not None and conn.sock is not None:
-            return conn, True
-        if conn is None:
+        conns = self._conns
+        conn = conns.pop(key, None)
+        if conn is not None:
+            conns[key] = conn  # the most recently used goes last
+            if conn.sock is not None:
+                return conn, True
+        else:
             default = 443 if scheme == "https" else 80
             header_host = host if port == default else f"{host}:{port}"
             if ":" in host:  # an IPv6 literal
                 header_host = f"[{host}]" if port == default else f"[{host}]:{port}"
-            conn = self._conns[key] = _Connection(
+            conn = conns[key] = _Connection(
                 host, header_host, lambda: self._open_socket(scheme, host, port)
             )
+            if len(conns) > MAX_CONNECTIONS:
+                # Referrals can reach hundreds of registrar hosts: keep the recent few.
+                conns.pop(next(iter(conns))).close()
         conn.open()
         return conn, False
 

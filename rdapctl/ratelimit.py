@@ -27,7 +27,6 @@ import queue
 import struct
 import threading
 from collections.abc import Callable
-from contextlib import suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,7 +66,7 @@ class SharedBucket:
         self._lease_size = max(
             1, min(LEASE_MAX, int(rate * LEASE_S / 10), int(max(1.0, burst) / 2))
         )
-        self._fd: int | None = None
+        self._dir_ready = False
         self._lock = threading.Lock()
         # Slots taken but not handed out yet: the next one's time and how many are left.
         self._next = 0.0
@@ -77,11 +76,13 @@ class SharedBucket:
         self._fresh_until = -1.0  # local copies above are good until then
 
     def _open(self) -> int:
-        if self._fd is None:
+        # Opened per update, not kept: a run reaching a thousand registry hosts (through
+        # referrals) would otherwise hold a thousand files and run out. An update is
+        # once per lease of slots, so the open costs little.
+        if not self._dir_ready:
             ensure_private_dir(self._path.parent)
-            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-            self._fd = os.open(self._path, flags, FILE_MODE)
-        return self._fd
+            self._dir_ready = True
+        return os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
 
     def _update(self, change: Callable[[float, float], tuple[float, float]]) -> None:
         """Apply ``change`` to the shared (tat, blocked) under the file lock (hold
@@ -89,14 +90,14 @@ class SharedBucket:
         import fcntl
 
         fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
             raw = os.pread(fd, _STATE.size, 0)
             tat, blocked = _STATE.unpack(raw) if len(raw) == _STATE.size else (0.0, 0.0)
             tat, blocked = change(tat, blocked)
             os.pwrite(fd, _STATE.pack(tat, blocked), 0)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def _lease(self, now: float) -> None:
         """Take the next ``lease_size`` slots (hold ``self._lock``)."""
@@ -166,10 +167,7 @@ class SharedBucket:
             self._update(change)
 
     def close(self) -> None:
-        if self._fd is not None:
-            with suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
+        """Nothing is kept open between updates (see ``_open``)."""
 
 
 class Slots:

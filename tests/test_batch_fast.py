@@ -414,3 +414,29 @@ def test_a_lookup_thread_lets_go_of_its_snapshot_only_when_it_must_wait() -> Non
     threading.Timer(0.05, jobs.put, args=("b",)).start()
     assert next_job(jobs, session) == "b"  # type: ignore[arg-type]
     assert session.idled == 1
+
+
+def test_the_stdlib_client_keeps_a_bounded_number_of_connections(httpserver: HTTPServer) -> None:
+    """One keep-alive connection per host, hundreds of hosts (referrals): the least
+    recently used are closed, so a thread never holds more than MAX_CONNECTIONS."""
+    from rdapctl.fasthttp import MAX_CONNECTIONS
+
+    httpserver.expect_request(re.compile("/domain/.*")).respond_with_json({"ok": True})
+    client = StdlibHttpClient(
+        _policy(httpserver.port),
+        env={},
+        resolver=lambda host, port: ["127.0.0.1"],
+        timeout_s=5.0,
+        max_response_bytes=100_000,
+    )
+    before = len(os.listdir("/proc/self/fd"))
+    try:
+        for i in range(3 * MAX_CONNECTIONS):
+            url = f"http://rdap{i}.registrar.test:{httpserver.port}/domain/example.com"
+            assert client.get(url).body == {"ok": True}
+        held = len(os.listdir("/proc/self/fd")) - before
+        assert held <= MAX_CONNECTIONS
+        again = f"http://rdap{3 * MAX_CONNECTIONS - 1}.registrar.test:{httpserver.port}/domain/x"
+        assert client.get(again).status == 200  # a recent host: its connection is kept
+    finally:
+        client.close()

@@ -75,3 +75,24 @@ def test_a_retry_after_of_days_blocks_the_host_for_an_hour_at_most(tmp_path: Pat
         assert gate.blocked_s(URL) == MAX_BLOCK_S
     finally:
         gate.close()
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_run_reaching_many_hosts_holds_no_file_per_host(tmp_path: Path) -> None:
+    """Registrar referrals reach hundreds of hosts: a state file held open per host
+    ran a run out of file descriptors near a thousand."""
+    gate = _gate(tmp_path, Waits(), rate=100.0)
+    before = _open_fds()
+    try:
+        for i in range(300):
+            release = gate.acquire(f"http://rdap{i}.registrar.test/domain/example.com")
+            release()
+        assert _open_fds() - before <= 2
+    finally:
+        gate.close()
+    assert len(list(tmp_path.iterdir())) == 300  # the shared state is still kept per host
