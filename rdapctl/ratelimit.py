@@ -242,6 +242,7 @@ class HostGate:
         # A host slowed by Retry-After is waited out holding no slot (others go on).
         blocked = bucket.blocked_until(self._clock()) - self._clock()
         if blocked > 0:
+            self.slowed.set()  # also when another process was told to wait
             self._pause(blocked, "interrupted while waiting for the rate limit")
         # Slots before the token: a token taken then held back behind a busy slot
         # would be spent late, bunching requests closer than the rate allows.

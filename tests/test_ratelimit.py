@@ -96,3 +96,20 @@ def test_a_run_reaching_many_hosts_holds_no_file_per_host(tmp_path: Path) -> Non
     finally:
         gate.close()
     assert len(list(tmp_path.iterdir())) == 300  # the shared state is still kept per host
+
+
+def test_a_block_set_by_another_process_marks_the_gate_slowed(tmp_path: Path) -> None:
+    """A batch worker adds lookup threads once a host is slowed (waiting lookups hold
+    no slot, so others can go on): a Retry-After that another worker process received
+    counts too."""
+    tmp_path.chmod(0o700)
+    _state_file(tmp_path).write_bytes(struct.pack(">dd", 0.0, NOW + 2.0))
+    waits = Waits()
+    gate = _gate(tmp_path, waits, rate=5.0)
+    try:
+        assert not gate.slowed.is_set()
+        gate.acquire(URL)()
+        assert gate.slowed.is_set()
+    finally:
+        gate.close()
+    assert waits.seconds[0] == 2.0
