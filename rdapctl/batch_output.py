@@ -23,15 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from rdapctl.envelope import ANSWERED_STATUSES
+from rdapctl.envelope import ANSWERED_STATUSES, ENVELOPE_STATUSES
 from rdapctl.errors import RdapctlError, UsageError
 
-_LINE_FIELD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),".*\}\n\Z', re.DOTALL)
+_LINE_FIELD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),"schema":.*\}\n\Z', re.DOTALL)
 _LINE_START = b'{"line":'
 # The envelope's own "status" is the first one in a line: only "line", "schema",
 # "query", "type" and "tenant" come before it, and no JSON string holds `,"status":"`.
 _STATUS = b',"status":"'
 ANSWERED = frozenset(status.encode() for status in ANSWERED_STATUSES)
+_STATUSES = frozenset(status.encode() for status in ENVELOPE_STATUSES)
 _COPY_CHUNK = 1 << 20
 
 
@@ -76,6 +77,16 @@ def open_output(path: Path, *, resume: bool, input_identity: tuple[int, int] | N
     """The --output file, created 0600 (it holds policy-applied RDAP data) and locked
     for this run; emptied unless resuming. Refuses the input file itself and a file
     another run is writing, before anything in it changes."""
+    for _ in range(5):
+        out = _open_locked(path, resume, input_identity)
+        if out is not None:
+            return out
+    raise UsageError(f"--output {path} keeps being replaced; not writing to it")
+
+
+def _open_locked(
+    path: Path, resume: bool, input_identity: tuple[int, int] | None
+) -> BinaryIO | None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if resume else 0)
     try:
         fd = os.open(path, flags, 0o600)
@@ -97,12 +108,28 @@ def open_output(path: Path, *, resume: bool, input_identity: tuple[int, int] | N
                 f"another rdapctl batch is writing to {path}",
                 hint="wait for it to finish, then run again with --resume",
             ) from None
+        except OSError as exc:
+            raise UsageError(f"cannot lock --output {path}: {exc.strerror}") from None
+        if not _is_at(path, st):
+            # A resuming run renamed a new file over this one before we locked it: what
+            # we hold is no longer the output. Open the file now there.
+            os.close(fd)
+            return None
         if not resume and stat.S_ISREG(st.st_mode):
             os.ftruncate(fd, 0)  # not a device or a pipe (/dev/stdout, a FIFO)
         return os.fdopen(fd, "wb", buffering=0)
     except BaseException:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
         raise
+
+
+def _is_at(path: Path, st: os.stat_result) -> bool:
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
 
 
 def resume_scan(path: Path, max_line: int) -> ResumeScan:
@@ -111,7 +138,7 @@ def resume_scan(path: Path, max_line: int) -> ResumeScan:
     A file that is not batch output, or that names lines past ``max_line`` (the
     input's line count), is a UsageError."""
     scan = ResumeScan()
-    first: tuple[int, bytes] | None = None  # the first answered line, and the last one
+    first: tuple[int, bytes] | None = None  # the first result line, and the last one
     last: tuple[int, bytes] | None = None
     try:
         fh = path.open("rb")
@@ -119,31 +146,35 @@ def resume_scan(path: Path, max_line: int) -> ResumeScan:
         return scan
     except OSError as exc:
         raise UsageError(f"cannot read {path} to resume: {exc.strerror}") from None
-    with fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.endswith(b"\n"):
-                if not (raw.startswith(_LINE_START) or _LINE_START.startswith(raw)):
+    try:
+        with fh:
+            for number, raw in enumerate(fh, start=1):
+                if not raw.endswith(b"\n"):
+                    if not (raw.startswith(_LINE_START) or _LINE_START.startswith(raw)):
+                        raise _not_batch_output(path, number)
+                    scan.torn = True  # the last line: nothing can follow an unended line
+                    break
+                result = _result_of(raw)
+                if result is None:
                     raise _not_batch_output(path, number)
-                scan.torn = True  # the last line: nothing can follow an unended line
-                break
-            line = _line_number(raw)
-            if line is None:
-                raise _not_batch_output(path, number)
-            if line > max_line:
-                raise UsageError(
-                    f"{path} line {number} is the result of input line {line:,}, but the "
-                    f"input has {max_line:,} lines; not resuming into it",
-                    hint="resume with the input that run had, or choose another --output file",
-                )
-            if _status(raw) in ANSWERED:
-                scan.answered.add(line)
+                line, status = result
+                if line > max_line:
+                    raise UsageError(
+                        f"{path} line {number} is the result of input line {line:,}, but "
+                        f"the input has {max_line:,} lines; not resuming into it",
+                        hint="resume with the input that run had, or choose another --output",
+                    )
+                if status in ANSWERED:
+                    scan.answered.add(line)
+                else:
+                    scan.retried += 1
                 if first is None:
                     first = (line, raw)
                 elif last is None or line > last[0]:
                     last = (line, raw)
-            else:
-                scan.retried += 1
-            scan.good_end += len(raw)
+                scan.good_end += len(raw)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} to resume: {exc.strerror}") from None
     for sample in (first, last):  # decoded only now: two lines, not every line
         if sample is not None:
             scan.samples[sample[0]] = _identity(sample[1])
@@ -156,14 +187,21 @@ def mend_for_resume(path: Path, scan: ResumeScan) -> bool:
     rewritten through a temporary file and a rename), so that both are asked again and
     every input line still ends with exactly one result. True when the file was
     replaced (reopen it)."""
-    if scan.torn:
-        with path.open("r+b") as fh:
-            fh.truncate(scan.good_end)
-            fh.flush()
-            os.fsync(fh.fileno())
-    if not scan.retried:
-        return False
-    _drop_failed_lines(path)
+    try:
+        if scan.torn:
+            with path.open("r+b") as fh:
+                fh.truncate(scan.good_end)
+                fh.flush()
+                os.fsync(fh.fileno())
+        if not scan.retried:
+            return False
+        _drop_failed_lines(Path(os.path.realpath(path)))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot prepare {path} to resume: {exc.strerror or exc.__class__.__name__}; "
+            "it is unchanged but for a cut half-written last line",
+            hint="free space or make its folder writable, or choose another --output file",
+        ) from None
     return True
 
 
@@ -174,17 +212,27 @@ def _not_batch_output(path: Path, number: int) -> UsageError:
     )
 
 
-def _line_number(raw: bytes) -> int | None:
-    # Batch writes "line" first: read it without decoding a 6 KB object per line.
+def _result_of(raw: bytes) -> tuple[int, bytes] | None:
+    """(input line, status) of a batch result line; None for anything else."""
+    # Batch writes "line" first and "status" early: read both without decoding a 6 KB
+    # object per line.
     match = _LINE_FIELD.match(raw)
     if match is not None:
-        return int(match.group(1))
+        status = _status(raw)
+        if status in _STATUSES:
+            return int(match.group(1)), status
     try:
         obj = json.loads(raw)
     except ValueError:
         return None
-    line = obj.get("line") if isinstance(obj, dict) else None
-    return line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None
+    if not isinstance(obj, dict):
+        return None
+    line, status = obj.get("line"), obj.get("status")
+    if type(line) is not int or line <= 0 or status not in ENVELOPE_STATUSES:
+        return None
+    if "schema" not in obj or "tenant" not in obj or "query" not in obj:
+        return None
+    return line, status.encode()
 
 
 def _status(raw: bytes) -> bytes:
@@ -205,15 +253,20 @@ def _identity(raw: bytes) -> tuple[object, object]:
 
 
 def _drop_failed_lines(path: Path) -> None:
-    """Rewrite ``path`` without its failed lines: a copy beside it, then a rename, so
-    that a crash leaves the old file or the new one, never half of each."""
-    mode = path.stat().st_mode & 0o777
+    """Rewrite ``path`` (the real file, not a link to it) without its failed lines: a
+    copy beside it, then a rename, so that a crash leaves the old file or the new one,
+    never half of each. Its mode and (when allowed) owner are kept; other hard links
+    to it keep the old content."""
+    st = path.stat()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".resume", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-            os.fchmod(out.fileno(), mode)
+            os.fchmod(out.fileno(), st.st_mode & 0o777)
+            with contextlib.suppress(PermissionError):  # only root may give it away
+                os.fchown(out.fileno(), st.st_uid, st.st_gid)
             for raw in src:
-                if _status(raw) in ANSWERED:
+                result = _result_of(raw)
+                if result is not None and result[1] in ANSWERED:
                     out.write(raw)
             out.flush()
             os.fsync(out.fileno())

@@ -403,8 +403,11 @@ class _Worker:
                         self._stop.set()
                     if kind == "jobs":
                         received += len(payload)
-                        for job in payload:
-                            self._jobs.put(job)
+                        if self._stop.is_set():  # --fail-fast: jobs sent before we stopped
+                            self._not_started(payload)
+                        else:
+                            for job in payload:
+                                self._jobs.put(job)
                     elif kind == "drain":
                         draining = True
                     elif kind == "stop":
@@ -448,17 +451,20 @@ class _Worker:
         self._outgoing.put(ForkingPickler.dumps(message))
 
     def _cancel_queued(self) -> None:
-        from rdapctl.batch import _Result
-
         cancelled = []
         while True:
             try:
-                job = self._jobs.get_nowait()
+                cancelled.append(self._jobs.get_nowait())
             except queue.Empty:
                 break
-            cancelled.append(_Result(job[0], None, "error", 0, None, {}))
-        if cancelled:
-            self._add(cancelled)
+        self._not_started(cancelled)
+
+    def _not_started(self, jobs: list[Any]) -> None:
+        """Answer ``jobs`` as not done: their lines stay unanswered (--resume)."""
+        from rdapctl.batch import _Result
+
+        if jobs:
+            self._add([_Result(job[0], None, "error", 0, None, {}) for job in jobs])
 
     def _add(self, results: list[Any]) -> None:
         with self._lock:

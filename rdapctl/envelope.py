@@ -13,6 +13,7 @@ from rdapctl.jsontext import dumps_compact
 
 SCHEMA_VERSION = 1
 Status = Literal["ok", "not_found", "denied", "error"]
+ENVELOPE_STATUSES: frozenset[str] = frozenset(Status.__args__)  # type: ignore[attr-defined]
 # The statuses of a query that was answered (batch: exit 0, not asked again on resume).
 ANSWERED_STATUSES: frozenset[str] = frozenset({"ok", "not_found"})
 

@@ -164,8 +164,8 @@ class RetryingGetter:
                     wait = self._backoff(attempt)
                 elif wait > self.retry.max_wait_s:
                     raise final
-                elif self._gate is not None:
-                    continue
+                elif self._gate is not None and _same_host(response.url, url):
+                    continue  # the next acquire waits (a redirect's target is not gated)
                 self._pause(wait)
                 continue
             response.attempts = attempt
@@ -341,6 +341,14 @@ def _host(url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url).hostname or url
+
+
+def _same_host(a: str, b: str) -> bool:
+    """Whether two URLs go to one host and port (what the request gate counts by)."""
+    from urllib.parse import urlsplit
+
+    first, second = urlsplit(a), urlsplit(b)
+    return (first.hostname, first.port) == (second.hostname, second.port)
 
 
 def _describe(exc: Exception) -> str:

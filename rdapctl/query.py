@@ -83,7 +83,7 @@ def parse_query(raw: str, forced_type: str | None = None) -> Query:
     """
     if len(raw) > MAX_QUERY_CHARS:
         raise UsageError(
-            f"query is too long ({len(raw):,} characters; at most {MAX_QUERY_CHARS:,})",
+            f"query is longer than {MAX_QUERY_CHARS:,} characters",
             hint=f"accepted forms: {ACCEPTED_FORMS}",
         )
     text = raw.strip()

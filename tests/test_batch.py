@@ -307,14 +307,14 @@ def test_output_file_is_private_and_resume_skips_answered(
 def test_resume_cuts_a_torn_last_line(tmp_path: Path) -> None:
     """A half-written last line is removed; complete lines are kept."""
     path = tmp_path / "o.jsonl"
-    path.write_bytes(
-        b'{"line":1,"status":"ok"}\n{"line":2,"status":"not_found"}\n{"line":3,"status"'
-    )
+    head = b'"schema":1,"query":"a.com","type":"domain","tenant":"lab"'
+    whole = b'{"line":1,%s,"status":"ok"}\n{"line":2,%s,"status":"not_found"}\n' % (head, head)
+    path.write_bytes(whole + b'{"line":3,"schema":1,"query":"c.c')
     scan = resume_scan(path, 3)
     done = scan.answered
     assert (1 in done, 2 in done, 3 in done, scan.torn) == (True, True, False, True)
     assert mend_for_resume(path, scan) is False  # cut in place: the same file
-    assert path.read_bytes() == b'{"line":1,"status":"ok"}\n{"line":2,"status":"not_found"}\n'
+    assert path.read_bytes() == whole
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(lab: list[Recorder], tmp_path: Path) -> None:

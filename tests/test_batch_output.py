@@ -19,6 +19,13 @@ from tests.test_batch import Recorder, batch, lab, rdapctl, runner, servers, wri
 __all__ = ["lab", "servers"]  # the fixtures, imported for pytest
 
 
+# A result line as batch writes it (line 1 of an input holding a.com, tenant lab).
+_RESULT = (
+    b'{"line":1,"schema":1,"query":"a.com","type":"domain","tenant":"lab","status":"ok",'
+    b'"source":"network","age_s":null,"server":null}\n'
+)
+
+
 def _run(infile: Path, *args: str) -> tuple[int, str, str]:
     from rdapctl.cli import app
 
@@ -50,11 +57,12 @@ def test_the_input_file_is_never_the_output(lab: list[Recorder], tmp_path: Path)
     "content",
     [
         b'{"important": true}\n',
-        b'{"line":1,"status":"ok","query":"a.com","tenant":"lab"}\n{"note":"keep me"}\n',
+        _RESULT + b'{"note":"keep me"}\n',
+        b'{"line": 1, "col": 4, "msg": "keep me"}\n{"line": 3, "col": 1, "msg": "x"}\n',
         b"\x89PNG\r\x1a\x00 binary without a newline",
         b"",
     ],
-    ids=["json object", "a foreign last line", "binary", "empty"],
+    ids=["json object", "a foreign last line", "a log with line numbers", "binary", "empty"],
 )
 def test_resume_never_changes_a_file_that_is_not_batch_output(
     lab: list[Recorder], tmp_path: Path, content: bytes
@@ -106,6 +114,42 @@ def test_resume_refuses_the_results_of_another_input_or_tenant(
     assert len(servers[0].paths()) == 2
 
 
+def test_resume_refuses_another_inputs_results_even_when_all_failed(
+    lab: list[Recorder], tmp_path: Path
+) -> None:
+    """Failed results are taken out to be asked again, but only this input's: a file
+    of another input's failures is refused, not emptied."""
+    infile = tmp_path / "in.txt"
+    infile.write_text("a.com\nb.com\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    content = _RESULT.replace(b'"a.com"', b'"other.com"').replace(b'"ok"', b'"error"')
+    out.write_bytes(content)
+    code, _o, err = _run(infile, "--output", str(out), "--resume")
+    assert code == ExitCode.USAGE, err
+    assert "another input" in err
+    assert out.read_bytes() == content
+    assert lab[0].paths() == []
+
+
+def test_resume_through_a_link_rewrites_the_file_it_points_to(
+    lab: list[Recorder], tmp_path: Path
+) -> None:
+    """Taking failed lines out renames a new file over the real one, not over the link."""
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    real = real_dir / "out.jsonl"
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    infile = tmp_path / "in.txt"
+    infile.write_text("a.com\nflaky.com\n", encoding="utf-8")
+    lab[0].status_for["flaky.com"] = (400, {})
+    assert _run(infile, "--output", str(link), "--no-cache")[0] == ExitCode.UPSTREAM
+    code, _o, err = _run(infile, "--output", str(link), "--resume", "--no-cache")
+    assert code == 0, err
+    assert link.is_symlink()
+    assert {e["line"]: e["status"] for e in _lines(real)} == {1: "ok", 2: "ok"}
+
+
 def test_resume_refuses_line_numbers_past_the_input_without_holding_them(
     lab: list[Recorder], tmp_path: Path
 ) -> None:
@@ -114,7 +158,7 @@ def test_resume_refuses_line_numbers_past_the_input_without_holding_them(
     infile = tmp_path / "in.txt"
     infile.write_text("a.com\nb.com\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    content = b'{"line":99999999999,"status":"ok"}\n'
+    content = _RESULT.replace(b'"line":1,', b'"line":99999999999,')
     out.write_bytes(content)
     code, _o, err = _run(infile, "--output", str(out), "--resume")
     assert code == ExitCode.USAGE, err
@@ -206,7 +250,7 @@ def test_lines_that_are_not_utf8_or_too_long_get_their_own_usage_error(
         (6, None),
     ]
     assert "not UTF-8" in results[1]["error"]["message"]
-    assert "too long" in results[2]["error"]["message"]
+    assert "longer than 2,048 characters" in results[2]["error"]["message"]
     assert len(stdout) < 20_000
     assert sorted(lab[0].paths()) == ["/domain/a.com", "/domain/b.com"]
     assert "4 of 4 answered" in err

@@ -323,3 +323,44 @@ def test_url_checks_remembered_per_client_still_refuse_other_urls(
         client.close()
     asked = [r for r, _ in httpserver.log if r.path == "/domain/remembered.example"]
     assert len(asked) == 2
+
+
+def test_a_retry_after_from_a_redirect_target_is_waited_out(httpserver: HTTPServer) -> None:
+    """The gate waits for the host it is asked about; a 429 from the host a redirect
+    led to is waited out by the lookup itself, instead of asking again at once."""
+    import threading
+
+    from rdapctl.ratelimit import HostGate
+
+    target = HTTPServer(host="127.0.0.1", port=0)
+    target.start()
+    try:
+        target.expect_ordered_request("/domain/hop.example").respond_with_data(
+            "slow down", status=429, headers={"Retry-After": "1"}
+        )
+        target.expect_ordered_request("/domain/hop.example").respond_with_json(
+            DOMAIN, content_type="application/rdap+json"
+        )
+        httpserver.expect_request("/domain/hop.example").respond_with_data(
+            "", status=302, headers={"Location": target.url_for("/domain/hop.example")}
+        )
+        gate = HostGate(
+            Path(tempfile.mkdtemp()),
+            max_concurrent=1,
+            requests_per_second=0.0,
+            clock=time.time,
+            wait=threading.Event().wait,
+        )
+        client = StdlibHttpClient(OPEN_POLICY, env={}, gate=gate)
+        started = time.monotonic()
+        try:
+            response = client.get(httpserver.url_for("/domain/hop.example"))
+        finally:
+            client.close()
+            gate.close()
+        assert response.status == 200
+        assert len(target.log) == 2
+        assert time.monotonic() - started >= 0.9  # the server's second was waited out
+    finally:
+        target.clear()
+        target.stop()

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -54,18 +54,19 @@ def run(
         raise UsageError("--resume needs --output FILE", hint="add --output results.jsonl")
     runtime = make_runtime("batch")
     chosen = resolve_tenant(runtime, profiles, tenant)
-    with _stop_before_the_run(), BatchInput.open(input_file, sys.stdin.buffer) as source:
-        total = source.count()
-        _check_size(runtime, chosen, total)
-        out, skip = _open_output(source, output, chosen, resume) if output else (None, None)
-        try:
-            options = BatchOptions(
-                referrals=referrals, cache_mode=cache_mode, unordered=unordered, fail_fast=fail_fast
-            )
-            summary = _run(runtime, chosen, source, total, skip, out, output, options, progress)
-        finally:
+    options = BatchOptions(
+        referrals=referrals, cache_mode=cache_mode, unordered=unordered, fail_fast=fail_fast
+    )
+    with ExitStack() as held:
+        with _stop_before_the_run():
+            source = held.enter_context(BatchInput.open(input_file, sys.stdin.buffer))
+            total = source.count()
+            _check_size(runtime, chosen, total)
+            out, skip = _open_output(source, output, chosen, resume) if output else (None, None)
             if out is not None:
-                out.close()
+                held.callback(out.close)
+        # From here the run's own handlers stop it (and flush what was answered).
+        summary = _run(runtime, chosen, source, total, skip, out, output, options, progress)
     _print_summary(runtime, summary)
     return summary.exit_code
 
@@ -179,15 +180,21 @@ class _FileWriter:
     def __init__(self, fh: BinaryIO, path: Path | None) -> None:
         self._fh = fh
         self._path = path
+        self._failed: OutputWriteError | None = None
 
     def write(self, data: bytes) -> None:
+        if self._failed is not None:
+            # After a short write the file ends in a torn line: whole lines written after
+            # it (once space is freed) would make the file unfit to resume into.
+            raise self._failed
         view = memoryview(data)
         try:
             while view:  # an unbuffered file may write less than asked
                 written = self._fh.write(view)
                 view = view[written:]
         except OSError as exc:
-            raise _write_failed(exc, str(self._path)) from None
+            self._failed = _write_failed(exc, str(self._path))
+            raise self._failed from None
 
     def flush(self) -> None:
         self._fh.flush()
