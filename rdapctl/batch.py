@@ -232,20 +232,38 @@ def splice_cache_hit(plain: bytes, age_s: object) -> bytes | None:
 class _ThreadPool:
     """Lookup threads in this process (one core; used when fork is unavailable)."""
 
-    def __init__(self, session: TenantSession, options: LookupOptions, threads: int) -> None:
+    def __init__(
+        self,
+        session: TenantSession,
+        options: LookupOptions,
+        threads: int,
+        slowed: threading.Event | None = None,
+    ) -> None:
+        """``slowed``: set once a host is slowed by Retry-After; threads are then added
+        (up to ``SLOWED_THREADS``) so that lookups for other hosts go on."""
+        from rdapctl.ratelimit import SLOWED_THREADS
+
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._options = options
+        self._session = session
+        self._slowed = slowed
+        self._wide = max(threads, SLOWED_THREADS)
         session.prepare_shared()
-        self._threads = [
-            threading.Thread(
-                target=self._work, args=(session.worker(),), name=f"rdapctl-batch-{i}", daemon=True
-            )
-            for i in range(threads)
-        ]
-        for t in self._threads:
-            t.start()
+        self._threads: list[threading.Thread] = []
+        self._add_threads(threads)
         self.failure: AuditError | None = None
+
+    def _add_threads(self, want: int) -> None:
+        while len(self._threads) < want:
+            t = threading.Thread(
+                target=self._work,
+                args=(self._session.worker(),),
+                name=f"rdapctl-batch-{len(self._threads)}",
+                daemon=True,
+            )
+            t.start()
+            self._threads.append(t)
 
     def _work(self, session: TenantSession) -> None:
         try:
@@ -270,6 +288,8 @@ class _ThreadPool:
         pass
 
     def poll(self, timeout: float) -> list[Any]:
+        if self._slowed is not None and self._slowed.is_set():
+            self._add_threads(self._wide)
         try:
             out = [self._results.get(timeout=timeout)]
         except queue.Empty:
@@ -311,9 +331,12 @@ class BatchRun:
         on_progress: Callable[[BatchSummary], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         processes: int | None = None,
+        slowed: threading.Event | None = None,
     ) -> None:
-        """``processes``: worker processes (default: the usable CPUs; 1: threads only)."""
+        """``processes``: worker processes (default: the usable CPUs; 1: threads only);
+        ``slowed``: the rate gate's "a host was slowed" event (threads-only runs widen)."""
         self._session = session
+        self._slowed = slowed
         self._collect = collector
         self._writer = writer
         self._options = options
@@ -455,7 +478,7 @@ class BatchRun:
                 concurrency=self._concurrency,
                 fail_fast=self._options.fail_fast,
             )
-        return _ThreadPool(session, lookup_options, self._concurrency)
+        return _ThreadPool(session, lookup_options, self._concurrency, self._slowed)
 
     def run(self, queries: Iterable[InputQuery], total: int, skip: LineSet | None) -> BatchSummary:
         started = self._clock()

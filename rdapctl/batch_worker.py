@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 from rdapctl.envelope import ANSWERED_STATUSES, envelope_head_text
 from rdapctl.errors import AuditError
 from rdapctl.jsontext import dumps_compact
+from rdapctl.ratelimit import SLOWED_THREADS
 
 if TYPE_CHECKING:
     from rdapctl.batch import Job
@@ -324,6 +325,7 @@ class _Worker:
         self._options = options
         self._fail_fast = fail_fast
         self._threads = threads
+        self._wide = max(threads, SLOWED_THREADS)  # once a host is slowed
         self._share = share
         self._stop = threading.Event()
         security = tenant.security
@@ -363,7 +365,7 @@ class _Worker:
         if self._narrow:
             want = 1
         elif self._gate.slowed.is_set():
-            want = self._threads
+            want = self._wide
         else:
             want = min(self._share, self._threads)
         while len(self._workers) < want:
@@ -390,7 +392,7 @@ class _Worker:
             while not (ended and (received == self._sent or self._broken.is_set())):
                 if self._narrow:
                     self._widen_if_needed()
-                elif len(workers) < self._threads and self._gate.slowed.is_set():
+                elif len(workers) < self._wide and self._gate.slowed.is_set():
                     self._start_threads()
                 poll_s = _DRAIN_POLL_S if draining else CHUNK_SECONDS / 2
                 if ended:

@@ -43,6 +43,9 @@ STALE_SLOTS = 1024
 STALE_S = 300.0
 # The longest "blocked until" a Retry-After sets (the state outlives the run).
 MAX_BLOCK_S = 3600.0
+# Lookup threads a batch process may run once a host is slowed: a lookup waiting out a
+# Retry-After holds no slot, so the threads beyond the slots ask the other hosts.
+SLOWED_THREADS = 16
 # How long slots taken ahead (and a "blocked until" read) stay good in one process.
 LEASE_S = 0.05
 LEASE_MAX = 32

@@ -400,6 +400,31 @@ def test_retry_after_slows_only_that_host(
     assert fast_done < slow_times[1]  # the other host went on meanwhile
 
 
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_lookups_waiting_on_a_slowed_host_do_not_hold_up_another(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path, concurrency: int
+) -> None:
+    """More lookups waiting out a Retry-After than there are request slots (even one):
+    they hold no slot, and more threads take the other registry's lookups meanwhile."""
+    write_profiles(
+        rdapctl_home,
+        servers,
+        f"max_concurrent_requests = {concurrency}\nrequests_per_second = 1000.0",
+        split=True,
+    )
+    slow, fast = servers
+    names = [f"s{i}.com" for i in range(3)]
+    for name in names:
+        slow.status_for[name] = (429, {"Retry-After": "1"})
+    code, out, err = batch(tmp_path, [*names, *(f"n{i}.net" for i in range(20))], "--no-cache")
+    assert code == 0, err
+    assert [e["status"] for e in out] == ["ok"] * 23
+    starts = [start for _, start, _ in slow.requests]
+    after_the_wait = [start for start in starts if start >= min(starts) + 0.9]
+    assert after_the_wait  # the 429s were waited out...
+    assert max(end for _, _, end in fast.requests) < min(after_the_wait)  # ...while .net went on
+
+
 def test_a_retry_after_longer_than_the_tenant_waits_leaves_that_host_alone(
     servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
 ) -> None:

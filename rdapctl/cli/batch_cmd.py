@@ -169,6 +169,7 @@ def _run(
                 options,
                 stop=stop,
                 on_progress=on_progress,
+                slowed=gate.slowed,
             )
             return batch.run(source.queries(), total, skip)
     finally:
