@@ -532,7 +532,9 @@ class BatchRun:
                     self._on_progress(self.summary)
         except BaseException:
             # A failed run (a worker's error, a closed output pipe): jobs not started
-            # are dropped, instead of being looked up for an output nobody reads.
+            # are dropped, instead of being looked up for an output nobody reads, and
+            # lookups waiting out a backoff or a Retry-After end now (the gate's wait).
+            self._stop.set()
             pool.stop()
             raise
         finally:

@@ -223,12 +223,14 @@ def _result_of(raw: bytes) -> tuple[int, bytes] | None:
             return int(match.group(1)), status
     try:
         obj = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
     if not isinstance(obj, dict):
         return None
     line, status = obj.get("line"), obj.get("status")
-    if type(line) is not int or line <= 0 or status not in ENVELOPE_STATUSES:
+    if type(line) is not int or line <= 0:
+        return None
+    if not isinstance(status, str) or status not in ENVELOPE_STATUSES:
         return None
     if "schema" not in obj or "tenant" not in obj or "query" not in obj:
         return None
@@ -247,7 +249,9 @@ def _identity(raw: bytes) -> tuple[object, object]:
     """(query, tenant) of a result line, for :func:`check_resume_identity`."""
     try:
         obj = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(obj, dict):
         return None, None
     return obj.get("query"), obj.get("tenant")
 
@@ -275,11 +279,14 @@ def _drop_failed_lines(path: Path) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    # The rename is done: a folder that cannot be synced (some network and FUSE file
+    # systems refuse) must not be reported as a file left unchanged.
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def check_resume_identity(

@@ -423,6 +423,10 @@ class _Worker:
                 all_done = draining and self._sent + len(self._done) == received
                 self._flush(force=ended or all_done)
         finally:
+            if received != self._sent + len(self._done):
+                # Ended early (a failed lookup thread, an error here): lookups waiting
+                # out a backoff or a Retry-After must not hold up the joins below.
+                self._stop.set()
             try:
                 for _ in workers:
                     self._jobs.put(_STOP)

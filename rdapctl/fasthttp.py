@@ -202,6 +202,7 @@ class StdlibHttpClient(RetryingGetter):
                     )
                 redirects.append(current)
                 current = urljoin(current, location.strip())
+                self._check_not_blocked(current)  # a redirect to a host asked to wait
                 continue
             return HttpResponse(
                 url=current,

@@ -173,7 +173,8 @@ class RetryingGetter:
 
     def _check_not_blocked(self, url: str) -> None:
         """A host that asked (by Retry-After) to be left alone for longer than this
-        tenant waits fails the lookup at once, without another request."""
+        tenant waits fails the lookup at once, without another request; checked for
+        the URL asked and for each redirect hop."""
         if self._gate is None:
             return
         blocked = self._gate.blocked_s(url)
@@ -265,7 +266,12 @@ class RdapHttpClient(RetryingGetter):
             max_redirects=MAX_REDIRECTS,
             timeout=httpx.Timeout(timeout_s),
             headers={"Accept": ACCEPT, "User-Agent": USER_AGENT},
+            # Each redirect hop too: a target host that asked to wait is not asked again.
+            event_hooks={"request": [self._check_hop]} if gate is not None else None,
         )
+
+    def _check_hop(self, request: httpx.Request) -> None:
+        self._check_not_blocked(str(request.url))
 
     def close(self) -> None:
         self._client.close()
@@ -345,10 +351,9 @@ def _host(url: str) -> str:
 
 def _same_host(a: str, b: str) -> bool:
     """Whether two URLs go to one host and port (what the request gate counts by)."""
-    from urllib.parse import urlsplit
+    from rdapctl.ratelimit import host_key
 
-    first, second = urlsplit(a), urlsplit(b)
-    return (first.hostname, first.port) == (second.hostname, second.port)
+    return host_key(a) == host_key(b)
 
 
 def _describe(exc: Exception) -> str:

@@ -49,6 +49,21 @@ SLOWED_THREADS = 16
 # How long slots taken ahead (and a "blocked until" read) stay good in one process.
 LEASE_S = 0.05
 LEASE_MAX = 32
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def host_key(url: str) -> str:
+    """What limits count by: the host, and the port when it is not the scheme's own
+    ("https://h:443/" is "https://h/")."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:  # refused by the network guard once the request is made
+        return parts.netloc.lower()
+    if port is None or _DEFAULT_PORTS.get(parts.scheme.lower()) == port:
+        return host
+    return f"{host}:{port}"
 
 
 class SharedBucket:
@@ -226,11 +241,6 @@ class HostGate:
         # Set at the first Retry-After: from then on a lookup may wait holding no slot.
         self.slowed = threading.Event()
 
-    def _host(self, url: str) -> str:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        return f"{host}:{parts.port}" if parts.port else host
-
     def _for(self, host: str) -> tuple[Slots, SharedBucket]:
         with self._lock:
             slot = self._slots.get(host)
@@ -241,14 +251,36 @@ class HostGate:
             return slot, self._buckets[host]
 
     def acquire(self, url: str) -> Callable[[], None]:
-        slot, bucket = self._for(self._host(url))
-        # A host slowed by Retry-After is waited out holding no slot (others go on).
-        blocked = bucket.blocked_until(self._clock()) - self._clock()
-        if blocked > 0:
-            self.slowed.set()  # also when another process was told to wait
-            self._pause(blocked, "interrupted while waiting for the rate limit")
-        # Slots before the token: a token taken then held back behind a busy slot
-        # would be spent late, bunching requests closer than the rate allows.
+        slot, bucket = self._for(host_key(url))
+        waited_until = 0.0
+        while True:
+            # A host slowed by Retry-After is waited out holding no slot (others go on).
+            now = self._clock()
+            until = bucket.blocked_until(now)
+            if until > now and until > waited_until:
+                self.slowed.set()  # also when another process was told to wait
+                self._pause(until - now, "interrupted while waiting for the rate limit")
+            waited_until = max(waited_until, until)
+            release = self._take_slots(slot)
+            try:
+                now = self._clock()
+                delay = bucket.reserve(now)
+                if delay > 0 and bucket.blocked_until(now) > max(now, waited_until):
+                    # A new Retry-After came while the slots were being taken: wait it
+                    # out without them (the slot time reserved behind it is dropped).
+                    release()
+                    continue
+                if delay > 0:
+                    self._pause(delay, "interrupted while waiting for the rate limit")
+            except BaseException:
+                release()
+                raise
+            return release
+
+    def _take_slots(self, slot: Slots) -> Callable[[], None]:
+        """The host's slot, then one of the run's: slots before the token, since a
+        token taken then held back behind a busy slot would be spent late, bunching
+        requests closer than the rate allows."""
         self._take(slot)
         try:
             self._take(self._total)
@@ -260,13 +292,6 @@ class HostGate:
             self._total.release()
             slot.release()
 
-        try:
-            delay = bucket.reserve(self._clock())
-            if delay > 0:
-                self._pause(delay, "interrupted while waiting for the rate limit")
-        except BaseException:
-            release()
-            raise
         return release
 
     def _pause(self, seconds: float, message: str) -> None:
@@ -281,14 +306,14 @@ class HostGate:
                 raise InterruptedRunError("interrupted while waiting for a connection slot")
 
     def retry_after(self, url: str, wait_s: float) -> None:
-        _, bucket = self._for(self._host(url))
+        _, bucket = self._for(host_key(url))
         # Kept in the shared state for later runs too: a bogus "wait a year" must not
         # shut a registry off for good.
         bucket.block_until(self._clock() + min(wait_s, MAX_BLOCK_S))
         self.slowed.set()
 
     def blocked_s(self, url: str) -> float:
-        _, bucket = self._for(self._host(url))
+        _, bucket = self._for(host_key(url))
         now = self._clock()
         return max(0.0, bucket.blocked_until(now) - now)
 

@@ -30,7 +30,10 @@ class Runtime:
 
     def warn(self, message: str) -> None:
         """A diagnostic for the user on stderr (never stdout)."""
-        print(f"rdapctl: warning: {message}", file=self.stderr)
+        # One write, newline included: batch worker processes share the stream, and
+        # print() writes the text and its newline apart, so their lines interleaved.
+        self.stderr.write(f"rdapctl: warning: {message}\n")
+        self.stderr.flush()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kwargs: object) -> Runtime:

@@ -94,6 +94,46 @@ def test_a_reader_that_goes_away_ends_the_run_at_once(
     assert len(servers[0].paths()) < 2000
 
 
+def test_a_reader_that_goes_away_ends_lookups_waiting_out_a_retry_after(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """A lookup waiting out a host's 10 s Retry-After when the reader goes away ends
+    with the run, instead of the run waiting for it (one request at a time: the
+    lookups run in threads of the parent)."""
+    import time
+
+    write_profiles(
+        rdapctl_home,
+        servers,
+        "max_concurrent_requests = 1\nrequests_per_second = 100000.0",
+        split=True,
+    )
+    servers[0].delay_s = 0.005
+    servers[1].status_for["slow.net"] = (503, {"Retry-After": "10"})
+    infile = tmp_path / "in.txt"
+    lines = ["first.com", "slow.net", *(f"n{i}.com" for i in range(3000))]
+    infile.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = rdapctl("batch", str(infile), "--no-progress", "--unordered", "--no-cache")
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith(b'{"line":')
+    deadline = time.monotonic() + 10
+    while "/domain/slow.net" not in servers[1].paths() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert servers[1].paths() == ["/domain/slow.net"]  # answered 503: now waiting
+    proc.stdout.close()
+    try:
+        proc.wait(timeout=6)  # well before the server's 10 s are up
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the run waited for a lookup nobody would read") from None
+    assert proc.stderr is not None
+    with proc.stderr:
+        err = proc.stderr.read()
+    assert proc.returncode == 0, err
+    assert servers[1].paths() == ["/domain/slow.net"]  # not asked again
+
+
 @pytest.mark.parametrize("mode", ["cold", "warm"])
 def test_an_unexpected_error_in_a_lookup_ends_the_run_instead_of_hanging_it(
     servers: list[Recorder],
@@ -126,3 +166,23 @@ def test_an_unexpected_error_in_a_lookup_ends_the_run_instead_of_hanging_it(
     assert code == ExitCode.INTERNAL, err
     assert "a bug in the pipeline" in err
     assert 124 not in [e["line"] for e in out]  # bug123.com: input line 124
+
+
+def test_warnings_from_the_lookup_workers_are_whole_lines(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """Worker processes share stderr: each warning is one write, so two workers' lines
+    never run into each other."""
+    write_profiles(
+        rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 100000.0"
+    )
+    infile = tmp_path / "in.txt"
+    lines = [f"url:http://127.0.0.1:99999/domain/w{i}.com" for i in range(300)]
+    infile.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = rdapctl("batch", str(infile), "--no-progress", "--no-cache")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.DENIED, err
+    assert len(out.splitlines()) == 300
+    warnings = err.decode().splitlines()[:-1]  # the summary last
+    assert len(warnings) == 300
+    assert all(w == "rdapctl: warning: ssrf_blocked: the URL has an invalid port" for w in warnings)

@@ -59,10 +59,20 @@ def test_the_input_file_is_never_the_output(lab: list[Recorder], tmp_path: Path)
         b'{"important": true}\n',
         _RESULT + b'{"note":"keep me"}\n',
         b'{"line": 1, "col": 4, "msg": "keep me"}\n{"line": 3, "col": 1, "msg": "x"}\n',
+        b'{"line": 1, "status": {"code": 200}, "schema": 1, "tenant": "lab", "query": 1}\n',
+        b"[" * 100_000 + b"\n",
         b"\x89PNG\r\x1a\x00 binary without a newline",
         b"",
     ],
-    ids=["json object", "a foreign last line", "a log with line numbers", "binary", "empty"],
+    ids=[
+        "json object",
+        "a foreign last line",
+        "a log with line numbers",
+        "an object status",
+        "deep nesting",
+        "binary",
+        "empty",
+    ],
 )
 def test_resume_never_changes_a_file_that_is_not_batch_output(
     lab: list[Recorder], tmp_path: Path, content: bytes

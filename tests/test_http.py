@@ -364,3 +364,45 @@ def test_a_retry_after_from_a_redirect_target_is_waited_out(httpserver: HTTPServ
     finally:
         target.clear()
         target.stop()
+
+
+def test_a_redirect_to_a_host_asked_to_wait_is_not_followed(
+    httpserver: HTTPServer, make: Callable[..., Any]
+) -> None:
+    """A redirect target that asked (Retry-After) to be left alone longer than the
+    tenant waits is not asked again by later lookups led to it by a redirect."""
+    import threading
+
+    from rdapctl.ratelimit import HostGate
+
+    target = HTTPServer(host="127.0.0.1", port=0)
+    target.start()
+    try:
+        target.expect_request("/domain/hop.example").respond_with_data(
+            "go away", status=429, headers={"Retry-After": "3600"}
+        )
+        for name in ("hop.example", "next.example"):
+            httpserver.expect_request(f"/domain/{name}").respond_with_data(
+                "", status=302, headers={"Location": target.url_for(f"/domain/{name}")}
+            )
+        gate = HostGate(
+            Path(tempfile.mkdtemp()),
+            max_concurrent=1,
+            requests_per_second=0.0,
+            clock=time.time,
+            wait=threading.Event().wait,
+        )
+        client = make(gate=gate, retry=RETRY_BY_CRITICALITY["low"])
+        try:
+            with pytest.raises(RateLimitedError, match="HTTP 429"):
+                client.get(httpserver.url_for("/domain/hop.example"))
+            with pytest.raises(RateLimitedError, match="left alone"):
+                client.get(httpserver.url_for("/domain/next.example"))
+        finally:
+            client.close()
+            gate.close()
+        assert [r.path for r, _ in target.log] == ["/domain/hop.example"]
+        assert len(httpserver.log) == 2  # the origin is not blocked: it was asked
+    finally:
+        target.clear()
+        target.stop()

@@ -113,3 +113,38 @@ def test_a_block_set_by_another_process_marks_the_gate_slowed(tmp_path: Path) ->
     finally:
         gate.close()
     assert waits.seconds[0] == 2.0
+
+
+def test_a_retry_after_arriving_meanwhile_is_waited_out_holding_no_slot(tmp_path: Path) -> None:
+    """A lookup that took its slots just as another lookup's answer blocked the host
+    gives them back while it waits: lookups for other hosts go on (one slot in all)."""
+    now = [NOW]
+    waits: list[float] = []
+    gate: HostGate
+
+    def wait(seconds: float) -> bool:
+        if seconds == 0:  # polled while every slot is busy: stop, do not spin
+            waits.append(0.0)
+            return True
+        waits.append(seconds)
+        if len(waits) == 1:
+            gate.retry_after(URL, 5.0)  # another lookup's answer, during the first wait
+        else:
+            gate.acquire("http://other.example/domain/example.com")()  # the slot is free
+        now[0] += seconds
+        return False
+
+    gate = HostGate(
+        tmp_path,
+        max_concurrent=1,
+        max_total=1,
+        requests_per_second=0.0,
+        clock=lambda: now[0],
+        wait=wait,
+    )
+    try:
+        gate.retry_after(URL, 2.0)
+        gate.acquire(URL)()
+    finally:
+        gate.close()
+    assert waits == [2.0, 3.0]  # the new block, from when it was set
