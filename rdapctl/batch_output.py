@@ -26,14 +26,16 @@ from typing import BinaryIO
 from rdapctl.envelope import ANSWERED_STATUSES, ENVELOPE_STATUSES
 from rdapctl.errors import RdapctlError, UsageError
 
-_LINE_FIELD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),"schema":.*\}\n\Z', re.DOTALL)
+_LINE_HEAD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),"schema":')
 _LINE_START = b'{"line":'
+# A line is read in pieces of this size (the first one is all that is kept of it):
+# envelopes can be megabytes, and a file that is not batch output may hold no newline.
+_HEAD = 1 << 20
 # The envelope's own "status" is the first one in a line: only "line", "schema",
 # "query", "type" and "tenant" come before it, and no JSON string holds `,"status":"`.
 _STATUS = b',"status":"'
 ANSWERED = frozenset(status.encode() for status in ANSWERED_STATUSES)
 _STATUSES = frozenset(status.encode() for status in ENVELOPE_STATUSES)
-_COPY_CHUNK = 1 << 20
 
 
 class OutputWriteError(RdapctlError):
@@ -136,25 +138,34 @@ def resume_scan(path: Path, max_line: int) -> ResumeScan:
     """Read the results an earlier run wrote to ``path`` (changing nothing): the lines
     answered (``ok`` or ``not_found``), the lines that failed, and a torn last line.
     A file that is not batch output, or that names lines past ``max_line`` (the
-    input's line count), is a UsageError."""
+    input's line count), is a UsageError. Memory stays bounded whatever the file
+    holds: a line is read in pieces of ``_HEAD`` bytes and only its first one kept."""
     scan = ResumeScan()
-    first: tuple[int, bytes] | None = None  # the first result line, and the last one
-    last: tuple[int, bytes] | None = None
+    # The first result line and the last one: (input line, head, file line number).
+    first: tuple[int, bytes, int] | None = None
+    last: tuple[int, bytes, int] | None = None
     try:
         fh = path.open("rb")
     except FileNotFoundError:
         return scan
     except OSError as exc:
         raise UsageError(f"cannot read {path} to resume: {exc.strerror}") from None
+    number = 0
     try:
         with fh:
-            for number, raw in enumerate(fh, start=1):
-                if not raw.endswith(b"\n"):
-                    if not (raw.startswith(_LINE_START) or _LINE_START.startswith(raw)):
+            while head := fh.readline(_HEAD):
+                number += 1
+                length, tail = len(head), head[-2:]
+                if not head.endswith(b"\n") and len(head) == _HEAD:
+                    if not head.startswith(_LINE_START):  # /dev/zero, a huge binary
+                        raise _not_batch_output(path, number)
+                    length, tail = _skip_rest_of_line(fh, length, tail)
+                if not tail.endswith(b"\n"):
+                    if not (head.startswith(_LINE_START) or _LINE_START.startswith(head)):
                         raise _not_batch_output(path, number)
                     scan.torn = True  # the last line: nothing can follow an unended line
                     break
-                result = _result_of(raw)
+                result = _result_of(head, tail)
                 if result is None:
                     raise _not_batch_output(path, number)
                 line, status = result
@@ -169,16 +180,30 @@ def resume_scan(path: Path, max_line: int) -> ResumeScan:
                 else:
                     scan.retried += 1
                 if first is None:
-                    first = (line, raw)
+                    first = (line, head, number)
                 elif last is None or line > last[0]:
-                    last = (line, raw)
-                scan.good_end += len(raw)
+                    last = (line, head, number)
+                scan.good_end += length
     except OSError as exc:
         raise UsageError(f"cannot read {path} to resume: {exc.strerror}") from None
     for sample in (first, last):  # decoded only now: two lines, not every line
         if sample is not None:
-            scan.samples[sample[0]] = _identity(sample[1])
+            identity = _identity(sample[1])
+            if identity is None:
+                raise _not_batch_output(path, sample[2])
+            scan.samples[sample[0]] = identity
     return scan
+
+
+def _skip_rest_of_line(fh: BinaryIO, length: int, tail: bytes) -> tuple[int, bytes]:
+    """Read past the rest of a line longer than ``_HEAD``: its whole length and its
+    last two bytes."""
+    while more := fh.readline(_HEAD):
+        length += len(more)
+        tail = (tail + more)[-2:]
+        if more.endswith(b"\n"):
+            break
+    return length, tail
 
 
 def mend_for_resume(path: Path, scan: ResumeScan) -> bool:
@@ -212,17 +237,22 @@ def _not_batch_output(path: Path, number: int) -> UsageError:
     )
 
 
-def _result_of(raw: bytes) -> tuple[int, bytes] | None:
-    """(input line, status) of a batch result line; None for anything else."""
+def _result_of(head: bytes, tail: bytes) -> tuple[int, bytes] | None:
+    """(input line, status) of a batch result line, from its first bytes (``head``: the
+    whole line when it is shorter than ``_HEAD``) and its last two (``tail``); None for
+    anything else."""
     # Batch writes "line" first and "status" early: read both without decoding a 6 KB
-    # object per line.
-    match = _LINE_FIELD.match(raw)
-    if match is not None:
-        status = _status(raw)
+    # object per line. (A line damaged in its middle passes this check; the first and
+    # last result lines are decoded, see _identity.)
+    match = _LINE_HEAD.match(head)
+    if match is not None and tail == b"}\n":
+        status = _status(head)
         if status in _STATUSES:
             return int(match.group(1)), status
+    if not head.endswith(b"\n"):  # longer than _HEAD and not as batch writes it
+        return None
     try:
-        obj = json.loads(raw)
+        obj = json.loads(head)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
     if not isinstance(obj, dict):
@@ -245,14 +275,21 @@ def _status(raw: bytes) -> bytes:
     return raw[start : raw.find(b'"', start)]
 
 
-def _identity(raw: bytes) -> tuple[object, object]:
-    """(query, tenant) of a result line, for :func:`check_resume_identity`."""
+def _identity(head: bytes) -> tuple[object, object] | None:
+    """(query, tenant) of a result line, for :func:`check_resume_identity`; None when
+    the line does not decode. Of a line longer than ``head``, only the part before
+    "status" is decoded (batch writes both fields there)."""
+    text = head
+    if not head.endswith(b"\n"):
+        at = head.find(_STATUS)
+        if at > 0:
+            text = head[:at] + b"}"
     try:
-        obj = json.loads(raw)
+        obj = json.loads(text)
     except (ValueError, RecursionError):
-        return None, None
+        return None
     if not isinstance(obj, dict):
-        return None, None
+        return None
     return obj.get("query"), obj.get("tenant")
 
 
@@ -268,10 +305,17 @@ def _drop_failed_lines(path: Path) -> None:
             os.fchmod(out.fileno(), st.st_mode & 0o777)
             with contextlib.suppress(PermissionError):  # only root may give it away
                 os.fchown(out.fileno(), st.st_uid, st.st_gid)
-            for raw in src:
-                result = _result_of(raw)
-                if result is not None and result[1] in ANSWERED:
-                    out.write(raw)
+            while head := src.readline(_HEAD):
+                # The scan checked every line just now, under the lock: a line longer
+                # than the head ends as batch writes it.
+                tail = head[-2:] if head.endswith(b"\n") else b"}\n"
+                result = _result_of(head, tail)
+                keep = result is not None and result[1] in ANSWERED
+                if keep:
+                    out.write(head)
+                while not head.endswith(b"\n") and (head := src.readline(_HEAD)):
+                    if keep:
+                        out.write(head)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

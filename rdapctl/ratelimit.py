@@ -21,6 +21,7 @@ bound no run could reach, they are reset (see ``STALE_SLOTS``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import queue
@@ -57,6 +58,9 @@ def host_key(url: str) -> str:
     ("https://h:443/" is "https://h/")."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
+    if not host.isascii():  # as the answer's URL names it (httpx: A-labels)
+        with contextlib.suppress(UnicodeError):
+            host = host.encode("idna").decode("ascii")
     try:
         port = parts.port
     except ValueError:  # refused by the network guard once the request is made
@@ -136,7 +140,9 @@ class SharedBucket:
         """The shared state, with what a clock step back left in the future reset."""
         if tat > now + max(STALE_S, STALE_SLOTS * self._interval):
             tat = now
-        if blocked > now + MAX_BLOCK_S:
+        # The slack: a block set at another caller's "now + MAX_BLOCK_S" a moment ago
+        # is not stale to a reader whose own "now" was read a little earlier.
+        if blocked > now + MAX_BLOCK_S + STALE_S:
             blocked = 0.0
         return tat, blocked
 
@@ -246,9 +252,12 @@ class HostGate:
             slot = self._slots.get(host)
             if slot is None:
                 slot = self._slots[host] = Slots(self._max)
-                name = hashlib.sha256(host.encode()).hexdigest()[:32]
-                self._buckets[host] = SharedBucket(self._dir / name, self._rate, self._burst)
+                path = self._state_path(host)
+                self._buckets[host] = SharedBucket(path, self._rate, self._burst)
             return slot, self._buckets[host]
+
+    def _state_path(self, host: str) -> Path:
+        return self._dir / hashlib.sha256(host.encode()).hexdigest()[:32]
 
     def acquire(self, url: str) -> Callable[[], None]:
         slot, bucket = self._for(host_key(url))
@@ -265,17 +274,23 @@ class HostGate:
             try:
                 now = self._clock()
                 delay = bucket.reserve(now)
-                if delay > 0 and bucket.blocked_until(now) > max(now, waited_until):
-                    # A new Retry-After came while the slots were being taken: wait it
-                    # out without them (the slot time reserved behind it is dropped).
+                if delay > 0 and not self._blocked_anew(bucket, now, waited_until):
+                    self._pause(delay, "interrupted while waiting for the rate limit")
+                    now = self._clock()
+                if delay > 0 and self._blocked_anew(bucket, now, waited_until):
+                    # A new Retry-After came while the slots were being taken or the
+                    # token awaited: wait it out without them (the slot time reserved
+                    # is dropped).
                     release()
                     continue
-                if delay > 0:
-                    self._pause(delay, "interrupted while waiting for the rate limit")
             except BaseException:
                 release()
                 raise
             return release
+
+    @staticmethod
+    def _blocked_anew(bucket: SharedBucket, now: float, waited_until: float) -> bool:
+        return bucket.blocked_until(now) > max(now, waited_until)
 
     def _take_slots(self, slot: Slots) -> Callable[[], None]:
         """The host's slot, then one of the run's: slots before the token, since a
@@ -313,7 +328,14 @@ class HostGate:
         self.slowed.set()
 
     def blocked_s(self, url: str) -> float:
-        _, bucket = self._for(host_key(url))
+        host = host_key(url)
+        with self._lock:
+            known = host in self._buckets
+        if not known and not self._state_path(host).exists():
+            # Never asked by any run (a redirect's target, checked before the network
+            # guard): nothing is created for it, here or on disk.
+            return 0.0
+        _, bucket = self._for(host)
         now = self._clock()
         return max(0.0, bucket.blocked_until(now) - now)
 

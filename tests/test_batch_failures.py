@@ -1,10 +1,13 @@
 """``rdapctl batch`` when things go wrong around it: an audit log that fails in a
 single-process run, a reader that goes away, a lookup that fails with an unexpected
-error, and repeats answered from memory. (Stop signals: tests/test_batch.py.)"""
+error, repeats answered from memory, and stderr shared or closed. (Stop signals:
+tests/test_batch.py.)"""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +189,24 @@ def test_warnings_from_the_lookup_workers_are_whole_lines(
     warnings = err.decode().splitlines()[:-1]  # the summary last
     assert len(warnings) == 300
     assert all(w == "rdapctl: warning: ssrf_blocked: the URL has an invalid port" for w in warnings)
+
+
+def test_a_closed_stderr_leaves_the_output_clean(
+    servers: list[Recorder], rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """Run with stderr closed (`2>&-`), warnings and the summary go nowhere: not into
+    the JSON on stdout, and not into a crash."""
+    write_profiles(
+        rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 100000.0"
+    )
+    infile = tmp_path / "in.txt"
+    lines = [f"url:http://127.0.0.1:99999/domain/c{i}.com" for i in range(20)]
+    infile.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    command = 'exec "$0" -m rdapctl batch "$1" --no-progress --no-cache 2>&-'
+    proc = subprocess.Popen(
+        ["sh", "-c", command, sys.executable, str(infile)], stdout=subprocess.PIPE
+    )
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.DENIED
+    envelopes = [json.loads(x) for x in out.splitlines()]
+    assert [e["line"] for e in envelopes] == list(range(1, 21))

@@ -277,3 +277,55 @@ def test_sigterm_before_the_run_starts_exits_130(rdapctl_home: Path, tmp_path: P
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == ExitCode.INTERRUPTED, err
     assert b"SIGTERM before the first lookup" in err
+
+
+def test_resume_reads_results_of_megabytes_and_keeps_them_whole(
+    lab: list[Recorder], tmp_path: Path
+) -> None:
+    """Results larger than the piece a line is read in (1 MiB) are answered lines like
+    any other: kept byte for byte, or taken out whole when they had failed."""
+    infile = tmp_path / "in.txt"
+    infile.write_text("a.com\nb.com\nc.com\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert _run(infile, "--output", str(out), "--no-cache")[0] == 0
+    first, second, third = out.read_bytes().splitlines(keepends=True)
+    pad = b',"pad":"' + b"x" * (3 << 20) + b'"}\n'
+    big_answered = first[:-2] + pad
+    big_failed = second[:-2].replace(b'"status":"ok"', b'"status":"error"', 1) + pad
+    out.write_bytes(big_answered + big_failed + third)
+    before = len(lab[0].paths())
+    code, _o, err = _run(infile, "--output", str(out), "--resume", "--no-cache")
+    assert code == 0, err
+    assert lab[0].paths()[before:] == ["/domain/b.com"]
+    kept = out.read_bytes().splitlines(keepends=True)
+    assert kept[:2] == [big_answered, third]
+    assert [json.loads(x)["line"] for x in kept] == [1, 3, 2]
+
+
+def test_resume_refuses_an_endless_file_without_reading_it_all(
+    lab: list[Recorder], tmp_path: Path
+) -> None:
+    """`--output /dev/zero --resume` read until memory ran out; the first piece of a
+    line that is not a batch result is enough to refuse it."""
+    infile = tmp_path / "in.txt"
+    infile.write_text("a.com\n", encoding="utf-8")
+    code, _o, err = _run(infile, "--output", "/dev/zero", "--resume", "--no-cache")
+    assert code == ExitCode.USAGE, err
+    assert "not a batch result" in err
+    assert lab[0].paths() == []
+
+
+def test_resume_refuses_a_damaged_last_result_line(lab: list[Recorder], tmp_path: Path) -> None:
+    """The first and last result lines are decoded: damage there is named as such, not
+    taken for the results of another tenant."""
+    infile = tmp_path / "in.txt"
+    infile.write_text("a.com\nb.com\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert _run(infile, "--output", str(out), "--no-cache")[0] == 0
+    first, second = out.read_bytes().splitlines(keepends=True)
+    damaged = first + second.replace(b'"status":"ok",', b'"status":"ok",XX', 1)
+    out.write_bytes(damaged)
+    code, _o, err = _run(infile, "--output", str(out), "--resume", "--no-cache")
+    assert code == ExitCode.USAGE, err
+    assert "line 2 is not a batch result" in err
+    assert out.read_bytes() == damaged

@@ -148,3 +148,83 @@ def test_a_retry_after_arriving_meanwhile_is_waited_out_holding_no_slot(tmp_path
     finally:
         gate.close()
     assert waits == [2.0, 3.0]  # the new block, from when it was set
+
+
+def test_a_retry_after_arriving_during_a_rate_wait_is_waited_out_holding_no_slot(
+    tmp_path: Path,
+) -> None:
+    """A lookup waiting for its turn under requests_per_second when another lookup's
+    answer blocks the host does not go ahead at its turn: it gives its slots back and
+    waits out the block."""
+    now = [NOW]
+    waits: list[float] = []
+    gate: HostGate
+
+    def wait(seconds: float) -> bool:
+        if seconds == 0:
+            waits.append(0.0)
+            return True
+        waits.append(seconds)
+        if len(waits) == 1:
+            gate.retry_after(URL, 5.0)  # during the wait for the next token
+        else:
+            gate.acquire("http://other.example/domain/example.com")()  # the slot is free
+        now[0] += seconds
+        return False
+
+    gate = HostGate(
+        tmp_path,
+        max_concurrent=1,
+        max_total=1,
+        requests_per_second=1.0,
+        clock=lambda: now[0],
+        wait=wait,
+    )
+    try:
+        gate.acquire(URL)()  # the first token: no wait
+        gate.acquire(URL)()
+    finally:
+        gate.close()
+    assert waits == [1.0, 4.0]
+
+
+def test_a_long_block_is_not_taken_for_stale_by_a_reader_a_moment_behind(
+    tmp_path: Path,
+) -> None:
+    """Another process that read its clock a moment before the block was set at
+    "now + an hour" must still see the block, not reset it."""
+    setter = _gate(tmp_path, Waits(), rate=5.0)
+    behind = HostGate(
+        tmp_path, max_concurrent=4, requests_per_second=5.0, clock=lambda: NOW - 1, wait=Waits()
+    )
+    try:
+        setter.retry_after(URL, 10 * 86_400)
+        assert behind.blocked_s(URL) == MAX_BLOCK_S + 1
+        assert setter.blocked_s(URL) == MAX_BLOCK_S
+    finally:
+        setter.close()
+        behind.close()
+
+
+def test_checking_a_host_nobody_asked_creates_nothing(tmp_path: Path) -> None:
+    """Redirect targets are checked for a block before the network guard sees them: a
+    host no run has asked leaves no state behind."""
+    gate = _gate(tmp_path, Waits(), rate=5.0)
+    try:
+        for i in range(50):
+            assert gate.blocked_s(f"http://127.0.0.1:9999{i}/domain/example.com") == 0.0
+    finally:
+        gate.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_host_one_key_whatever_the_spelling() -> None:
+    """The scheme's own port and an IDN's Unicode or A-label form name the same host
+    (httpx reports answers by A-labels)."""
+    from rdapctl.ratelimit import host_key
+
+    assert host_key("https://rdap.example:443/x") == host_key("https://RDAP.example/y")
+    assert host_key("http://rdap.example:80/x") == "rdap.example"
+    assert host_key("https://rdap.example:8443/x") == "rdap.example:8443"
+    assert host_key("https://bücher.example/x") == host_key("https://xn--bcher-kva.example/")
+    assert host_key("http://127.0.0.1:99999/x") == "127.0.0.1:99999"  # refused later

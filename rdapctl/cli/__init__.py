@@ -168,6 +168,10 @@ def lookup(
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.stderr is None:
+        # Started with stderr closed (`2>&-`): print(file=None) writes to stdout, so
+        # diagnostics would land in the JSON a script reads. They go nowhere instead.
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     if "_RDAPCTL_COMPLETE" in os.environ:
         # add_completion=False leaves the shell registry empty: register the shells here.
         from rdapctl.cli.completion import enable_shell_completion
