@@ -103,6 +103,12 @@ def _open_locked(
                 f"--output {path} is the input file; writing to it would destroy the input",
                 hint="choose another --output file",
             )
+        if resume and not stat.S_ISREG(st.st_mode):
+            # A pipe or a device cannot be read back (a pipe would wait for ever).
+            raise UsageError(
+                f"--resume reads back what --output holds, and {path} is not a regular file",
+                hint="resume into a file, or run without --resume",
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from rdapctl.errors import NetworkGuardError, UpstreamError
+from rdapctl.hostnames import to_a_labels
 from rdapctl.http import (
     ACCEPT,
     MAX_REDIRECTS,
@@ -229,7 +230,10 @@ class StdlibHttpClient(RetryingGetter):
                 self._targets.clear()
             self._targets[asked] = target
         if not host.isascii():
-            host = host.encode("idna").decode("ascii")
+            try:
+                host = to_a_labels(host)
+            except ValueError:
+                raise NetworkGuardError("the URL's host is not a valid domain name") from None
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query

@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from rdapctl.errors import InterruptedRunError
+from rdapctl.hostnames import to_a_labels
 from rdapctl.paths import FILE_MODE, ensure_private_dir
 
 _STATE = struct.Struct(">dd")  # theoretical arrival time, blocked until (epoch seconds)
@@ -59,8 +60,8 @@ def host_key(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if not host.isascii():  # as the answer's URL names it (httpx: A-labels)
-        with contextlib.suppress(UnicodeError):
-            host = host.encode("idna").decode("ascii")
+        with contextlib.suppress(ValueError):
+            host = to_a_labels(host)
     try:
         port = parts.port
     except ValueError:  # refused by the network guard once the request is made

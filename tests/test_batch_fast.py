@@ -440,3 +440,30 @@ def test_the_stdlib_client_keeps_a_bounded_number_of_connections(httpserver: HTT
         assert client.get(again).status == 200  # a recent host: its connection is kept
     finally:
         client.close()
+
+
+def test_the_stdlib_client_reaches_an_idn_host_by_its_idna_2008_name(
+    httpserver: HTTPServer,
+) -> None:
+    """ "straße" is resolved and sent as xn--strae-oqa (as httpx does), never as
+    "strasse", another domain; a host with no A-label form is refused, not a crash."""
+    from rdapctl.errors import NetworkGuardError
+
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    httpserver.expect_request("/domain/x.example").respond_with_json({"ok": True})
+    client = StdlibHttpClient(_policy(httpserver.port), env={}, resolver=resolver, timeout_s=5.0)
+    try:
+        url = f"http://straße.example:{httpserver.port}/domain/x.example"
+        assert client.get(url).body == {"ok": True}
+        with pytest.raises(NetworkGuardError, match="not a valid domain name"):
+            client.get(f"http://{'ä' * 70}.example:{httpserver.port}/domain/x.example")
+    finally:
+        client.close()
+    assert asked == ["xn--strae-oqa.example"]
+    request, _ = httpserver.log[0]
+    assert request.headers["Host"] == f"xn--strae-oqa.example:{httpserver.port}"

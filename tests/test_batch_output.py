@@ -302,16 +302,27 @@ def test_resume_reads_results_of_megabytes_and_keeps_them_whole(
     assert [json.loads(x)["line"] for x in kept] == [1, 3, 2]
 
 
-def test_resume_refuses_an_endless_file_without_reading_it_all(
+def test_resume_refuses_what_cannot_be_read_back_without_reading_it_all(
     lab: list[Recorder], tmp_path: Path
 ) -> None:
-    """`--output /dev/zero --resume` read until memory ran out; the first piece of a
-    line that is not a batch result is enough to refuse it."""
+    """`--output /dev/zero --resume` read until memory ran out, and a pipe waited for
+    ever: neither is a file to resume into. A large file without a newline is refused
+    by its first piece."""
     infile = tmp_path / "in.txt"
     infile.write_text("a.com\n", encoding="utf-8")
     code, _o, err = _run(infile, "--output", "/dev/zero", "--resume", "--no-cache")
     assert code == ExitCode.USAGE, err
+    assert "not a regular file" in err
+    proc = rdapctl("batch", str(infile), "--output", "/dev/stdout", "--resume", "--no-cache")
+    _out, stderr = proc.communicate(timeout=30)  # stdout: a pipe
+    assert proc.returncode == ExitCode.USAGE, stderr
+    assert b"not a regular file" in stderr
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\x00" * (5 << 20))
+    code, _o, err = _run(infile, "--output", str(big), "--resume", "--no-cache")
+    assert code == ExitCode.USAGE, err
     assert "not a batch result" in err
+    assert big.stat().st_size == 5 << 20
     assert lab[0].paths() == []
 
 

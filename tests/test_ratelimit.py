@@ -228,3 +228,14 @@ def test_one_host_one_key_whatever_the_spelling() -> None:
     assert host_key("https://rdap.example:8443/x") == "rdap.example:8443"
     assert host_key("https://bücher.example/x") == host_key("https://xn--bcher-kva.example/")
     assert host_key("http://127.0.0.1:99999/x") == "127.0.0.1:99999"  # refused later
+
+
+def test_idn_hosts_are_keyed_as_httpx_names_them() -> None:
+    """IDNA 2008, as httpx: "straße" is not "strasse" (another domain)."""
+    import httpx
+
+    from rdapctl.ratelimit import host_key
+
+    for url in ("https://straße.example/domain/x", "https://bücher.example/x"):
+        assert host_key(url) == host_key(str(httpx.URL(url)))
+    assert host_key("https://straße.example/") != host_key("https://strasse.example/")

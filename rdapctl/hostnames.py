@@ -1,0 +1,21 @@
+"""Host names as they go on the wire: IDNA 2008 A-labels, the form httpx sends and
+reports answers by, so that both HTTP clients reach (and the rate gate counts) one
+host for one name. Python's own "idna" codec is IDNA 2003, which maps "ß" to "ss":
+another domain.
+
+Must not: import ``idna`` for ASCII hosts (nearly all of them)."""
+
+from __future__ import annotations
+
+
+def to_a_labels(host: str) -> str:
+    """``host`` in A-labels (UTS 46 mapping, as query names are); ASCII hosts as they
+    are. ValueError for a host that has no A-label form."""
+    if host.isascii():
+        return host
+    import idna
+
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise ValueError("not a valid internationalised host name") from None
