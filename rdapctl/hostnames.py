@@ -1,7 +1,7 @@
-"""Host names as they go on the wire: IDNA 2008 A-labels, the form httpx sends and
-reports answers by, so that both HTTP clients reach (and the rate gate counts) one
-host for one name. Python's own "idna" codec is IDNA 2003, which maps "ß" to "ss":
-another domain.
+"""Host and domain names as they go on the wire: IDNA 2008 A-labels, the form httpx
+sends and reports answers by, so that both HTTP clients reach (and the rate gate
+counts) one host for one name, and a query name is asked as it is registered.
+Python's own "idna" codec is IDNA 2003, which maps "ß" to "ss": another domain.
 
 Must not: import ``idna`` for ASCII hosts (nearly all of them)."""
 

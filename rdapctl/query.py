@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from rdapctl.errors import UsageError
+from rdapctl.hostnames import to_a_labels
 from rdapctl.records import record
 
 QueryType = Literal["domain", "ip", "autnum", "entity", "nameserver", "help", "url"]
@@ -233,13 +234,11 @@ def normalise_domain(text: str) -> str:
     name = text.strip().rstrip(".")
     if not name or ".." in name or any(ch.isspace() for ch in name):
         raise UsageError(f"{text!r} is not a domain name")
-    if not name.isascii():
-        import idna
-
+    if not name.isascii():  # checked here too: every batch line passes this way
         try:
-            name = idna.encode(name, uts46=True).decode("ascii")
-        except idna.IDNAError as exc:
-            raise UsageError(f"{text!r} is not a valid internationalised domain name") from exc
+            name = to_a_labels(name)
+        except ValueError:
+            raise UsageError(f"{text!r} is not a valid internationalised domain name") from None
     name = name.lower()
     labels = name.split(".")
     if len(name) > 253 or not all(_LDH_LABEL.match(label) for label in labels):

@@ -275,15 +275,16 @@ class HostGate:
             try:
                 now = self._clock()
                 delay = bucket.reserve(now)
-                if delay > 0 and not self._blocked_anew(bucket, now, waited_until):
-                    self._pause(delay, "interrupted while waiting for the rate limit")
-                    now = self._clock()
-                if delay > 0 and self._blocked_anew(bucket, now, waited_until):
-                    # A new Retry-After came while the slots were being taken or the
-                    # token awaited: wait it out without them (the slot time reserved
-                    # is dropped).
-                    release()
-                    continue
+                if delay > 0:
+                    if not self._blocked_anew(bucket, now, waited_until):
+                        self._pause(delay, "interrupted while waiting for the rate limit")
+                        now = self._clock()
+                    if self._blocked_anew(bucket, now, waited_until):
+                        # A new Retry-After came while the slots were being taken or
+                        # the token awaited: wait it out without them (the slot time
+                        # reserved is dropped).
+                        release()
+                        continue
             except BaseException:
                 release()
                 raise
@@ -331,12 +332,13 @@ class HostGate:
     def blocked_s(self, url: str) -> float:
         host = host_key(url)
         with self._lock:
-            known = host in self._buckets
-        if not known and not self._state_path(host).exists():
-            # Never asked by any run (a redirect's target, checked before the network
-            # guard): nothing is created for it, here or on disk.
-            return 0.0
-        _, bucket = self._for(host)
+            bucket = self._buckets.get(host)
+        if bucket is None:
+            if not self._state_path(host).exists():
+                # Never asked by any run (a redirect's target, checked before the
+                # network guard): nothing is created for it, here or on disk.
+                return 0.0
+            _, bucket = self._for(host)
         now = self._clock()
         return max(0.0, bucket.blocked_until(now) - now)
 

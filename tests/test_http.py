@@ -265,24 +265,33 @@ def test_parse_retry_after_reads_odd_headers_without_failing() -> None:
         time.tzset()
 
 
+def _wall_clock_gate(wait: Callable[[float], bool] | None = None) -> Any:
+    """A batch run's gate: one request at a time per host, no rate, real time;
+    ``wait`` as the run's stop event would (default: nobody stops the run)."""
+    import threading
+
+    from rdapctl.ratelimit import HostGate
+
+    return HostGate(
+        Path(tempfile.mkdtemp()),
+        max_concurrent=1,
+        requests_per_second=0.0,
+        clock=time.time,
+        wait=wait or threading.Event().wait,
+    )
+
+
 def test_a_stop_ends_the_backoff_between_attempts(httpserver: HTTPServer) -> None:
     """Ctrl-C during a batch run: a lookup backing off after a 503 stops waiting, and
     no further attempt is sent."""
     import threading
 
     from rdapctl.errors import InterruptedRunError
-    from rdapctl.ratelimit import HostGate
 
     httpserver.expect_request("/domain/busy.example").respond_with_data("busy", status=503)
     stop = threading.Event()
     stop.set()  # the run was asked to stop while this lookup was in flight
-    gate = HostGate(
-        Path(tempfile.mkdtemp()),
-        max_concurrent=1,
-        requests_per_second=0.0,
-        clock=time.time,
-        wait=stop.wait,
-    )
+    gate = _wall_clock_gate(stop.wait)
     client = StdlibHttpClient(
         OPEN_POLICY, env={}, retry=RETRY_BY_CRITICALITY["critical"], gate=gate
     )
@@ -328,10 +337,6 @@ def test_url_checks_remembered_per_client_still_refuse_other_urls(
 def test_a_retry_after_from_a_redirect_target_is_waited_out(httpserver: HTTPServer) -> None:
     """The gate waits for the host it is asked about; a 429 from the host a redirect
     led to is waited out by the lookup itself, instead of asking again at once."""
-    import threading
-
-    from rdapctl.ratelimit import HostGate
-
     target = HTTPServer(host="127.0.0.1", port=0)
     target.start()
     try:
@@ -344,13 +349,7 @@ def test_a_retry_after_from_a_redirect_target_is_waited_out(httpserver: HTTPServ
         httpserver.expect_request("/domain/hop.example").respond_with_data(
             "", status=302, headers={"Location": target.url_for("/domain/hop.example")}
         )
-        gate = HostGate(
-            Path(tempfile.mkdtemp()),
-            max_concurrent=1,
-            requests_per_second=0.0,
-            clock=time.time,
-            wait=threading.Event().wait,
-        )
+        gate = _wall_clock_gate()
         client = StdlibHttpClient(OPEN_POLICY, env={}, gate=gate)
         started = time.monotonic()
         try:
@@ -371,10 +370,6 @@ def test_a_redirect_to_a_host_asked_to_wait_is_not_followed(
 ) -> None:
     """A redirect target that asked (Retry-After) to be left alone longer than the
     tenant waits is not asked again by later lookups led to it by a redirect."""
-    import threading
-
-    from rdapctl.ratelimit import HostGate
-
     target = HTTPServer(host="127.0.0.1", port=0)
     target.start()
     try:
@@ -385,13 +380,7 @@ def test_a_redirect_to_a_host_asked_to_wait_is_not_followed(
             httpserver.expect_request(f"/domain/{name}").respond_with_data(
                 "", status=302, headers={"Location": target.url_for(f"/domain/{name}")}
             )
-        gate = HostGate(
-            Path(tempfile.mkdtemp()),
-            max_concurrent=1,
-            requests_per_second=0.0,
-            clock=time.time,
-            wait=threading.Event().wait,
-        )
+        gate = _wall_clock_gate()
         client = make(gate=gate, retry=RETRY_BY_CRITICALITY["low"])
         try:
             with pytest.raises(RateLimitedError, match="HTTP 429"):

@@ -115,39 +115,46 @@ def test_a_block_set_by_another_process_marks_the_gate_slowed(tmp_path: Path) ->
     assert waits.seconds[0] == 2.0
 
 
+class OneSlotGate:
+    """A gate with one slot in all and a clock that moves only by its waits. The
+    first wait delivers another lookup's Retry-After (5 s); every later one looks up
+    another host, which only works when the waiting lookup holds no slot. A poll for
+    a busy slot stops the run instead of spinning."""
+
+    def __init__(self, tmp_path: Path, rate: float) -> None:
+        self.now = NOW
+        self.waits: list[float] = []
+        self.gate = HostGate(
+            tmp_path,
+            max_concurrent=1,
+            max_total=1,
+            requests_per_second=rate,
+            clock=lambda: self.now,
+            wait=self._wait,
+        )
+
+    def _wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        if seconds == 0:
+            return True
+        if len(self.waits) == 1:
+            self.gate.retry_after(URL, 5.0)  # another lookup's answer, meanwhile
+        else:
+            self.gate.acquire("http://other.example/domain/example.com")()  # a free slot
+        self.now += seconds
+        return False
+
+
 def test_a_retry_after_arriving_meanwhile_is_waited_out_holding_no_slot(tmp_path: Path) -> None:
     """A lookup that took its slots just as another lookup's answer blocked the host
     gives them back while it waits: lookups for other hosts go on (one slot in all)."""
-    now = [NOW]
-    waits: list[float] = []
-    gate: HostGate
-
-    def wait(seconds: float) -> bool:
-        if seconds == 0:  # polled while every slot is busy: stop, do not spin
-            waits.append(0.0)
-            return True
-        waits.append(seconds)
-        if len(waits) == 1:
-            gate.retry_after(URL, 5.0)  # another lookup's answer, during the first wait
-        else:
-            gate.acquire("http://other.example/domain/example.com")()  # the slot is free
-        now[0] += seconds
-        return False
-
-    gate = HostGate(
-        tmp_path,
-        max_concurrent=1,
-        max_total=1,
-        requests_per_second=0.0,
-        clock=lambda: now[0],
-        wait=wait,
-    )
+    lab = OneSlotGate(tmp_path, rate=0.0)
     try:
-        gate.retry_after(URL, 2.0)
-        gate.acquire(URL)()
+        lab.gate.retry_after(URL, 2.0)
+        lab.gate.acquire(URL)()
     finally:
-        gate.close()
-    assert waits == [2.0, 3.0]  # the new block, from when it was set
+        lab.gate.close()
+    assert lab.waits == [2.0, 3.0]  # the new block, from when it was set
 
 
 def test_a_retry_after_arriving_during_a_rate_wait_is_waited_out_holding_no_slot(
@@ -156,36 +163,13 @@ def test_a_retry_after_arriving_during_a_rate_wait_is_waited_out_holding_no_slot
     """A lookup waiting for its turn under requests_per_second when another lookup's
     answer blocks the host does not go ahead at its turn: it gives its slots back and
     waits out the block."""
-    now = [NOW]
-    waits: list[float] = []
-    gate: HostGate
-
-    def wait(seconds: float) -> bool:
-        if seconds == 0:
-            waits.append(0.0)
-            return True
-        waits.append(seconds)
-        if len(waits) == 1:
-            gate.retry_after(URL, 5.0)  # during the wait for the next token
-        else:
-            gate.acquire("http://other.example/domain/example.com")()  # the slot is free
-        now[0] += seconds
-        return False
-
-    gate = HostGate(
-        tmp_path,
-        max_concurrent=1,
-        max_total=1,
-        requests_per_second=1.0,
-        clock=lambda: now[0],
-        wait=wait,
-    )
+    lab = OneSlotGate(tmp_path, rate=1.0)
     try:
-        gate.acquire(URL)()  # the first token: no wait
-        gate.acquire(URL)()
+        lab.gate.acquire(URL)()  # the first token: no wait
+        lab.gate.acquire(URL)()  # its turn in 1 s; the block comes during that wait
     finally:
-        gate.close()
-    assert waits == [1.0, 4.0]
+        lab.gate.close()
+    assert lab.waits == [1.0, 4.0]
 
 
 def test_a_long_block_is_not_taken_for_stale_by_a_reader_a_moment_behind(
