@@ -14,7 +14,7 @@ from typing import Any
 
 from rdapctl.bootstrap import REGISTRY_NAMES, BootstrapFormatError, parse_registry
 from rdapctl.errors import RdapctlError, UpstreamError
-from rdapctl.http import RdapHttpClient
+from rdapctl.http import RetryingGetter
 from rdapctl.paths import ensure_private_dir, write_private_file
 from rdapctl.records import record
 
@@ -46,7 +46,7 @@ def _read_meta(directory: Path) -> dict[str, dict[str, str]]:
 
 
 def update_bootstrap(
-    client: RdapHttpClient, directory: Path, base_url: str = IANA_BASE_URL
+    client: RetryingGetter, directory: Path, base_url: str = IANA_BASE_URL
 ) -> list[UpdateResult]:
     """Fetch every registry; returns one result per registry (failures included)."""
     ensure_private_dir(directory)
@@ -67,7 +67,7 @@ def update_bootstrap(
 
 
 def _update_one(
-    client: RdapHttpClient, directory: Path, base: str, name: str, known: dict[str, str]
+    client: RetryingGetter, directory: Path, base: str, name: str, known: dict[str, str]
 ) -> tuple[UpdateResult, dict[str, str]]:
     headers = {}
     if known.get("etag"):

@@ -79,7 +79,7 @@ def resolve_checked(host: str, port: int, policy: NetworkPolicy, resolver: Resol
     else:
         try:
             addresses = list(resolver(host, port))
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a label IDNA refuses
             raise ResolveError(f"could not resolve {host}: {exc}") from exc
         if not addresses:
             raise ResolveError(f"could not resolve {host}: no addresses")

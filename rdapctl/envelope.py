@@ -38,7 +38,7 @@ def make_envelope(
     *,
     query: str,
     query_type: str | None,
-    tenant: str,
+    tenant: str | None,
     status: Status,
     source: Literal["network", "cache"] | None = "network",
     server: str | None = None,
@@ -109,14 +109,32 @@ def exit_code_of(envelope: dict[str, Any]) -> int:
     return int(error.get("exit_code", ExitCode.INTERNAL))
 
 
+# The HTTP status class of each exit code, for ``-o rdap`` error objects of lookups
+# that ended without an HTTP error status of their own.
+_STATUS_OF_EXIT = {
+    ExitCode.USAGE: 400,
+    ExitCode.DENIED: 403,
+    ExitCode.RATE_LIMITED: 429,
+    ExitCode.NOT_FOUND: 404,
+    ExitCode.UPSTREAM: 502,
+    ExitCode.NO_SERVER: 404,
+}
+
+
 def rdap_error_object(envelope: dict[str, Any]) -> dict[str, Any]:
-    """An RFC 9083 error object for ``-o rdap`` when there is no RDAP object to print."""
+    """An RFC 9083 error object for ``-o rdap`` when there is no RDAP object to print:
+    the server's own error object when it sent one, else one whose ``errorCode`` is the
+    HTTP error status that ended the lookup, or the class of its exit code (400 usage,
+    403 denied, 404 not found or no server, 429 rate limited, 502 upstream, 500 else)."""
     response = envelope.get("response")
     if isinstance(response, dict) and "errorCode" in response:
         return response
     error = envelope.get("error") or {}
     status = envelope.get("http_status")
-    code = {"not_found": 404, "denied": 403}.get(envelope["status"], status or 500)
+    if isinstance(status, int) and 400 <= status <= 599:
+        code = status
+    else:
+        code = _STATUS_OF_EXIT.get(exit_code_of(envelope), 500)  # type: ignore[call-overload]
     description = [error.get("message", "lookup failed")]
     if error.get("hint"):
         description.append(error["hint"])

@@ -9,20 +9,24 @@
     │   └── NetworkGuardError (4)  an outgoing connection the tenant's network policy forbids
     ├── RateLimitedError (5)       the server kept answering 429/503 past the retry budget
     ├── NotFoundError (6)          RDAP 404
-    ├── UpstreamError (7)          network failure, timeout, 5xx, malformed response, offline miss
+    ├── UpstreamError (7)          network failure, timeout, 5xx, malformed or unusable answer,
+    │                              offline miss
     ├── NoServerError (8)          no RDAP server is known for the query
     ├── IntegrityError (9)         cache or key integrity failure, wrong master key
     ├── AuditError (10)            audit record could not be written, or verification failed
     └── InterruptedRunError (130)    SIGINT / SIGTERM
 
 Every error carries a one-line ``message`` and an optional ``hint`` (what to change
-to make it work), and a stable machine ``code`` used in the JSON envelope.
+to make it work), and a stable machine ``code`` used in the JSON envelope. An error
+that came with a server's answer also carries that answer (``answer``: its URL, HTTP
+status and decoded error body), so the envelope can show what the server said.
 Messages must never contain key material or response personal data.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -54,6 +58,13 @@ class RdapctlError(Exception):
         self.hint = hint
         if code is not None:
             self.code = code
+        # The answer this error came with: (url, http status, decoded body or None).
+        self.answer: tuple[str, int, Any] | None = None
+
+    def with_answer(self, url: str, status: int, body: Any = None) -> RdapctlError:
+        """This error, marked as coming with the server's answer ``status`` at ``url``."""
+        self.answer = (url, status, body)
+        return self
 
     def __str__(self) -> str:
         return self.message

@@ -4,19 +4,17 @@ httpx costs several times the CPU of the stdlib per request (what limits a batch
 run on a small machine) and its import alone costs more than the whole urllib-based
 baseline a single lookup is measured against, so every direct connection uses this
 client and httpx is kept for proxies. It keeps one keep-alive connection per
-(scheme, host, port), speaks HTTP/1.1 through ``rdapctl.http1`` (``http.client``'s
-header parsing was most of its cost), and owns only the connections: every rule
-about WHAT may be fetched and how patiently comes from the shared code:
+(scheme, host, port), speaks HTTP/1.1 through ``rdapctl.http1`` (differential-tested
+against h11), and owns only the connections; every rule about WHAT may be fetched,
+how patiently and how the answer is read comes from ``rdapctl.http.RetryingGetter``:
 
-- ``rdapctl.netguard.check_target`` on every URL, each redirect hop included (at
-  most ``rdapctl.http.MAX_REDIRECTS``, followed here);
-- ``rdapctl.connect.resolve_checked`` once per connection, and the socket is
-  connected to one of the addresses that were checked (no second resolution, so DNS
-  rebinding cannot swap it); a reconnection after keep-alive ends goes through the
-  guard too;
-- TLS with ``rdapctl.connect.build_ssl_context`` and SNI/verification on the host
-  name, then the tenant's SPKI pins (``rdapctl.connect.spki_pin``);
-- retries, ``Retry-After``, the gate, JSON decoding: ``rdapctl.http.RetryingGetter``.
+- each connection resolves its host once with ``rdapctl.connect.resolve_checked``
+  and connects to one of the addresses that were checked (no second resolution, so
+  DNS rebinding cannot swap it); a reconnection goes through the guard too;
+- TLS with ``rdapctl.connect.build_ssl_context``, SNI and verification on the host
+  name, then the tenant's SPKI pins (``rdapctl.connect.check_pins``);
+- every step of a request (connect, TLS, sending, interim answers, headers, body,
+  trailers) ends by the request's deadline.
 
 Proxies are not handled here: with HTTP(S)_PROXY/ALL_PROXY set the session uses the
 httpx client (see ``proxy_configured``). Must not: decide policy, read os.environ,
@@ -29,26 +27,24 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from rdapctl.errors import NetworkGuardError, UpstreamError
-from rdapctl.hostnames import to_a_labels
 from rdapctl.http import (
     ACCEPT,
-    MAX_REDIRECTS,
     USER_AGENT,
-    HttpResponse,
+    RawAnswer,
     RetryingGetter,
+    Target,
     _RetryableError,
-    _too_large,
+    describe,
+    timed_out,
+    too_large,
 )
 from rdapctl.http1 import BodyTooLarge, Disconnected, ProtocolError, Reader, request_bytes
-from rdapctl.netguard import NetworkPolicy, ParsedTarget, check_target
+from rdapctl.netguard import NetworkPolicy
 
 Resolver = Callable[[str, int], list[str]]
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
-_TARGETS_MAX = 1024  # remembered URL checks per client (a few hosts in practice)
 MAX_CONNECTIONS = 32  # open keep-alive connections per client (one client per thread)
 
 
@@ -60,16 +56,15 @@ def proxy_configured(env: Mapping[str, str]) -> bool:
 class _Connection:
     """One keep-alive connection; every (re)connection is made by the guarded opener."""
 
-    def __init__(self, host: str, header_host: str, opener: Callable[[], socket.socket]) -> None:
-        self.host = host
-        self.header_host = header_host  # the Host header value
+    def __init__(self, opener: Callable[[float], socket.socket], monotonic: Callable[[], float]):
         self._opener = opener
+        self._monotonic = monotonic
         self.sock: socket.socket | None = None
         self.reader: Reader | None = None
 
-    def open(self) -> None:
-        self.sock = self._opener()
-        self.reader = Reader(self.sock)
+    def open(self, deadline: float) -> None:
+        self.sock = self._opener(deadline)
+        self.reader = Reader(self.sock, clock=self._monotonic)
 
     def close(self) -> None:
         sock, self.sock, self.reader = self.sock, None, None
@@ -89,16 +84,12 @@ class StdlibHttpClient(RetryingGetter):
         connect_timeout: float = 10.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self._policy = policy
+        super().__init__(policy, **kwargs)
         self._env = env
         self._resolver = resolver
         self._connect_timeout = connect_timeout
         self._ssl: ssl.SSLContext | None = None
         self._conns: dict[tuple[str, str, int], _Connection] = {}
-        # check_target is pure in its arguments and this client's policy: a batch asks
-        # the same few hosts thousands of times. Only passing targets are kept.
-        self._targets: dict[tuple[str, str, int | None, bool], ParsedTarget] = {}
 
     def __repr__(self) -> str:
         return f"<StdlibHttpClient hosts={len(self._conns)}>"
@@ -110,7 +101,14 @@ class StdlibHttpClient(RetryingGetter):
 
     # -- connections ------------------------------------------------------------------
 
-    def _open_socket(self, scheme: str, host: str, port: int) -> socket.socket:
+    def _left(self, deadline: float, host: str, what: str = "connecting to") -> float:
+        """Seconds until ``deadline``; the request has timed out when none are left."""
+        left = deadline - self._monotonic()
+        if left <= 0:
+            raise timed_out(host, self.timeout_s, what)
+        return left
+
+    def _open_socket(self, scheme: str, host: str, port: int, deadline: float) -> socket.socket:
         from rdapctl.connect import ResolveError, resolve_checked, system_resolver
 
         try:
@@ -121,24 +119,21 @@ class StdlibHttpClient(RetryingGetter):
             ) from None
         last: OSError | None = None
         for address in addresses:
+            timeout = min(self._connect_timeout, self._left(deadline, host))
             try:
-                sock = socket.create_connection((address, port), timeout=self._connect_timeout)
+                sock = socket.create_connection((address, port), timeout=timeout)
             except OSError as exc:
                 last = exc
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(self.timeout_s)
             if scheme == "https":
+                sock.settimeout(self._left(deadline, host))
                 sock = self._start_tls(sock, host)
             return sock
         if isinstance(last, TimeoutError):
-            raise UpstreamError(
-                f"timed out after {self._connect_timeout:g}s connecting to {host}",
-                code="timeout",
-                hint="raise security.timeout_s in the tenant profile if the server is slow",
-            )
+            raise timed_out(host, self._connect_timeout, "connecting to")
         raise _RetryableError(
-            UpstreamError(f"could not reach {host}: {_describe(last)}", code="network_error")
+            UpstreamError(f"could not reach {host}: {describe(last)}", code="network_error")
         )
 
     def _start_tls(self, sock: socket.socket, host: str) -> socket.socket:
@@ -148,15 +143,18 @@ class StdlibHttpClient(RetryingGetter):
             self._ssl = build_ssl_context(self._policy, self._env)
         try:
             tls = self._ssl.wrap_socket(sock, server_hostname=host)
+        except TimeoutError:
+            sock.close()
+            raise timed_out(host, self.timeout_s, "in the TLS handshake with") from None
         except ssl.SSLError as exc:
             sock.close()
             raise UpstreamError(
-                f"TLS with {host} failed: {_describe(exc)}", code="network_error"
+                f"TLS with {host} failed: {describe(exc)}", code="network_error"
             ) from None
         except OSError as exc:
             sock.close()
             raise _RetryableError(
-                UpstreamError(f"could not reach {host}: {_describe(exc)}", code="network_error")
+                UpstreamError(f"could not reach {host}: {describe(exc)}", code="network_error")
             ) from None
         try:
             check_pins(self._policy, host, tls)
@@ -165,8 +163,8 @@ class StdlibHttpClient(RetryingGetter):
             raise
         return tls
 
-    def _connection(self, scheme: str, host: str, port: int) -> tuple[_Connection, bool]:
-        key = (scheme, host, port)
+    def _connection(self, target: Target) -> tuple[_Connection, bool]:
+        key = (target.scheme, target.host, target.port)
         conns = self._conns
         conn = conns.pop(key, None)
         if conn is not None:
@@ -174,125 +172,71 @@ class StdlibHttpClient(RetryingGetter):
             if conn.sock is not None:
                 return conn, True
         else:
-            default = 443 if scheme == "https" else 80
-            header_host = host if port == default else f"{host}:{port}"
-            if ":" in host:  # an IPv6 literal
-                header_host = f"[{host}]" if port == default else f"[{host}]:{port}"
+            scheme, host, port = key
             conn = conns[key] = _Connection(
-                host, header_host, lambda: self._open_socket(scheme, host, port)
+                lambda deadline: self._open_socket(scheme, host, port, deadline), self._monotonic
             )
             if len(conns) > MAX_CONNECTIONS:
                 # Referrals can reach hundreds of registrar hosts: keep the recent few.
                 conns.pop(next(iter(conns))).close()
-        conn.open()
         return conn, False
 
-    # -- one attempt -------------------------------------------------------------------
+    # -- one request ---------------------------------------------------------------------
 
-    def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
-        current = url
-        redirects: list[str] = []
-        while True:
-            status, got, body = self._fetch(current, headers)
-            location = got.get("location")
-            if status in _REDIRECTS and location:
-                if len(redirects) >= MAX_REDIRECTS:
-                    raise UpstreamError(
-                        f"more than {MAX_REDIRECTS} redirects fetching {url}",
-                        code="too_many_redirects",
-                    )
-                redirects.append(current)
-                current = urljoin(current, location.strip())
-                self._check_not_blocked(current)  # a redirect to a host asked to wait
-                continue
-            return HttpResponse(
-                url=current,
-                status=status,
-                headers=got,
-                body=self._decode(body, got, current, status),
-                redirects=redirects,
-            )
-
-    def _fetch(
-        self, url: str, headers: Mapping[str, str] | None
-    ) -> tuple[int, dict[str, str], bytes]:
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError:
-            raise NetworkGuardError("the URL has an invalid port") from None
-        host = parts.hostname or ""
-        asked = (parts.scheme, host, port, "@" in parts.netloc)
-        target = self._targets.get(asked)
-        if target is None:
-            target = check_target(*asked, self._policy)
-            if len(self._targets) >= _TARGETS_MAX:
-                self._targets.clear()
-            self._targets[asked] = target
-        if not host.isascii():
-            try:
-                host = to_a_labels(host)
-            except ValueError:
-                raise NetworkGuardError("the URL's host is not a valid domain name") from None
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
+    def _exchange(self, target: Target, headers: Mapping[str, str], deadline: float) -> RawAnswer:
         send = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
-        if headers:
-            send.update(headers)
+        send.update(headers)
         # A kept-alive connection the server closed meanwhile fails on first use;
         # that is not the server being down: try once more on a fresh connection.
         for _ in range(2):
-            conn, reused = self._connection(target.scheme, host, target.port)
+            conn, reused = self._connection(target)
+            if not reused:
+                conn.open(deadline)
             try:
-                return self._exchange(conn, path, send, url)
+                return self._roundtrip(conn, target, send, deadline)
             except (Disconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 if not reused:
                     raise _RetryableError(
                         UpstreamError(
-                            f"could not reach {host}: {_describe(exc)}", code="network_error"
+                            f"could not reach {target.host}: {describe(exc)}",
+                            code="network_error",
                         )
                     ) from None
         raise AssertionError("unreachable")
 
-    def _exchange(
-        self, conn: _Connection, path: str, send: dict[str, str], url: str
-    ) -> tuple[int, dict[str, str], bytes]:
+    def _roundtrip(
+        self, conn: _Connection, target: Target, send: dict[str, str], deadline: float
+    ) -> RawAnswer:
         limit = self.max_response_bytes
         sock, reader = conn.sock, conn.reader
         assert sock is not None and reader is not None
         try:
-            sock.sendall(request_bytes(path, conn.header_host, send))
-            resp = reader.response(limit)
+            data = request_bytes(target.path, target.header_host, send)
+        except ValueError as exc:  # a header value that would break the request
+            raise UpstreamError(f"cannot request {target.host}: {exc}", code="bad_url") from None
+        try:
+            sock.settimeout(self._left(deadline, target.host, "waiting for"))
+            sock.sendall(data)
+            resp = reader.response(limit, deadline=deadline)
         except BodyTooLarge:
             conn.close()
-            raise _too_large(url, limit) from None
-        except ValueError as exc:  # a header value that would break the request
-            raise UpstreamError(f"cannot request {url}: {exc}", code="network_error") from None
+            raise too_large(target.url, limit) from None
         except TimeoutError:
             conn.close()
-            raise UpstreamError(
-                f"timed out after {self.timeout_s:g}s waiting for {conn.host}",
-                code="timeout",
-                hint="raise security.timeout_s in the tenant profile if the server is slow",
-            ) from None
+            raise timed_out(target.host, self.timeout_s, "waiting for") from None
+        except UpstreamError:
+            conn.close()
+            raise
         except (Disconnected, BrokenPipeError, ConnectionResetError):
             raise
         except (ProtocolError, OSError) as exc:
             conn.close()
             raise _RetryableError(
                 UpstreamError(
-                    f"could not reach {conn.host}: {_describe(exc)}", code="network_error"
+                    f"could not reach {target.host}: {describe(exc)}", code="network_error"
                 )
             ) from None
         if not resp.keep_alive:
             conn.close()
-        return resp.status, resp.headers, resp.body
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "no address to connect to"
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+        return RawAnswer(resp.status, resp.headers, resp.body)

@@ -19,3 +19,13 @@ def to_a_labels(host: str) -> str:
         return idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError:
         raise ValueError("not a valid internationalised host name") from None
+
+
+def host_of(url: str) -> str:
+    """The host of ``url`` for messages (the start of the URL itself when it has none)."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).hostname or url[:100]
+    except ValueError:
+        return url[:100]

@@ -1,32 +1,45 @@
-"""RDAP over HTTP (RFC 7480): the rules every client follows, and the httpx client.
+"""RDAP over HTTP (RFC 7480): the rules every request follows, whichever client carries it.
 
-Owns (in ``RetryingGetter``, shared with the stdlib client in ``rdapctl.fasthttp``):
-request headers, timeouts, redirects (at most 5 hops), the response size limit (stop
-reading past it), 429/503 ``Retry-After`` and bounded exponential backoff, JSON
-decoding. ``RdapHttpClient`` is the httpx adapter, used for proxied requests: it maps
-every httpx exception to the rdapctl error tree, and its connections go through the
-guarded transport (``rdapctl.transport``).
+Owns (in ``RetryingGetter``, the base of the direct client in ``rdapctl.fasthttp`` and
+the proxied one in ``rdapctl.transport``):
+
+- URLs: every URL asked, each redirect ``Location`` and its target are parsed once,
+  here, by one set of rules (``request_target``); the network guard checks each
+  hop, a literal address is requested in its canonical spelling, a host name in
+  A-labels; what fails to parse is ``bad_url`` / ``bad_redirect``;
+- redirects (at most ``MAX_REDIRECTS``), each hop gated, checked by the caller's
+  ``check_hop`` (residency) and counted against the lookup's ``RequestBudget``;
+- time: ``timeout_s`` bounds each whole request (the clients enforce it down to
+  every read); a budget's deadline bounds a lookup's requests and retry waits;
+- 429/503/5xx with ``Retry-After`` and bounded backoff, through the request gate;
+- the body: content coding undone within the size limit, media type and strict JSON
+  (``rdapctl.rdapbody``).
+
+Must not: import httpx, open sockets (the subclasses do), or decide policy.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Protocol, Self
+from urllib.parse import urljoin, urlsplit
 
 from rdapctl import __version__
-from rdapctl.errors import RateLimitedError, UpstreamError
+from rdapctl.errors import NetworkGuardError, RateLimitedError, RdapctlError, UpstreamError
+from rdapctl.hostnames import host_of, to_a_labels
+from rdapctl.netguard import NetworkPolicy, check_target
+from rdapctl.rdapbody import BodyError, check_media_type, decode_content, parse_json_object
 from rdapctl.records import factory, mutable_record, record
-
-if TYPE_CHECKING:
-    import httpx
 
 USER_AGENT = f"rdapctl/{__version__}"
 ACCEPT = "application/rdap+json, application/json;q=0.9"
 MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_URL_CHARS = 8192
+HINT_TIMEOUT = "raise security.timeout_s in the tenant profile if the server is slow"
 
 
 @record
@@ -47,10 +60,12 @@ RETRY_BY_CRITICALITY: dict[str, RetryPolicy] = {
 MAX_BACKOFF_S = 8.0
 # delta-seconds, ASCII digits only ("²".isdigit() is True); repeats of a header sent twice.
 _DELTA_SECONDS = re.compile(r"([0-9]{1,10})(?:\s*,\s*[0-9]{1,10})*", re.ASCII)
+# A host name as DNS takes it: labels of letters, digits, '-' and '_' (A-labels).
+_LABEL = re.compile(r"[a-z0-9_-]{1,63}", re.ASCII)
 
 
 class RequestGate(Protocol):
-    """Admission control around each request attempt (batch: per-host limits).
+    """Admission control around each request (per-host concurrency and rate).
 
     ``acquire`` blocks until ``url`` may be requested and returns the function that
     releases the slot; ``retry_after`` tells the gate a server asked to wait, so it
@@ -81,6 +96,42 @@ class HttpResponse:
     attempts: int = 1
 
 
+@record
+class RawAnswer:
+    """One HTTP answer as a client read it: lower-case headers (repeats joined with
+    ", "), the body bytes as sent (content coding not undone)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@record
+class Target:
+    """A URL that passed the URL rules, in the form the clients send it."""
+
+    url: str  # the URL to hand to a URL-taking client (canonical host)
+    scheme: str
+    host: str  # A-labels, or the canonical literal address
+    port: int
+    path: str  # path and query, as the request line carries them
+    header_host: str  # the Host header value
+
+
+@mutable_record
+class RequestBudget:
+    """What one lookup may still spend: requests, and time up to a monotonic deadline
+    (None: no overall deadline, each request still bounded by ``timeout_s``)."""
+
+    max_requests: int
+    deadline: float | None = None
+    deadline_s: float = 0.0  # for messages: the deadline's length
+    sent: int = 0
+
+    def left_s(self, now: float) -> float | None:
+        return None if self.deadline is None else self.deadline - now
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
     if not value:
@@ -93,36 +144,107 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         import email.utils  # only for HTTP-date Retry-After values
 
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:  # asctime dates carry no zone; HTTP dates are GMT
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:  # asctime dates carry no zone; HTTP dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
+
+
+def request_target(url: str, policy: NetworkPolicy) -> Target:
+    """``url`` checked by the URL rules and the network guard, in its wire form.
+
+    ValueError: the URL cannot be parsed (the caller names whose URL it was);
+    NetworkGuardError: the guard refuses it (scheme, credentials, port, address).
+    """
+    if len(url) > MAX_URL_CHARS:
+        raise ValueError(f"the URL is longer than {MAX_URL_CHARS} characters")
+    if not url.isprintable() or " " in url:
+        # urlsplit would silently drop tabs and line breaks.
+        raise ValueError("the URL holds spaces or control characters")
+    parts = urlsplit(url)  # ValueError: e.g. an unclosed IPv6 bracket
+    port = parts.port  # ValueError: a port that is not a number in range
+    raw_host = parts.hostname or ""
+    target = check_target(parts.scheme, raw_host, port, "@" in parts.netloc, policy)
+    if target.address is not None:
+        if "%" in raw_host:
+            raise ValueError("IPv6 zone identifiers are not allowed in URLs")
+        host = str(target.address)
+        shown = f"[{host}]" if target.address.version == 6 else host
+    else:
+        host = _host_name(raw_host)
+        shown = host
+    default = 443 if target.scheme == "https" else 80
+    header_host = shown if target.port == default else f"{shown}:{target.port}"
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    wire_url = f"{target.scheme}://{header_host}{path}"
+    return Target(wire_url, target.scheme, host, target.port, path, header_host)
+
+
+def _host_name(host: str) -> str:
+    name = to_a_labels(host)  # ValueError when it has no A-label form
+    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
+    if len(name) > 254 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError("the URL's host is not a valid host name")
+    return name
+
+
+# Every http(s) URL passes this policy's guard; used to check a URL's syntax alone.
+ANY_HTTP_URL = NetworkPolicy(
+    allow_http=True, allow_private=True, allowed_ports=tuple(range(1, 65536))
+)
+
+
+def resolve_location(current: str, location: str) -> str:
+    """The absolute URL a redirect's ``Location`` names; UpstreamError ``bad_redirect``
+    when it is not a usable http(s) URL. The guard's verdict is left to the request."""
+    value = location.strip()
+    try:
+        if not value:
+            raise ValueError("the Location header is empty")
+        if not value.isascii():  # RFC 9110: a URI reference (header bytes are latin-1 here)
+            raise ValueError("the Location header is not an ASCII URI")
+        target = urljoin(current, value)
+        request_target(target, ANY_HTTP_URL)
+    except ValueError as exc:
+        raise UpstreamError(
+            f"{host_of(current)} redirected to an unusable URL ({exc})", code="bad_redirect"
+        ) from None
+    except NetworkGuardError:
+        pass  # a URL, refused or not by the tenant's guard: that is decided per hop
+    return target
 
 
 class RetryingGetter:
-    """The rules every RDAP GET follows, whatever carries it: admission through the
-    gate, 429/503/5xx with ``Retry-After`` and bounded backoff, the size limit
-    message, JSON decoding. Subclasses supply ``_get_once`` (one attempt, redirects
-    followed, raising ``_RetryableError`` for a connection that may work next time).
-    """
+    """The rules every RDAP GET follows, whatever carries it (see the module docstring).
+    Subclasses supply ``_exchange``: one request to a checked target, no redirects
+    followed, raising ``_RetryableError`` for a connection that may work next time."""
 
     def __init__(
         self,
+        policy: NetworkPolicy,
         *,
         timeout_s: float = 10.0,
         max_response_bytes: int = 10_000_000,
         retry: RetryPolicy = RETRY_BY_CRITICALITY["medium"],
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         gate: RequestGate | None = None,
     ) -> None:
+        self._policy = policy
         self._gate = gate
         self.max_response_bytes = max_response_bytes
         self.retry = retry
         self.timeout_s = timeout_s
         self._sleep = sleep
         self._clock = clock
+        self._monotonic = monotonic
+        # request_target is pure in the URL and this client's policy: a batch asks the
+        # same few servers thousands of times. Only passing targets are kept.
+        self._targets: dict[str, Target] = {}
 
     def close(self) -> None:
         pass
@@ -133,27 +255,34 @@ class RetryingGetter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
+    def _exchange(self, target: Target, headers: Mapping[str, str], deadline: float) -> RawAnswer:
+        """One request to ``target``, finished by ``deadline`` (``self._monotonic``)."""
         raise NotImplementedError
 
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
-        """Fetch ``url``; 2xx, 3xx left over and 4xx answers are returned, the rest
-        retried or raised."""
+    def get(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        budget: RequestBudget | None = None,
+        check_hop: Callable[[str], None] | None = None,
+    ) -> HttpResponse:
+        """Fetch ``url``: 2xx (a JSON object), 3xx that were not followed and 4xx are
+        returned; 429/5xx are retried, then raised with the answer attached."""
         attempt = 0
         while True:
             attempt += 1
-            self._check_not_blocked(url)
             try:
-                response = self._get_gated(url, headers)
+                response, raw = self._follow(url, headers or {}, budget, check_hop)
             except _RetryableError as exc:
                 if attempt > self.retry.max_retries:
                     raise exc.final from None
-                self._pause(self._backoff(attempt))
+                self._pause(self._backoff(attempt), budget, exc.final)
                 continue
             status = response.status
-            if status in (429, 503) or status >= 500:
+            if status == 429 or status >= 500:
                 wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
-                final = self._status_error(response, wait)
+                final = self._status_error(response, raw, wait)
                 if wait is not None and self._gate is not None:
                     # The gate makes the next acquire for the host that answered wait, for
                     # every caller, even when this one gives up: the server asked.
@@ -164,169 +293,188 @@ class RetryingGetter:
                     wait = self._backoff(attempt)
                 elif wait > self.retry.max_wait_s:
                     raise final
-                elif self._gate is not None and _same_host(response.url, url):
-                    continue  # the next acquire waits (a redirect's target is not gated)
-                self._pause(wait)
+                elif self._gate is not None:
+                    # Every hop is gated: the next acquire for that host waits it out.
+                    self._check_time_left(wait, budget, final)
+                    continue
+                self._pause(wait, budget, final)
                 continue
+            response.body = self._body(response, raw)
             response.attempts = attempt
             return response
 
-    def _check_not_blocked(self, url: str) -> None:
+    # -- one attempt: the redirect chain ------------------------------------------------
+
+    def _follow(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        budget: RequestBudget | None,
+        check_hop: Callable[[str], None] | None,
+    ) -> tuple[HttpResponse, RawAnswer]:
+        current = url
+        redirects: list[str] = []
+        while True:
+            target = self._target(current)
+            self._check_not_blocked(current, budget)
+            raw = self._request(current, target, headers, budget)
+            if raw.status in REDIRECT_STATUSES:
+                location = raw.headers.get("location")
+                if location is None:
+                    raise UpstreamError(
+                        f"{host_of(current)} answered HTTP {raw.status} without a Location",
+                        code="bad_redirect",
+                    ).with_answer(current, raw.status)
+                if len(redirects) >= MAX_REDIRECTS:
+                    raise UpstreamError(
+                        f"more than {MAX_REDIRECTS} redirects fetching {url}",
+                        code="too_many_redirects",
+                    ).with_answer(current, raw.status)
+                try:
+                    following = resolve_location(current, location)
+                except UpstreamError as exc:
+                    raise exc.with_answer(current, raw.status) from None
+                if check_hop is not None:
+                    check_hop(following)
+                redirects.append(current)
+                current = following
+                continue
+            response = HttpResponse(current, raw.status, raw.headers, None, redirects)
+            return response, raw
+
+    def _target(self, url: str) -> Target:
+        target = self._targets.get(url)
+        if target is None:
+            try:
+                target = request_target(url, self._policy)
+            except ValueError as exc:
+                raise UpstreamError(
+                    f"cannot request {host_of(url)}: {exc}", code="bad_url"
+                ) from None
+            if len(self._targets) >= 1024:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
+
+    def _request(
+        self,
+        url: str,
+        target: Target,
+        headers: Mapping[str, str],
+        budget: RequestBudget | None,
+    ) -> RawAnswer:
+        """One request, admitted by the gate and the budget, bounded in time."""
+        release = self._gate.acquire(url) if self._gate is not None else None
+        try:
+            now = self._monotonic()
+            deadline = now + self.timeout_s
+            if budget is not None:
+                if budget.sent >= budget.max_requests:
+                    raise UpstreamError(
+                        f"the lookup has sent its {budget.max_requests} requests; "
+                        f"not asking {host_of(url)}",
+                        code="request_limit",
+                    )
+                left = budget.left_s(now)
+                if left is not None:
+                    if left <= 0:
+                        raise _deadline_error(budget, url)
+                    deadline = min(deadline, now + left)
+                budget.sent += 1
+            try:
+                return self._exchange(target, headers, deadline)
+            except UpstreamError as exc:
+                if exc.code == "timeout" and budget is not None and deadline < now + self.timeout_s:
+                    raise _deadline_error(budget, url) from None
+                raise
+        finally:
+            if release is not None:
+                release()
+
+    def _check_not_blocked(self, url: str, budget: RequestBudget | None) -> None:
         """A host that asked (by Retry-After) to be left alone for longer than this
-        tenant waits fails the lookup at once, without another request; checked for
-        the URL asked and for each redirect hop."""
+        tenant waits, or than the lookup has left, fails at once, without a request;
+        checked for the URL asked and for each redirect hop."""
         if self._gate is None:
             return
         blocked = self._gate.blocked_s(url)
-        if blocked > self.retry.max_wait_s:
+        if blocked <= 0:
+            return
+        left = budget.left_s(self._monotonic()) if budget is not None else None
+        if blocked > self.retry.max_wait_s or (left is not None and blocked > left):
             raise RateLimitedError(
-                f"{_host(url)} asked to be left alone for {blocked:.0f}s more (Retry-After); "
-                f"this tenant waits at most {self.retry.max_wait_s:g}s",
+                f"{host_of(url)} asked to be left alone for {blocked:.0f}s more "
+                f"(Retry-After); this lookup waits at most "
+                f"{min(self.retry.max_wait_s, left if left is not None else 1e9):.0f}s",
                 hint="retry later (batch: --resume), or raise business_criticality",
             )
 
-    def _pause(self, seconds: float) -> None:
+    def _check_time_left(
+        self, seconds: float, budget: RequestBudget | None, final: RdapctlError
+    ) -> None:
+        """Raise ``final`` (the error the lookup then ends with) when waiting ``seconds``
+        would pass the lookup's deadline."""
+        if budget is not None:
+            left = budget.left_s(self._monotonic())
+            if left is not None and seconds >= left:
+                raise final
+
+    def _pause(self, seconds: float, budget: RequestBudget | None, final: RdapctlError) -> None:
+        """Wait before the next attempt; a wait that would pass the lookup's deadline
+        is not started."""
+        self._check_time_left(seconds, budget, final)
         # A batch run's gate ends the wait when the run is asked to stop.
         if self._gate is not None:
             self._gate.pause(seconds)
         else:
             self._sleep(seconds)
 
-    def _get_gated(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
-        if self._gate is None:
-            return self._get_once(url, headers)
-        release = self._gate.acquire(url)
-        try:
-            return self._get_once(url, headers)
-        finally:
-            release()
-
     def _backoff(self, attempt: int) -> float:
         return min(MAX_BACKOFF_S, self.retry.backoff_s * (2 ** (attempt - 1)))
 
-    def _status_error(self, response: HttpResponse, wait: float | None) -> Exception:
-        host = _host(response.url)
+    # -- the answer -----------------------------------------------------------------------
+
+    def _body(self, response: HttpResponse, raw: RawAnswer) -> Any:
+        """A 2xx answer's JSON object (refused as unusable otherwise); for others the
+        error object the server sent, or None."""
+        if not 200 <= raw.status < 300:
+            return self._error_body(raw)
+        try:
+            check_media_type(raw.headers)
+            content = decode_content(raw.body, raw.headers, self.max_response_bytes)
+            return parse_json_object(content)
+        except BodyError as exc:
+            error = UpstreamError(f"{host_of(response.url)}: {exc.message}", code=exc.code)
+            if exc.code == "response_too_large":
+                error.hint = "raise security.max_response_bytes in the tenant profile"
+            raise error.with_answer(response.url, raw.status) from None
+
+    def _error_body(self, raw: RawAnswer) -> dict[str, Any] | None:
+        """The JSON object of an answer that is not a success, when it carries one."""
+        if not raw.body.strip():
+            return None
+        try:
+            check_media_type(raw.headers)
+            return parse_json_object(decode_content(raw.body, raw.headers, self.max_response_bytes))
+        except BodyError:
+            return None
+
+    def _status_error(
+        self, response: HttpResponse, raw: RawAnswer, wait: float | None
+    ) -> RdapctlError:
+        host = host_of(response.url)
         after = f" (Retry-After {wait:.0f}s)" if wait is not None else ""
+        error: RdapctlError
         if response.status == 429:
-            return RateLimitedError(
+            error = RateLimitedError(
                 f"{host} is rate limiting requests (HTTP 429){after}",
                 hint="wait and retry, or lower security.requests_per_second",
             )
-        return UpstreamError(f"{host} answered HTTP {response.status}{after}", code="http_error")
-
-    @staticmethod
-    def _decode(body: bytes, headers: dict[str, str], url: str, status: int) -> Any:
-        if not body.strip():
-            if status >= 300:
-                return None
-            raise UpstreamError(f"{_host(url)} returned an empty body", code="malformed_response")
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            if status >= 400:
-                return None
-            ctype = headers.get("content-type", "none")
-            raise UpstreamError(
-                f"{_host(url)} returned a non-JSON body (content-type: {ctype})",
-                code="malformed_response",
-            ) from exc
-
-
-class RdapHttpClient(RetryingGetter):
-    """GET RDAP JSON documents through httpx. Not thread-safe; one per thread or task."""
-
-    def __init__(
-        self,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        timeout_s: float = 10.0,
-        max_response_bytes: int = 10_000_000,
-        retry: RetryPolicy = RETRY_BY_CRITICALITY["medium"],
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        gate: RequestGate | None = None,
-    ) -> None:
-        import httpx
-
-        super().__init__(
-            timeout_s=timeout_s,
-            max_response_bytes=max_response_bytes,
-            retry=retry,
-            sleep=sleep,
-            clock=clock,
-            gate=gate,
-        )
-        self._httpx = httpx
-        self._client = httpx.Client(
-            transport=transport,
-            # Proxies and CA bundles come from the transport, built from the
-            # environment the runtime was given, so the guard sees every hop.
-            trust_env=False,
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            timeout=httpx.Timeout(timeout_s),
-            headers={"Accept": ACCEPT, "User-Agent": USER_AGENT},
-            # Each redirect hop too: a target host that asked to wait is not asked again.
-            event_hooks={"request": [self._check_hop]} if gate is not None else None,
-        )
-
-    def _check_hop(self, request: httpx.Request) -> None:
-        self._check_not_blocked(str(request.url))
-
-    def close(self) -> None:
-        self._client.close()
-
-    def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
-        httpx = self._httpx
-        try:
-            with self._client.stream("GET", url, headers=headers) as resp:
-                body = self._read_limited(resp)
-                redirects = [str(r.url) for r in resp.history]
-                headers = {k.lower(): v for k, v in resp.headers.items()}
-                final_url = str(resp.url)
-                status = resp.status_code
-        except httpx.TooManyRedirects as exc:
-            raise UpstreamError(
-                f"more than {MAX_REDIRECTS} redirects fetching {url}", code="too_many_redirects"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            kind = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
-            raise UpstreamError(
-                f"timed out after {self.timeout_s:g}s {kind} {_host(url)}",
-                code="timeout",
-                hint="raise security.timeout_s in the tenant profile if the server is slow",
-            ) from exc
-        except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
-            raise _RetryableError(
-                UpstreamError(
-                    f"could not reach {_host(url)}: {_describe(exc)}", code="network_error"
-                )
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamError(
-                f"HTTP error talking to {_host(url)}: {_describe(exc)}", code="network_error"
-            ) from exc
-        return HttpResponse(
-            url=final_url,
-            status=status,
-            headers=headers,
-            body=self._decode(body, headers, final_url, status),
-            redirects=redirects,
-        )
-
-    def _read_limited(self, resp: httpx.Response) -> bytes:
-        limit = self.max_response_bytes
-        declared = resp.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise _too_large(str(resp.url), limit)
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in resp.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(str(resp.url), limit)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        else:
+            error = UpstreamError(
+                f"{host} answered HTTP {response.status}{after}", code="http_error"
+            )
+        return error.with_answer(response.url, response.status, self._error_body(raw))
 
 
 class _RetryableError(Exception):
@@ -335,27 +483,31 @@ class _RetryableError(Exception):
         self.final = final
 
 
-def _too_large(url: str, limit: int) -> UpstreamError:
+def too_large(url: str, limit: int) -> UpstreamError:
     return UpstreamError(
-        f"response from {_host(url)} is larger than {limit} bytes; stopped reading",
+        f"response from {host_of(url)} is larger than {limit} bytes; stopped reading",
         code="response_too_large",
         hint="raise security.max_response_bytes in the tenant profile",
     )
 
 
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname or url
-
-
-def _same_host(a: str, b: str) -> bool:
-    """Whether two URLs go to one host and port (what the request gate counts by)."""
-    from rdapctl.ratelimit import host_key
-
-    return host_key(a) == host_key(b)
+def timed_out(host: str, timeout_s: float, what: str) -> UpstreamError:
+    return UpstreamError(
+        f"timed out after {timeout_s:g}s {what} {host}", code="timeout", hint=HINT_TIMEOUT
+    )
 
 
-def _describe(exc: Exception) -> str:
+def _deadline_error(budget: RequestBudget, url: str) -> UpstreamError:
+    return UpstreamError(
+        f"the lookup's deadline of {budget.deadline_s:g}s passed while asking {host_of(url)}",
+        code="timeout",
+        hint=HINT_TIMEOUT,
+    )
+
+
+def describe(exc: BaseException | None) -> str:
+    """The first line of an exception's message, for a one-line error."""
+    if exc is None:
+        return "no address to connect to"
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]

@@ -2,10 +2,14 @@
 
 Order (each step may end the lookup with an envelope whose status says why):
 parse → query type allowed → choose server → residency (before sending) →
-cache read → fetch (network guard on every hop, in the transport) → referrals →
-policy applied (residency anonymisation, PII redaction) → cache write → audit.
+cache read → fetch (network guard and residency on every hop, request budget and
+deadline) → the answer checked against the query → referrals (bounded) →
+policy applied to every body (residency anonymisation, PII redaction) → cache
+write → audit.
 
 Owns the order and the envelope; the steps themselves live in their modules.
+Whatever a server sends, the lookup ends in an envelope; an exception that is a bug
+in rdapctl ends in an ``internal_error`` envelope, audited like any failure.
 Renders nothing and prints nothing (warnings go through the runtime).
 """
 
@@ -14,9 +18,8 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from rdapctl.bootstrap import ServerChoice, choose_server, query_url
 from rdapctl.envelope import make_envelope, status_for_error
@@ -28,17 +31,41 @@ from rdapctl.errors import (
     RateLimitedError,
     RdapctlError,
     UpstreamError,
+    UsageError,
 )
+from rdapctl.http import ANY_HTTP_URL, RETRY_BY_CRITICALITY, RequestBudget, request_target
 from rdapctl.query import Query, parse_query
+from rdapctl.rdapanswer import answer_error, error_message, expected_type
 from rdapctl.records import factory, mutable_record, record
+from rdapctl.referrals import MAX_DEPTH as MAX_REFERRAL_DEPTH
+from rdapctl.referrals import RDAP_MEDIA_TYPES, follow_referrals
 
 if TYPE_CHECKING:
     from rdapctl.http import HttpResponse
-    from rdapctl.session import TenantSession
+    from rdapctl.session import Residency, TenantSession
+    from rdapctl.tenant import Tenant
+
+__all__ = [
+    "MAX_REFERRAL_DEPTH",
+    "MAX_REQUESTS",
+    "RDAP_MEDIA_TYPES",
+    "LookupOptions",
+    "deadline_s",
+    "run_lookup",
+    "run_lookup_plain",
+]
 
 CacheMode = Literal["default", "no-cache", "refresh", "offline"]
-MAX_REFERRAL_DEPTH = 2
-RDAP_MEDIA_TYPES = ("application/rdap+json", "application/json")
+# Requests one lookup may send in all: attempts, redirect hops and referrals.
+MAX_REQUESTS = 8
+
+
+def deadline_s(tenant: Tenant) -> float:
+    """How long one lookup may take, requests and retry waits together: three
+    requests' worth of ``timeout_s`` plus the longest wait the tenant's
+    ``business_criticality`` allows for a ``Retry-After``."""
+    retry = RETRY_BY_CRITICALITY[tenant.business_criticality]
+    return 3 * tenant.security.timeout_s + retry.max_wait_s
 
 
 @record
@@ -51,18 +78,19 @@ class LookupOptions:
 
 @mutable_record
 class _Trace:
-    """What the audit record needs to know about how the lookup went."""
+    """What the envelope and the audit record need to know about how the lookup went."""
 
     query: Query | None = None
     choice: ServerChoice | None = None
     url: str | None = None
+    server: str | None = None  # the base URL of the server that answered
     http_status: int | None = None
     source: str = "network"
     redacted_fields: set[str] = factory(set)
     redacted_count: int = 0
     residency: dict[str, Any] | None = None
     referrals: list[str] = factory(list)
-    ttl_s: int | None = None
+    budget: RequestBudget | None = None
     # A cache hit's stored JSON text, before "source"/"age_s" were set on the envelope.
     cached_plain: bytes | None = None
 
@@ -102,13 +130,23 @@ def _run(
     head_only: bool,
 ) -> tuple[dict[str, Any], bytes | None, dict[str, Any] | None]:
     started = time.perf_counter()
-    trace = _Trace()
+    limit = deadline_s(session.tenant)
+    trace = _Trace(
+        budget=RequestBudget(
+            max_requests=MAX_REQUESTS,
+            deadline=session.runtime.monotonic() + limit,
+            deadline_s=limit,
+        )
+    )
     failure: RdapctlError | None = None
     try:
         envelope = _lookup(session, raw, options, trace, parsed, head_only)
     except RdapctlError as exc:
-        envelope = _error_envelope(session, raw, trace, exc)
         failure = exc
+    except Exception as exc:  # a bug in rdapctl: one envelope and one audit record, as any
+        failure = session.runtime.internal_error(exc)
+    if failure is not None:
+        envelope = _error_envelope(session, raw, trace, failure)
     duration_ms = (time.perf_counter() - started) * 1000
     fields = trace_fields(trace)
     recorded = None
@@ -118,7 +156,7 @@ def _run(
         recorded = session.record_lookup(envelope, fields, duration_ms)
     except AuditError as exc:
         if not session.tolerate_audit_failure(exc, "AUDIT RECORD"):
-            return _error_envelope(session, raw, trace, exc), None, None
+            return _error_envelope(session, raw, trace, exc, keep_answer=False), None, None
     return envelope, (trace.cached_plain if failure is None else None), recorded
 
 
@@ -136,6 +174,7 @@ def trace_fields(trace: _Trace) -> dict[str, Any]:
         "redacted_count": trace.redacted_count,
         "residency": trace.residency,
         "referrals": list(trace.referrals),
+        "requests": trace.budget.sent if trace.budget is not None else 0,
     }
 
 
@@ -149,8 +188,11 @@ def url_host_and_path(
         rest = query.path
         if base is not None and url == choice.base_url + rest and _PATH_PLAIN.fullmatch(rest):
             return base[0], base[1] + rest
-    parts = urlsplit(url)
-    return parts.hostname, parts.path
+    try:
+        parts = urlsplit(url)
+        return parts.hostname, parts.path
+    except ValueError:
+        return None, ""
 
 
 # Characters urlsplit would stop at or drop (query, fragment, tab and line breaks) are
@@ -164,25 +206,42 @@ def _split_base(base_url: str) -> tuple[str | None, str] | None:
     None otherwise (then appending a path would not just extend the split path)."""
     if not _PATH_PLAIN.fullmatch(base_url):  # no query, fragment or dropped characters
         return None
-    parts = urlsplit(base_url)
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:
+        return None
     return (parts.hostname, parts.path) if parts.path.endswith("/") else None
 
 
 def _error_envelope(
-    session: TenantSession, raw: str, trace: _Trace, exc: RdapctlError
+    session: TenantSession,
+    raw: str,
+    trace: _Trace,
+    exc: RdapctlError,
+    *,
+    keep_answer: bool = True,
 ) -> dict[str, Any]:
+    """The envelope of a lookup that ended in ``exc``; with the server's (policy-applied)
+    error body and HTTP status when ``exc`` came with an answer."""
     query = trace.query
-    return make_envelope(
+    response = None
+    if keep_answer and exc.answer is not None:
+        trace.url, trace.http_status, response = exc.answer
+    envelope = make_envelope(
         query=query.value if query else raw,
         query_type=query.type if query else None,
         tenant=session.tenant.name,
         status=status_for_error(exc),
         source=None,
-        server=trace.choice.base_url if trace.choice else None,
+        server=trace.server or (trace.choice.base_url if trace.choice else None),
         url=trace.url,
         http_status=trace.http_status,
+        response=response,
         error=exc,
     )
+    if response is not None:
+        envelope["policy"] = _policy_summary(session, trace)
+    return envelope
 
 
 def _lookup(
@@ -205,6 +264,8 @@ def _lookup(
     trace.choice = choice
     url = query_url(choice, query)
     trace.url = url
+    if options.server is not None or query.type == "url":
+        _check_given_url(url)
     follow = options.referrals and tenant.security.follow_referrals
     residency = session.check_residency(url, query.tld)
     trace.residency = residency.as_dict()
@@ -215,15 +276,7 @@ def _lookup(
         if options.cache_mode != "refresh":
             hit = session.cache_get(cache_key, head_only=head_only)
             if hit is not None:
-                envelope, age_s, trace.cached_plain = hit
-                trace.source = "cache"
-                trace.http_status = envelope.get("http_status")
-                policy = envelope.get("policy") or {}
-                trace.redacted_fields.update(policy.get("redacted_fields") or [])
-                trace.redacted_count = int(policy.get("redacted_count") or 0)
-                trace.referrals = [r.get("url", "") for r in envelope.get("referrals", [])]
-                envelope.update(source="cache", age_s=round(age_s, 3))
-                return envelope
+                return _from_cache(trace, hit)
     if options.cache_mode == "offline":
         raise UpstreamError(
             f"offline: no cached answer for {query.type} {query.value}",
@@ -231,26 +284,50 @@ def _lookup(
             hint="run without --offline to fetch it",
         )
 
-    response = session.http.get(url)
-    trace.http_status = response.status
-    referrals: list[dict[str, Any]] = []
-    if response.status == 404:
-        envelope = _not_found(session, query, choice, response)
-    elif response.status >= 400:
-        raise UpstreamError(_rdap_error_message(response), code="http_error")
+    response, answered = _fetch(session, url, query.tld, trace)
+    status = trace.http_status = response.status
+    trace.url = response.url
+    trace.server = _server_of(choice.base_url, response.url)
+    trace.residency = answered.as_dict()
+    if status == 404:
+        body = _apply_policy(session, response.body, answered, trace)
+        envelope = make_envelope(
+            query=query.value,
+            query_type=query.type,
+            tenant=tenant.name,
+            status="not_found",
+            server=trace.server,
+            url=response.url,
+            http_status=404,
+            response=body,
+            error=NotFoundError(
+                error_message(_host(response.url), 404, body)
+                if isinstance(body, dict)
+                else f"{choice.base_url} has no {query.type} {query.value}"
+            ),
+        )
+    elif not 200 <= status < 300:
+        body = _apply_policy(session, response.body, answered, trace)
+        code = "bad_redirect" if 300 <= status < 400 else "http_error"
+        message = error_message(_host(response.url), status, body)
+        raise UpstreamError(message, code=code).with_answer(response.url, status, body)
     else:
         body = response.body
+        problem = answer_error(body, expected_type(query.type, url), response.url)
+        if problem is not None:
+            raise _answer_problem(session, problem, response, answered, trace)
+        referrals: list[dict[str, Any]] = []
         if follow and query.type in ("domain", "url"):
-            referrals = _follow_referrals(session, body, {url, response.url}, trace)
-        body = _apply_policy(session, body, residency, trace)
+            referrals = _follow_referrals(session, body, url, response, trace)
+        body = _apply_policy(session, body, answered, trace)
         envelope = make_envelope(
             query=query.value,
             query_type=query.type,
             tenant=tenant.name,
             status="ok",
-            server=choice.base_url,
+            server=trace.server,
             url=response.url,
-            http_status=response.status,
+            http_status=status,
             response=body,
             referrals=referrals,
         )
@@ -260,43 +337,189 @@ def _lookup(
     return envelope
 
 
-def _not_found(
-    session: TenantSession, query: Query, choice: ServerChoice, response: HttpResponse
-) -> dict[str, Any]:
-    error = NotFoundError(f"{choice.base_url} has no {query.type} {query.value}")
-    body = response.body if isinstance(response.body, dict) else None
-    if body:
-        error = NotFoundError(_rdap_error_message(response) or error.message)
-    return make_envelope(
-        query=query.value,
-        query_type=query.type,
-        tenant=session.tenant.name,
-        status="not_found",
-        server=choice.base_url,
-        url=response.url,
-        http_status=404,
-        response=body,
-        error=error,
-    )
-
-
-def _rdap_error_message(response: HttpResponse) -> str:
-    """'HTTP 404: Not Found — description' from an RDAP error object, if there is one."""
+def _answer_problem(
+    session: TenantSession,
+    problem: RdapctlError,
+    response: HttpResponse,
+    residency: Residency,
+    trace: _Trace,
+) -> RdapctlError:
+    """``problem`` (why a 2xx answer is no answer) with what may be shown of it: an
+    error object the server sent as a 200 is kept (policy applied) and its message
+    built from what the policy left; any other object is not shown."""
     body = response.body
-    parts = [f"HTTP {response.status}"]
-    if isinstance(body, dict):
-        title = body.get("title")
-        if isinstance(title, str) and title.strip():
-            parts.append(title.strip())
-        desc = body.get("description")
-        if isinstance(desc, list):
-            text = " ".join(d.strip() for d in desc if isinstance(d, str) and d.strip())
-            if text:
-                parts.append(text)
-        elif isinstance(desc, str) and desc.strip():
-            parts.append(desc.strip())
-    host = urlsplit(response.url).hostname or response.url
-    return f"{host} answered " + ": ".join(parts)[:500]
+    if "errorCode" not in body:
+        return problem.with_answer(response.url, response.status)
+    kept = _apply_policy(session, body, residency, trace)
+    code = body.get("errorCode")
+    status = code if isinstance(code, int) and not isinstance(code, bool) else None
+    problem.message = error_message(_host(response.url), status, kept)
+    return problem.with_answer(response.url, response.status, kept)
+
+
+def _from_cache(trace: _Trace, hit: tuple[dict[str, Any], float, bytes | None]) -> dict[str, Any]:
+    envelope, age_s, trace.cached_plain = hit
+    trace.source = "cache"
+    trace.http_status = envelope.get("http_status")
+    trace.url = envelope.get("url") or trace.url
+    trace.server = envelope.get("server")
+    policy = envelope.get("policy") or {}
+    trace.redacted_fields.update(policy.get("redacted_fields") or [])
+    trace.redacted_count = int(policy.get("redacted_count") or 0)
+    trace.residency = policy.get("residency") or trace.residency
+    trace.referrals = [r.get("url", "") for r in envelope.get("referrals", [])]
+    envelope.update(source="cache", age_s=round(age_s, 3))
+    return envelope
+
+
+def _check_given_url(url: str) -> None:
+    """A URL the user typed (--server, or a URL query) must be one rdapctl can ask."""
+    try:
+        request_target(url, ANY_HTTP_URL)
+    except ValueError as exc:
+        raise UsageError(f"cannot use the URL {_shown_url(url)}: {exc}") from None
+    except NetworkGuardError:
+        pass  # decided by the tenant's guard when the request is made
+
+
+def _fetch(
+    session: TenantSession, url: str, query_tld: str | None, trace: _Trace
+) -> tuple[HttpResponse, Residency]:
+    """GET ``url`` with residency decided for every server that answers (strict:
+    refused before the request; the decision for the last hop is returned)."""
+    assert trace.budget is not None
+    first = _host(url)
+    decisions: list[Residency] = []
+
+    def check_hop(hop_url: str) -> None:
+        # The query's ccTLD speaks for its registry's own host, not for another host.
+        tld = query_tld if _host(hop_url) == first else None
+        decisions.append(session.check_residency(hop_url, tld))
+
+    try:
+        response = session.http.get(url, budget=trace.budget, check_hop=check_hop)
+    except RdapctlError as exc:
+        if exc.answer is not None:
+            answer_url, status, body = exc.answer
+            trace.server = _server_of(trace.choice.base_url if trace.choice else url, answer_url)
+            if decisions:
+                trace.residency = decisions[-1].as_dict()
+            if body is not None:
+                residency = decisions[-1] if decisions else session.residency_for(url, query_tld)
+                body = _apply_policy(session, body, residency, trace)
+                if exc.code == "http_error":  # say what the server said, as the policy left it
+                    exc.message = error_message(_host(answer_url), status, body)
+            exc.answer = (answer_url, status, body)
+        raise
+    if response.redirects and decisions:
+        return response, decisions[-1]
+    return response, session.residency_for(url, query_tld)
+
+
+def _follow_referrals(
+    session: TenantSession,
+    body: Any,
+    url: str,
+    response: HttpResponse,
+    trace: _Trace,
+) -> list[dict[str, Any]]:
+    """Registrar referrals of the answer (see ``rdapctl.referrals`` for the bounds)."""
+    assert trace.budget is not None
+
+    def fetch(link: str, depth: int) -> tuple[dict[str, Any], tuple[Any, str] | None]:
+        trace.referrals.append(link)
+        return _fetch_referral(session, link, depth, trace)
+
+    return follow_referrals(body, response.url, {url, response.url}, trace.budget, fetch)
+
+
+def _fetch_referral(
+    session: TenantSession, url: str, depth: int, trace: _Trace
+) -> tuple[dict[str, Any], tuple[Any, str] | None]:
+    """One referral: its envelope entry, and (its raw body, its URL) to follow on.
+
+    A failed referral never fails the lookup: its error is reported in its entry.
+    """
+    entry: dict[str, Any] = {
+        "url": url,
+        "depth": depth,
+        "status": "error",
+        "http_status": None,
+        "response": None,
+        "error": None,
+    }
+    assert trace.budget is not None
+    decisions: list[Residency] = []
+    try:
+        decisions.append(session.check_residency(url, None))
+        response = session.http.get(
+            url,
+            budget=trace.budget,
+            check_hop=lambda hop: decisions.append(session.check_residency(hop, None)),
+        )
+        status = response.status
+        entry["http_status"] = status
+        entry["url"] = response.url
+        body = response.body
+        problem: RdapctlError | None = None
+        if status == 404:
+            problem = NotFoundError(error_message(_host(response.url), 404, None))
+        elif not 200 <= status < 300:
+            code = "bad_redirect" if 300 <= status < 400 else "http_error"
+            problem = UpstreamError(error_message(_host(response.url), status, None), code=code)
+        else:
+            problem = answer_error(body, "domain", response.url)
+        if problem is not None:
+            raise problem.with_answer(response.url, status, body)
+    except RdapctlError as exc:
+        entry["status"] = status_for_error(exc)
+        if exc.answer is not None:
+            answer_url, entry["http_status"], body = exc.answer
+            entry["url"] = answer_url
+            if body is not None:
+                entry["response"] = _apply_policy(session, body, decisions[-1], trace)
+                if isinstance(entry["response"], dict) and "errorCode" in entry["response"]:
+                    exc.message = error_message(
+                        _host(answer_url), entry["http_status"], entry["response"]
+                    )
+        entry["error"] = {"code": exc.code, "message": exc.message}
+        session.record_policy_event(exc, {"url_path": _path(url), "referral": True})
+        return entry, None
+    entry["status"] = "ok"
+    entry["response"] = _apply_policy(session, body, decisions[-1], trace)
+    # Referrals of the referral are followed from what the server sent (links are not PII).
+    return entry, (body, response.url)
+
+
+def _server_of(chosen_base: str, answered_url: str) -> str:
+    """The base URL of the server that answered: the chosen one, or the origin a
+    redirect led to."""
+    try:
+        chosen, answered = urlsplit(chosen_base), urlsplit(answered_url)
+        if (chosen.scheme, chosen.netloc) == (answered.scheme, answered.netloc):
+            return chosen_base
+        return f"{answered.scheme}://{answered.netloc}/"
+    except ValueError:
+        return chosen_base
+
+
+def _host(url: str) -> str:
+    from rdapctl.hostnames import host_of
+
+    return host_of(url)
+
+
+def _path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
+
+
+def _shown_url(url: str) -> str:
+    import json
+
+    return json.dumps(url[:200], ensure_ascii=True)
 
 
 def _policy_summary(session: TenantSession, trace: _Trace) -> dict[str, Any]:
@@ -310,6 +533,8 @@ def _policy_summary(session: TenantSession, trace: _Trace) -> dict[str, Any]:
 
 def _apply_policy(session: TenantSession, body: Any, residency: Any, trace: _Trace) -> Any:
     """Residency anonymisation, then PII redaction: before anything is shown or stored."""
+    if body is None:
+        return None
     if residency.action == "anonymise":
         from rdapctl.residency import anonymise_record
 
@@ -324,88 +549,6 @@ def _apply_policy(session: TenantSession, body: Any, residency: Any, trace: _Tra
     trace.redacted_fields.update(result.redacted_fields)
     trace.redacted_count += result.count
     return result.obj
-
-
-def referral_links(body: Any, base_url: str) -> list[str]:
-    """RDAP ``links`` with rel=related and an RDAP media type, resolved against base_url."""
-    if not isinstance(body, dict):
-        return []
-    links = body.get("links")
-    if not isinstance(links, list):
-        return []
-    out: list[str] = []
-    for link in links:
-        if not isinstance(link, dict):
-            continue
-        rel = link.get("rel")
-        media = link.get("type")
-        href = link.get("href")
-        if not (isinstance(rel, str) and isinstance(href, str) and isinstance(media, str)):
-            continue
-        if rel.lower() != "related" or media.split(";")[0].strip().lower() not in RDAP_MEDIA_TYPES:
-            continue
-        absolute = urljoin(base_url, href.strip())
-        if absolute.lower().startswith(("http://", "https://")) and absolute not in out:
-            out.append(absolute)
-    return out
-
-
-def _follow_referrals(
-    session: TenantSession, body: Any, seen: set[str], trace: _Trace
-) -> list[dict[str, Any]]:
-    """Follow registrar referrals breadth-first, depth <= 2, never the same URL twice.
-
-    A failed referral never fails the lookup: its error is reported in its entry.
-    """
-    results: list[dict[str, Any]] = []
-    frontier: list[tuple[Any, str]] = [(body, next(iter(seen)))]
-    for depth in range(1, MAX_REFERRAL_DEPTH + 1):
-        next_frontier: list[tuple[Any, str]] = []
-        for parent, parent_url in frontier:
-            for link in referral_links(parent, parent_url):
-                if link in seen:
-                    continue
-                seen.add(link)
-                entry, fetched = _fetch_referral(session, link, depth, trace)
-                results.append(entry)
-                trace.referrals.append(link)
-                if fetched is not None:
-                    seen.add(fetched.url)
-                    next_frontier.append((fetched.body, fetched.url))
-        frontier = next_frontier
-    return results
-
-
-def _fetch_referral(
-    session: TenantSession, url: str, depth: int, trace: _Trace
-) -> tuple[dict[str, Any], HttpResponse | None]:
-    entry: dict[str, Any] = {
-        "url": url,
-        "depth": depth,
-        "status": "error",
-        "http_status": None,
-        "response": None,
-        "error": None,
-    }
-    try:
-        residency = session.check_residency(url, None)
-        response = session.http.get(url)
-    except RdapctlError as exc:
-        entry["status"] = status_for_error(exc)
-        entry["error"] = {"code": exc.code, "message": exc.message}
-        session.record_policy_event(exc, {"url_path": urlsplit(url).path, "referral": True})
-        return entry, None
-    entry["http_status"] = response.status
-    if response.status >= 400:
-        entry["status"] = "not_found" if response.status == 404 else "error"
-        entry["error"] = {"code": "http_error", "message": _rdap_error_message(response)}
-        return entry, None
-    raw_body = response.body
-    entry["status"] = "ok"
-    entry["url"] = response.url
-    entry["response"] = _apply_policy(session, raw_body, residency, trace)
-    # Referrals of the referral are followed from what the server sent (links are not PII).
-    return entry, response
 
 
 # Errors whose audit event is more specific than a plain lookup failure.
@@ -423,6 +566,3 @@ def policy_event_for(exc: RdapctlError) -> str | None:
         if isinstance(exc, kind):
             return event
     return None
-
-
-Warn = Callable[[str], None]

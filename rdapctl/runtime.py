@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
+from rdapctl.errors import RdapctlError
 from rdapctl.paths import StatePaths
 from rdapctl.records import factory, mutable_record
+from rdapctl.termtext import visible
 
 
 def _stderr() -> TextIO:
@@ -27,13 +29,29 @@ class Runtime:
     stderr: TextIO = factory(_stderr)
     debug: bool = False
     command: str = ""
+    # For deadlines and durations (never steps back); ``clock`` is wall time.
+    monotonic: Callable[[], float] = time.monotonic
 
     def warn(self, message: str) -> None:
-        """A diagnostic for the user on stderr (never stdout)."""
+        """A diagnostic for the user on stderr (never stdout); server text in it is
+        made terminal-safe."""
         # One write, newline included: batch worker processes share the stream, and
         # print() writes the text and its newline apart, so their lines interleaved.
-        self.stderr.write(f"rdapctl: warning: {message}\n")
+        self.stderr.write(f"rdapctl: warning: {visible(message, one_line=True)}\n")
         self.stderr.flush()
+
+    def internal_error(self, exc: Exception) -> RdapctlError:
+        """A bug in rdapctl met while serving one request, as the error its envelope
+        carries (exit 1); the traceback goes to stderr with ``--debug``."""
+        if self.debug:
+            import traceback
+
+            traceback.print_exception(exc, file=self.stderr)
+        first = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+        return RdapctlError(
+            f"internal error: {type(exc).__name__}: {first}",
+            hint="this is a bug in rdapctl; run with --debug for a traceback",
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kwargs: object) -> Runtime:

@@ -128,39 +128,49 @@ class TenantSession:
 
     @cached_property
     def http(self) -> RetryingGetter:
-        from rdapctl.http import RETRY_BY_CRITICALITY, RdapHttpClient
+        """The tenant's HTTP client: the stdlib keep-alive client for direct connections
+        (no httpx import), httpx through the guarded transport when a proxy is set. Both
+        apply the same rules (``rdapctl.http.RetryingGetter``) and the same gate."""
+        from rdapctl.fasthttp import StdlibHttpClient, proxy_configured
+        from rdapctl.http import RETRY_BY_CRITICALITY
 
         security = self.tenant.security
-        # The rules both clients apply (timeouts, size limit, patience, per-host gate).
         common: dict[str, Any] = {
+            "env": self.runtime.env,
+            "resolver": self._resolver,
+            "connect_timeout": security.timeout_s,
             "timeout_s": security.timeout_s,
             "max_response_bytes": security.max_response_bytes,
             "retry": RETRY_BY_CRITICALITY[self.tenant.business_criticality],
             "sleep": self._sleep,
             "clock": self.runtime.clock,
-            "gate": self._gate,
+            "monotonic": self.runtime.monotonic,
+            "gate": self._gate if self._gate is not None else self._own_gate(),
         }
-        # Direct connections use the stdlib keep-alive client (same guard, pins and
-        # retry rules; no httpx import); httpx's transport handles proxied ones.
-        from rdapctl.fasthttp import StdlibHttpClient, proxy_configured
-
         if not proxy_configured(self.runtime.env):
-            return StdlibHttpClient(
-                self.network_policy,
-                env=self.runtime.env,
-                resolver=self._resolver,
-                connect_timeout=security.timeout_s,
-                **common,
-            )
-        from rdapctl.transport import build_transport
+            return StdlibHttpClient(self.network_policy, **common)
+        from rdapctl.transport import RdapHttpClient
 
-        transport = build_transport(
-            self.network_policy,
-            env=self.runtime.env,
-            resolver=self._resolver,
-            connect_timeout=security.timeout_s,
+        return RdapHttpClient(self.network_policy, **common)
+
+    def _own_gate(self) -> RequestGate:
+        """The per-host gate of a command that is not a batch run: the tenant's
+        ``requests_per_second`` and ``Retry-After`` blocks, shared with every other
+        rdapctl process of the tenant through the same state as batch."""
+        from rdapctl.ratelimit import HostGate
+
+        def wait(seconds: float) -> bool:
+            self._sleep(seconds)
+            return False  # nothing stops a single command but a signal
+
+        security = self.tenant.security
+        return HostGate(
+            self.runtime.paths.cache_dir / "ratelimit" / self.tenant.name,
+            max_concurrent=security.max_concurrent_requests,
+            requests_per_second=security.requests_per_second,
+            clock=self.runtime.clock,
+            wait=wait,
         )
-        return RdapHttpClient(transport=transport, **common)
 
     @cached_property
     def network_policy(self) -> NetworkPolicy:
@@ -193,10 +203,9 @@ class TenantSession:
 
     # -- residency ----------------------------------------------------------------
 
-    def check_residency(self, url: str, query_tld: str | None) -> Residency:
-        """Decide residency for the server of ``url``; strict isolation refuses here."""
-        # The decision depends on the server's host and the TLD only; its consequences
-        # (refusal, audit record, warning) still follow on every lookup.
+    def residency_for(self, url: str, query_tld: str | None) -> Residency:
+        """The residency decision for the server of ``url`` (no consequences drawn)."""
+        # The decision depends on the server's host and the TLD only: memoised.
         parts = url.split("/", 3)
         netloc = parts[2] if len(parts) > 2 and parts[1] == "" else None
         memo = self._residency_memo
@@ -211,6 +220,12 @@ class TenantSession:
                 if len(memo) >= _RESIDENCY_MEMO_MAX:
                     memo.clear()
                 memo[(netloc, query_tld)] = residency
+        return residency
+
+    def check_residency(self, url: str, query_tld: str | None) -> Residency:
+        """Decide residency for the server of ``url`` before it is asked: strict
+        isolation refuses here; anonymise and warn are recorded (and warned)."""
+        residency = self.residency_for(url, query_tld)
         if residency.action == "deny":
             raise PolicyDeniedError(
                 f"data residency: {residency.reason}",
@@ -345,9 +360,11 @@ class TenantSession:
         which the caller must not change."""
         from rdapctl.envelope import exit_code_of
 
+        error = envelope.get("error")
         fields.update(
             status=envelope["status"],
             exit_code=exit_code_of(envelope),
+            error_code=error.get("code") if error else None,
             source=envelope.get("source") or fields.get("source"),
             duration_ms=round(duration_ms, 3),
         )

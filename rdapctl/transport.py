@@ -1,7 +1,8 @@
-"""The guarded httpx transport, used when requests go through a proxy.
+"""The proxied HTTP path: httpx with a guarded transport, used when a proxy is set.
 
-Direct connections use ``rdapctl.fasthttp``; both take their connection rules from
-``rdapctl.connect`` and their URL rules from ``rdapctl.netguard``.
+Direct connections use ``rdapctl.fasthttp``; both clients take their request rules
+from ``rdapctl.http.RetryingGetter`` (redirects, retries, budget, body decoding), their
+connection rules from ``rdapctl.connect`` and their URL rules from ``rdapctl.netguard``.
 
 Owns: resolving host names (once per connection), asking ``rdapctl.netguard``
 about every address, connecting to the address that was checked (so DNS
@@ -9,9 +10,10 @@ rebinding cannot swap it), TLS with the tenant's extra CA bundle, SPKI pinning
 after each handshake, and routing through HTTP(S)_PROXY / NO_PROXY taken from a
 passed-in environment mapping.
 
-Every request, including each redirect hop httpx follows and each referral the
-caller makes, goes through :meth:`GuardedTransport.handle_request`, so the URL
-rules apply to all of them.
+Every request, including each redirect hop and each referral, goes through
+:meth:`GuardedTransport.handle_request`, so the URL rules apply to all of them. Every
+read, write, connect and TLS handshake on a connection ends by the request's deadline
+(``Deadline``), so a server dripping bytes or interim answers cannot hold it longer.
 
 Proxies: the proxy itself is trusted (the user configured it) and is not
 address-checked; the TARGET is still checked (URL rules, and its host resolved
@@ -26,8 +28,9 @@ httpcore at the top; import it lazily so ``rdapctl --version`` stays fast.
 from __future__ import annotations
 
 import ssl
+import time
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from types import TracebackType
 
@@ -44,7 +47,18 @@ from rdapctl.connect import (
     system_resolver,
 )
 from rdapctl.connect import resolve_checked as _resolve_checked
-from rdapctl.errors import ConfigError, NetworkGuardError
+from rdapctl.errors import ConfigError, NetworkGuardError, UpstreamError
+from rdapctl.http import (
+    ACCEPT,
+    USER_AGENT,
+    RawAnswer,
+    RetryingGetter,
+    Target,
+    _RetryableError,
+    describe,
+    timed_out,
+    too_large,
+)
 from rdapctl.netguard import (
     NetworkPolicy,
     check_target,
@@ -62,18 +76,40 @@ def resolve_checked(host: str, port: int, policy: NetworkPolicy, resolver: Resol
         raise httpcore.ConnectError(str(exc)) from exc
 
 
-class _GuardedStream(httpcore.NetworkStream):
-    """A stream whose TLS upgrade keeps the host name for SNI and checks the pins."""
+class Deadline:
+    """When the request in progress must be done (a monotonic instant, None: no
+    request); the client sets it, every stream operation is bounded by it."""
 
-    def __init__(self, inner: httpcore.NetworkStream, policy: NetworkPolicy) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.at: float | None = None
+        self._clock = clock
+
+    def clamp(self, timeout: float | None, expired: type[Exception]) -> float | None:
+        """``timeout`` cut to the time left; ``expired`` is raised when none is left."""
+        if self.at is None:
+            return timeout
+        left = self.at - self._clock()
+        if left <= 0:
+            raise expired("the request's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+
+class _GuardedStream(httpcore.NetworkStream):
+    """A stream whose TLS upgrade keeps the host name for SNI and checks the pins, and
+    whose every operation ends by the request's deadline."""
+
+    def __init__(
+        self, inner: httpcore.NetworkStream, policy: NetworkPolicy, deadline: Deadline
+    ) -> None:
         self._inner = inner
         self._policy = policy
+        self._deadline = deadline
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
+        return self._inner.read(max_bytes, self._deadline.clamp(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
+        self._inner.write(buffer, self._deadline.clamp(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -91,6 +127,7 @@ class _GuardedStream(httpcore.NetworkStream):
         # not the IP we connected to), so SNI and certificate checks use the name.
         if isinstance(ssl_context, LazySSLContext):
             ssl_context = ssl_context.get()
+        timeout = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
         tls = self._inner.start_tls(ssl_context, server_hostname, timeout)
         ssl_object = tls.get_extra_info("ssl_object")
         try:
@@ -98,7 +135,7 @@ class _GuardedStream(httpcore.NetworkStream):
         except NetworkGuardError:
             tls.close()
             raise
-        return _GuardedStream(tls, self._policy)
+        return _GuardedStream(tls, self._policy, self._deadline)
 
 
 class GuardedBackend(httpcore.NetworkBackend):
@@ -115,11 +152,13 @@ class GuardedBackend(httpcore.NetworkBackend):
         *,
         check_addresses: bool = True,
         connect_timeout: float = 10.0,
+        deadline: Deadline | None = None,
     ) -> None:
         self._policy = policy
         self._resolver = resolver
         self._check = check_addresses
         self._connect_timeout = connect_timeout
+        self._deadline = deadline or Deadline()
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -132,20 +171,26 @@ class GuardedBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         if timeout is None:
             timeout = self._connect_timeout  # never hang forever on connect
+        deadline = self._deadline
         if not self._check:
+            timeout = deadline.clamp(timeout, httpcore.ConnectTimeout)
             stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-            return _GuardedStream(stream, self._policy)
+            return _GuardedStream(stream, self._policy, deadline)
         addresses = resolve_checked(host, port, self._policy, self._resolver)
         last: Exception | None = None
         for address in addresses:
             try:
                 stream = self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
+                    address,
+                    port,
+                    deadline.clamp(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
                 continue
-            return _GuardedStream(stream, self._policy)
+            return _GuardedStream(stream, self._policy, deadline)
         assert last is not None
         raise last
 
@@ -234,8 +279,10 @@ class GuardedTransport(httpx.BaseTransport):
         resolver: Resolver | None = None,
         connect_timeout: float = 10.0,
         limits: httpx.Limits | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self._policy = policy
+        deadline = deadline or Deadline()
         self._resolver = resolver or system_resolver
         self._proxy_config = _ProxyConfig(env)
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -252,14 +299,22 @@ class GuardedTransport(httpx.BaseTransport):
             "keepalive_expiry": limits.keepalive_expiry,
         }
         direct_backend = GuardedBackend(
-            policy, self._resolver, connect_timeout=connect_timeout, check_addresses=True
+            policy,
+            self._resolver,
+            connect_timeout=connect_timeout,
+            check_addresses=True,
+            deadline=deadline,
         )
         self._direct = _guarded_http_transport(
             httpcore.ConnectionPool(network_backend=direct_backend, **pool_kwargs)
         )
         # One pool per configured proxy, built once: keep-alive to the proxy is reused.
         proxy_backend = GuardedBackend(
-            policy, self._resolver, connect_timeout=connect_timeout, check_addresses=False
+            policy,
+            self._resolver,
+            connect_timeout=connect_timeout,
+            check_addresses=False,
+            deadline=deadline,
         )
         self._proxied: dict[str, httpx.HTTPTransport] = {}
         for scheme, url in self._proxy_config.urls.items():
@@ -343,13 +398,104 @@ def build_transport(
     resolver: Resolver | None = None,
     connect_timeout: float = 10.0,
     limits: httpx.Limits | None = None,
+    deadline: Deadline | None = None,
 ) -> httpx.BaseTransport:
     """The transport to hand to ``httpx.Client(transport=...)``.
 
     ``env`` supplies the proxy and SSL_CERT_* variables (the process environment is
     never read here); ``resolver`` maps (host, port) to IP strings and defaults to
-    getaddrinfo; ``connect_timeout`` applies when a request sets none.
+    getaddrinfo; ``connect_timeout`` applies when a request sets none; ``deadline``
+    bounds every operation of the request in progress.
     """
     return GuardedTransport(
-        policy, env=env, resolver=resolver, connect_timeout=connect_timeout, limits=limits
+        policy,
+        env=env,
+        resolver=resolver,
+        connect_timeout=connect_timeout,
+        limits=limits,
+        deadline=deadline,
     )
+
+
+class RdapHttpClient(RetryingGetter):
+    """GET RDAP JSON through httpx and the guarded transport (the proxied path). Not
+    thread-safe; one per thread."""
+
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        env: Mapping[str, str],
+        resolver: Resolver | None = None,
+        connect_timeout: float = 10.0,
+        **kwargs: typing.Any,
+    ) -> None:
+        super().__init__(policy, **kwargs)
+        self._deadline = Deadline(self._monotonic)
+        transport = build_transport(
+            policy,
+            env=env,
+            resolver=resolver,
+            connect_timeout=connect_timeout,
+            deadline=self._deadline,
+        )
+        self._client = httpx.Client(
+            transport=transport,
+            # Proxies and CA bundles come from the transport, built from the
+            # environment the runtime was given, so the guard sees every hop.
+            trust_env=False,
+            # Redirects are followed by RetryingGetter, hop by hop, like the direct path.
+            follow_redirects=False,
+            timeout=httpx.Timeout(self.timeout_s),
+            # Bodies are read raw and inflated within the size limit by RetryingGetter.
+            headers={"Accept": ACCEPT, "User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _exchange(self, target: Target, headers: Mapping[str, str], deadline: float) -> RawAnswer:
+        self._deadline.at = deadline
+        try:
+            with self._client.stream("GET", target.url, headers=dict(headers)) as resp:
+                body = self._read_raw(resp, target.url)
+                status = resp.status_code
+                got: dict[str, str] = {}
+                for raw_name, raw_value in resp.headers.raw:
+                    name = raw_name.decode("latin-1").lower()
+                    value = raw_value.decode("latin-1").strip()
+                    got[name] = f"{got[name]}, {value}" if name in got else value
+        except httpx.TimeoutException as exc:
+            kind = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
+            raise timed_out(target.host, self.timeout_s, kind) from None
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise _RetryableError(
+                UpstreamError(
+                    f"could not reach {target.host}: {describe(exc)}", code="network_error"
+                )
+            ) from None
+        except httpx.InvalidURL as exc:
+            raise UpstreamError(
+                f"cannot request {target.host}: {describe(exc)}", code="bad_url"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"HTTP error talking to {target.host}: {describe(exc)}", code="network_error"
+            ) from None
+        finally:
+            self._deadline.at = None
+        return RawAnswer(status, got, body)
+
+    def _read_raw(self, resp: httpx.Response, url: str) -> bytes:
+        limit = self.max_response_bytes
+        declared = resp.headers.get("content-length")
+        if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise too_large(url, limit)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(url, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)

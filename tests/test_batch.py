@@ -26,6 +26,10 @@ runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The objectClassName an answer to each RFC 9082 lookup path carries.
+_CLASS_OF = {"ip": "ip network"}
+
+
 class Recorder:
     """An RDAP test server that records every request (path, start, end, concurrency)."""
 
@@ -61,7 +65,9 @@ class Recorder:
                 status = 404
             if status == 200 and name.startswith("bad"):
                 status = 400
-            body: dict[str, object] = {"objectClassName": "domain", "ldhName": name}
+            kind = request.path.strip("/").split("/", 1)[0]
+            body: dict[str, object] = {"objectClassName": _CLASS_OF.get(kind, kind)}
+            body["handle" if kind != "domain" else "ldhName"] = name
             if self.remarks:
                 body["remarks"] = self.remarks
             if status != 200:

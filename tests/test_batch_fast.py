@@ -447,7 +447,7 @@ def test_the_stdlib_client_reaches_an_idn_host_by_its_idna_2008_name(
 ) -> None:
     """ "straße" is resolved and sent as xn--strae-oqa (as httpx does), never as
     "strasse", another domain; a host with no A-label form is refused, not a crash."""
-    from rdapctl.errors import NetworkGuardError
+    from rdapctl.errors import UpstreamError
 
     asked: list[str] = []
 
@@ -460,8 +460,9 @@ def test_the_stdlib_client_reaches_an_idn_host_by_its_idna_2008_name(
     try:
         url = f"http://straße.example:{httpserver.port}/domain/x.example"
         assert client.get(url).body == {"ok": True}
-        with pytest.raises(NetworkGuardError, match="not a valid domain name"):
+        with pytest.raises(UpstreamError, match="not a valid internationalised host name") as info:
             client.get(f"http://{'ä' * 70}.example:{httpserver.port}/domain/x.example")
+        assert info.value.code == "bad_url"
     finally:
         client.close()
     assert asked == ["xn--strae-oqa.example"]

@@ -16,8 +16,9 @@ from werkzeug import Request, Response
 from rdapctl import __version__
 from rdapctl.errors import ExitCode, RateLimitedError, UpstreamError
 from rdapctl.fasthttp import StdlibHttpClient
-from rdapctl.http import RETRY_BY_CRITICALITY, RdapHttpClient, RetryPolicy, parse_retry_after
+from rdapctl.http import RETRY_BY_CRITICALITY, RetryPolicy, parse_retry_after
 from rdapctl.netguard import NetworkPolicy
+from rdapctl.transport import RdapHttpClient
 from tests.support import load_fixture
 
 DOMAIN = load_fixture("domain-gtld-registry/verisign-com-google.com-2022-05.json")
@@ -46,9 +47,8 @@ OPEN_POLICY = NetworkPolicy(
 @pytest.fixture(params=["stdlib", "httpx"])
 def make(request: pytest.FixtureRequest) -> Callable[..., Any]:
     def build(**kwargs: Any) -> Any:
-        if request.param == "httpx":
-            return RdapHttpClient(**kwargs)
-        return StdlibHttpClient(OPEN_POLICY, env={}, **kwargs)
+        cls = RdapHttpClient if request.param == "httpx" else StdlibHttpClient
+        return cls(OPEN_POLICY, env={}, **kwargs)
 
     return build
 
@@ -192,19 +192,36 @@ def test_declared_oversized_body_is_refused(httpserver: HTTPServer, client: Any)
         client.get(httpserver.url_for("/big"))
 
 
-def test_non_json_body_is_a_clear_error(httpserver: HTTPServer, client: Any) -> None:
-    """An HTML page (wrong content type) is reported as such."""
+def test_an_html_page_is_a_bad_content_type(httpserver: HTTPServer, client: Any) -> None:
+    """An HTML page (wrong content type) is reported as such, with the type it was."""
     httpserver.expect_request("/d").respond_with_data("<html>hi</html>", content_type="text/html")
     with pytest.raises(UpstreamError) as info:
         client.get(httpserver.url_for("/d"))
-    assert info.value.code == "malformed_response"
+    assert info.value.code == "bad_content_type"
     assert "text/html" in info.value.message
+    assert info.value.answer is not None and info.value.answer[1] == 200
 
 
-def test_json_with_generic_content_type_is_accepted(httpserver: HTTPServer, client: Any) -> None:
-    """Many registries send application/json; the body decides."""
-    httpserver.expect_request("/d").respond_with_data(json.dumps(DOMAIN), content_type="text/plain")
+@pytest.mark.parametrize(
+    "ctype", ["application/json", "application/json; charset=utf-8", "Application/RDAP+JSON"]
+)
+def test_json_media_types_with_any_parameters_are_accepted(
+    httpserver: HTTPServer, client: Any, ctype: str
+) -> None:
+    """RFC 7480: application/rdap+json, and the application/json many registries send."""
+    httpserver.expect_request("/d").respond_with_data(json.dumps(DOMAIN), content_type=ctype)
     assert client.get(httpserver.url_for("/d")).body["objectClassName"] == "domain"
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/xml", "text/json"])
+def test_json_sent_as_another_media_type_is_refused(
+    httpserver: HTTPServer, client: Any, ctype: str
+) -> None:
+    """A body is what its Content-Type says it is: JSON labelled text/plain is no answer."""
+    httpserver.expect_request("/d").respond_with_data(json.dumps(DOMAIN), content_type=ctype)
+    with pytest.raises(UpstreamError) as info:
+        client.get(httpserver.url_for("/d"))
+    assert info.value.code == "bad_content_type"
 
 
 def test_slow_server_times_out(

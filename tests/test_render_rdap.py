@@ -372,7 +372,7 @@ def test_search_results_are_capped_with_a_more_line() -> None:
     assert "d000.example" in out
     assert "d049.example" in out
     assert "d050.example" not in out
-    assert "250 more results" in out
+    assert "… and 250 more results" in out
     assert len(out.splitlines()) < 70
 
 
@@ -381,7 +381,7 @@ def test_real_entity_search_is_a_compact_table() -> None:
     out = render_fixture("search/arin-entitySearchResults-fn-arin.json")
     assert "entitySearchResults (266)" in out
     assert "ARINL" in out
-    assert "216 more results" in out
+    assert "… and 216 more results" in out
 
 
 def test_links_are_deduplicated_and_capped() -> None:
@@ -393,7 +393,7 @@ def test_links_are_deduplicated_and_capped() -> None:
     assert out.count("self → https://a.example/") == 1
     assert "https://r6.example/" in out
     assert "https://r7.example/" not in out
-    assert "5 more links" in out
+    assert "… and 5 more links" in out
 
 
 def test_nested_entities_stop_at_depth_three() -> None:
@@ -408,7 +408,7 @@ def test_nested_entities_stop_at_depth_three() -> None:
     out = render(envelope({"objectClassName": "domain", "ldhName": "a.ex", "entities": [nest(0)]}))
     assert "LEVEL0" in out and "LEVEL1" in out and "LEVEL2" in out
     assert "LEVEL3" not in out
-    assert "1 more nested entities" in out
+    assert "… and 1 more nested entities" in out
 
 
 def test_notices_are_condensed() -> None:

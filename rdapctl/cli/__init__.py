@@ -28,7 +28,6 @@ from rdapctl.cli.options import (
     ServerOpt,
     TenantOpt,
     TypeOpt,
-    cache_mode,
 )
 
 ENV_HELP = """\
@@ -137,6 +136,7 @@ def _root(
 
 @app.command()
 def lookup(
+    ctx: typer.Context,
     query: QueryArg,
     query_type: TypeOpt = None,
     server: ServerOpt = None,
@@ -160,8 +160,11 @@ def lookup(
         profiles=profiles,
         output=output,
         referrals=not no_referral,
-        cache_mode=cache_mode(no_cache, refresh, offline),
+        no_cache=no_cache,
+        refresh=refresh,
+        offline=offline,
         no_color=no_color,
+        debug=bool(ctx.find_root().params.get("debug")),
     )
     raise typer.Exit(code)
 
@@ -180,4 +183,4 @@ def main() -> None:
     app(prog_name="rdapctl")
 
 
-__all__ = ["AllTenantsOpt", "app", "main"]
+__all__ = ["app", "main"]

@@ -1,4 +1,10 @@
-"""``rdapctl audit show|verify|path|prune|export|repair``."""
+"""``rdapctl audit show|verify|path|prune|export|repair``.
+
+Audit files may have been edited or planted by another local account, so every value
+read from them is made terminal-safe (:func:`rdapctl.termtext.visible`) and reaches rich
+only as a ``Text`` (never parsed as markup or emoji) before it is shown to a person.
+JSON and JSONL outputs keep the records exactly as they are.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,10 @@ from rdapctl.cli.context import make_runtime, resolve_tenant
 from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.errors import ExitCode, UsageError
 from rdapctl.session import TenantSession
+from rdapctl.termtext import visible
+
+DETAIL_CHARS = 60  # of the "query / detail" column
+FIELD_CHARS = 100  # of the other columns (a planted record may hold megabytes)
 
 
 def _day(value: str | None, flag: str) -> date | None:
@@ -27,6 +37,15 @@ def _day(value: str | None, flag: str) -> date | None:
 def _session(command: str, tenant: str | None, profiles: Path | None) -> TenantSession:
     runtime = make_runtime(command)
     return TenantSession(runtime, resolve_tenant(runtime, profiles, tenant))
+
+
+def _safe(value: Any, limit: int | None = None) -> str:
+    """``value`` as one terminal-safe line, cut to ``limit`` characters (read first, so a
+    megabyte field is not scanned for the sixty characters shown)."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    if limit is not None and len(text) > limit:
+        return visible(text[: limit - 1], one_line=True) + "…"
+    return visible(text, one_line=True)
 
 
 def show(
@@ -46,18 +65,20 @@ def show(
             _write_jsonl(records, sys.stdout)
             return 0
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("time (UTC)", "event", "actor", "query / detail", "status", "source")
         for rec in records:
             detail = rec.get("query") or rec.get("reason") or rec.get("url_path") or ""
-            table.add_row(
-                str(rec.get("ts", ""))[:23].replace("T", " "),
-                str(rec.get("event", "")),
-                str(rec.get("actor", "")),
-                str(detail)[:60],
-                str(rec.get("status", "")),
-                str(rec.get("source", "") or ""),
+            cells = (
+                _safe(str(rec.get("ts") or "")[:23]).replace("T", " "),
+                _safe(rec.get("event"), FIELD_CHARS),
+                _safe(rec.get("actor"), FIELD_CHARS),
+                _safe(detail, DETAIL_CHARS),
+                _safe(rec.get("status"), FIELD_CHARS),
+                _safe(rec.get("source"), FIELD_CHARS),
             )
+            table.add_row(*(Text(cell) for cell in cells))
         console().print(table)
     return 0
 
@@ -88,7 +109,7 @@ def export(
             return 0
         with output.open("w", encoding="utf-8") as fh:
             count = _write_jsonl(records, fh)
-    print(f"rdapctl: exported {count} records to {output}", file=sys.stderr)
+    print(f"rdapctl: exported {count} records to {_safe(output)}", file=sys.stderr)
     return 0
 
 
@@ -120,14 +141,16 @@ def verify(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt:
     else:
         for r in results:
             state = "intact" if r["ok"] else "PROBLEMS FOUND"
-            print(f"{r['tenant']}: {state} ({r['records']} records in {r['files']} files)")
+            print(f"{_safe(r['tenant'])}: {state} ({r['records']} records in {r['files']} files)")
             for p in r["problems"]:
-                print(f"  {p['location']}: {p['kind']}: {p['message']}")
+                print(f"  {_problem_line(p)}")
             for p in r["warnings"]:
-                print(f"  warning: {p['location']}: {p['kind']}: {p['message']}")
+                print(f"  warning: {_problem_line(p)}")
     if bad:
         first = bad[0]["problems"][0] if bad[0]["problems"] else None
-        where = f" (first problem: {first['location']}: {first['kind']})" if first else ""
+        where = (
+            f" (first problem: {_safe(first['location'])}: {_safe(first['kind'])})" if first else ""
+        )
         print(f"rdapctl: error: audit verification failed{where}", file=sys.stderr)
         if any(p["kind"] == "torn_tail" for r in bad for p in r["problems"]):
             print(
@@ -136,6 +159,12 @@ def verify(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt:
             )
         return int(ExitCode.AUDIT)
     return 0
+
+
+def _problem_line(p: dict[str, Any]) -> str:
+    """One problem for a person: its message can quote file content (a timestamp, a
+    file name a record points to), so every part is made terminal-safe."""
+    return f"{_safe(p['location'])}: {_safe(p['kind'])}: {_safe(p['message'])}"
 
 
 def _problem(p: Any) -> dict[str, Any]:
@@ -171,7 +200,8 @@ def prune(*, tenant: str | None, profiles: Path | None, fmt: str | None) -> int:
     else:
         files = len(result.removed)
         print(
-            f"{name}: removed {files} day files ({result.records} records) before {data['cutoff']}"
+            f"{_safe(name)}: removed {files} day files ({result.records} records)"
+            f" before {data['cutoff']}"
         )
     return 0
 
@@ -180,11 +210,12 @@ def repair(*, tenant: str | None, profiles: Path | None) -> int:
     with _session("audit repair", tenant, profiles) as session:
         result = session.audit.repair()
         name = session.tenant.name
+    shown = _safe(name)
     if not result.changed:
-        print(f"{name}: nothing to repair")
+        print(f"{shown}: nothing to repair")
         return 0
     for q in result.quarantined:
-        print(f"{name}: moved {result.bytes_quarantined} torn bytes to {q}")
+        print(f"{shown}: moved {result.bytes_quarantined} torn bytes to {_safe(q)}")
     if result.checkpoint_rebuilt:
-        print(f"{name}: rebuilt the checkpoint")
+        print(f"{shown}: rebuilt the checkpoint")
     return 0

@@ -1,14 +1,33 @@
-"""``rdapctl bootstrap update|status|show``."""
+"""``rdapctl bootstrap update|status|show``.
+
+The registries come from a mirror (untrusted) and the updated copies sit in a cache
+folder another local account may have written to, so every value read from them (a
+publication date, a service URL, a reason quoting an entry) is made terminal-safe by
+:func:`rdapctl.termtext.visible` and reaches rich only as a ``Text`` (never parsed as
+markup or emoji). JSON output keeps the values exactly as they are.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rdapctl.bootstrap import REGISTRY_NAMES, Bootstrap, choose_server, query_url
 from rdapctl.cli.context import make_runtime, resolve_tenant
 from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.errors import ExitCode
 from rdapctl.query import parse_query
+from rdapctl.termtext import visible
+
+MAX_CHARS = 1000  # of one value shown on a terminal
+
+
+def _safe(value: Any) -> str:
+    """``value`` as one terminal-safe line of at most MAX_CHARS characters."""
+    text = "" if value is None else str(value)
+    if len(text) > MAX_CHARS:
+        return visible(text[: MAX_CHARS - 1], one_line=True) + "…"
+    return visible(text, one_line=True)
 
 
 def update(
@@ -32,11 +51,17 @@ def update(
     if out == "json":
         print_json({"registries": [r.as_dict() for r in results]})
     else:
+        from rich.text import Text
+
         con = console()
         for r in results:
             colour = {"updated": "green", "not-modified": "cyan", "failed": "red"}[r.outcome]
-            detail = f" ({r.detail})" if r.detail else ""
-            con.print(f"{r.name:12} [{colour}]{r.outcome}[/] {r.publication or ''}{detail}")
+            line = Text(f"{_safe(r.name):12} ")
+            line.append(r.outcome, style=colour)
+            line.append(f" {_safe(r.publication)}")
+            if r.detail:
+                line.append(f" ({_safe(r.detail)})")
+            con.print(line)
     return int(ExitCode.UPSTREAM) if failed else 0
 
 
@@ -60,10 +85,12 @@ def status(*, fmt: str | None) -> int:
         print_json({"registries": rows})
         return 0
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("registry", "publication", "copy", "services")
     for row in rows:
-        table.add_row(row["registry"], row["publication"], row["source"], str(row["services"]))
+        cells = (row["registry"], row["publication"], row["source"], row["services"])
+        table.add_row(*(Text(_safe(cell)) for cell in cells))
     console().print(table)
     return 0
 
@@ -93,11 +120,16 @@ def show(
     if out == "json":
         print_json(data)
         return 0
+    from rich.text import Text
+
     con = console()
-    con.print(f"{parsed.type} [bold]{parsed.value}[/] (tenant {chosen.name})", markup=True)
-    con.print(f"  why:     {choice.reason}", markup=False)
+    head = Text(f"{_safe(parsed.type)} ")
+    head.append(_safe(parsed.value), style="bold")
+    head.append(f" (tenant {_safe(chosen.name)})")
+    con.print(head)
+    con.print(Text(f"  why:     {_safe(choice.reason)}"))
     for i, server in enumerate(choice.servers):
         label = "server:" if i == 0 else "also:  "
-        con.print(f"  {label}  {server}", markup=False)
-    con.print(f"  url:     {data['url']}", markup=False)
+        con.print(Text(f"  {label}  {_safe(server)}"))
+    con.print(Text(f"  url:     {_safe(data['url'])}"))
     return 0

@@ -1,4 +1,9 @@
-"""``rdapctl cache stats|clear|purge`` (one tenant, or ``--all-tenants``)."""
+"""``rdapctl cache stats|clear|purge`` (one tenant, or ``--all-tenants``).
+
+Text output passes every value through :func:`rdapctl.termtext.visible` and hands rich
+only ``Text`` cells (tenant names come from a profiles file; nothing from it is parsed
+as markup). JSON output keeps the values as they are.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.runtime import Runtime
 from rdapctl.session import TenantSession
 from rdapctl.tenant import Tenant
+from rdapctl.termtext import visible
 
 
 def _tenants(
@@ -39,9 +45,14 @@ def _each(
 
 
 def _when(epoch: float | None) -> str:
+    """A stored-at time for people; cache files can be planted, so a time that is not a
+    date (NaN, 1e300) shows as "?" instead of stopping the command."""
     if epoch is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+    except (OverflowError, ValueError, OSError):
+        return "?"
 
 
 def stats(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt: str | None) -> int:
@@ -51,10 +62,11 @@ def stats(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt: 
         print_json({"tenants": rows})
         return 0
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("tenant", "entries", "size", "hits", "misses", "oldest", "newest")
     for r in rows:
-        table.add_row(
+        cells = (
             r["tenant"],
             str(r["entries"]),
             f"{r['size_bytes'] / 1024:.0f} KiB",
@@ -63,6 +75,7 @@ def stats(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt: 
             _when(r["oldest"]),
             _when(r["newest"]),
         )
+        table.add_row(*(Text(visible(cell, one_line=True)) for cell in cells))
     console().print(table)
     return 0
 
@@ -84,7 +97,7 @@ def _report(rows: list[dict[str, Any]], fmt: str | None, verb: str) -> int:
         print_json({"tenants": rows})
     else:
         for r in rows:
-            print(f"{r['tenant']}: {verb} {r['removed']} entries")
+            print(f"{visible(r['tenant'], one_line=True)}: {verb} {r['removed']} entries")
     return 0
 
 

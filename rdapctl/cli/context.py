@@ -10,8 +10,9 @@ from rdapctl.runtime import Runtime
 from rdapctl.tenant import Tenant
 
 
-def make_runtime(command: str) -> Runtime:
-    return Runtime.from_env(os.environ, command=command, stderr=sys.stderr)
+def make_runtime(command: str, *, debug: bool = False) -> Runtime:
+    """``debug``: the root ``--debug`` flag (tracebacks for internal errors)."""
+    return Runtime.from_env(os.environ, command=command, stderr=sys.stderr, debug=debug)
 
 
 def resolve_tenant(runtime: Runtime, profiles: Path | None, tenant: str | None) -> Tenant:

@@ -2,7 +2,9 @@
 
 The checks live in ``rdapctl.doctor``; this module only builds the runtime, picks
 the format and prints. It must not decide verdicts or print anything the report
-does not hold (the report never holds key material or PII).
+does not hold (the report never holds key material or PII). Messages quote paths and
+file content (a planted profiles or keyring file), so every part of a text line goes
+through :func:`rdapctl.termtext.visible` and reaches rich only as a ``Text``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from rdapctl.cli.context import make_runtime
 from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.doctor import CheckResult, DoctorReport, run_doctor, statuses
+from rdapctl.termtext import visible
 
 SYMBOLS = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 
@@ -42,23 +45,28 @@ def _groups(report: DoctorReport) -> list[tuple[str | None, list[CheckResult]]]:
     return list(groups.items())
 
 
+def _safe(text: str) -> str:
+    """``text`` as one terminal-safe line (controls, bidi and zero-width made visible)."""
+    return visible(text, one_line=True)
+
+
 def _print_checklist(report: DoctorReport) -> None:
     from rich.text import Text
 
     con: Any = console()
     for tenant, results in _groups(report):
-        title = "rdapctl" if tenant is None else f"tenant {tenant}"
+        title = "rdapctl" if tenant is None else f"tenant {_safe(tenant)}"
         con.print(Text(title, style="bold"))
         for r in results:
             symbol, colour = SYMBOLS[r.status]
             line = Text("  ")
             line.append(symbol, style=colour)
-            line.append(f" {r.check}: {r.message}")
+            line.append(f" {_safe(r.check)}: {_safe(r.message)}")
             if r.fixed:
                 line.append(" (fixed)", style="green")
             con.print(line)
             if r.hint and r.status != "pass":
-                con.print(Text(f"      hint: {r.hint}", style="dim"))
+                con.print(Text(f"      hint: {_safe(r.hint)}", style="dim"))
     counts = statuses(report.checks)
     summary = (
         f"{counts['pass']} passed, {counts['warn']} warnings, {counts['fail']} failed"

@@ -6,18 +6,28 @@ import sys
 import traceback
 
 from rdapctl.errors import ExitCode, RdapctlError
+from rdapctl.termtext import visible
 
 
-def print_error(error: RdapctlError) -> None:
-    print(f"rdapctl: error: {error.message}", file=sys.stderr)
-    if error.hint:
-        print(f"rdapctl: hint: {error.hint}", file=sys.stderr)
+def print_error(message: str, hint: str | None = None) -> None:
+    """``rdapctl: error:`` and ``rdapctl: hint:`` lines on stderr; messages may quote
+    server text, so each is made terminal-safe and kept to one line."""
+    lines = [f"rdapctl: error: {visible(message, one_line=True)}\n"]
+    if hint:
+        lines.append(f"rdapctl: hint: {visible(hint, one_line=True)}\n")
+    sys.stderr.write("".join(lines))
+    sys.stderr.flush()
+
+
+def print_warning(message: str) -> None:
+    sys.stderr.write(f"rdapctl: warning: {visible(message, one_line=True)}\n")
+    sys.stderr.flush()
 
 
 def handle_exception(exc: BaseException, *, debug: bool) -> int | None:
     """Report ``exc`` on stderr and return its exit code; None lets Typer/click handle it."""
     if isinstance(exc, RdapctlError):
-        print_error(exc)
+        print_error(exc.message, exc.hint)
         if debug:
             traceback.print_exception(exc, file=sys.stderr)
         return int(exc.exit_code)
@@ -32,9 +42,10 @@ def handle_exception(exc: BaseException, *, debug: bool) -> int | None:
         # The reader went away (e.g. `| head`): not an error worth a message.
         return 0
     first_line = (str(exc) or type(exc).__name__).splitlines()[0][:200]
-    print(f"rdapctl: internal error: {type(exc).__name__}: {first_line}", file=sys.stderr)
+    message = f"internal error: {type(exc).__name__}: {first_line}"
     if debug:
+        print_error(message)
         traceback.print_exception(exc, file=sys.stderr)
     else:
-        print("rdapctl: hint: run with --debug for a traceback", file=sys.stderr)
+        print_error(message, "run with --debug for a traceback")
     return int(ExitCode.INTERNAL)

@@ -1,4 +1,9 @@
-"""``rdapctl keys status|rotate|export|import``: never prints key material."""
+"""``rdapctl keys status|rotate|export|import``: never prints key material.
+
+A keyring file is read from disk (another local account may have planted one), so
+every value of it shown as text goes through :func:`rdapctl.termtext.visible` and
+reaches rich only as a ``Text`` (never parsed as markup or emoji).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.errors import ConfigError, UsageError
 from rdapctl.paths import write_private_file
 from rdapctl.session import TenantSession
+from rdapctl.termtext import visible
 
 PASSPHRASE_ENV = "RDAPCTL_BACKUP_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 MIN_PASSPHRASE = 12
@@ -39,16 +45,35 @@ def status(*, tenant: str | None, profiles: Path | None, fmt: str | None) -> int
         )
         return 0
     from rich.table import Table
+    from rich.text import Text
 
     con = console()
-    how = "wrapped by the master key" if wrapped else "[yellow]not wrapped (no master key)[/]"
-    con.print(f"tenant {chosen.name}: {where} ({how})")
+    head = Text(f"tenant {_safe(chosen.name)}: {_safe(where)} (")
+    if wrapped:
+        head.append("wrapped by the master key")
+    else:
+        head.append("not wrapped (no master key)", style="yellow")
+    head.append(")")
+    con.print(head)
     table = Table("key id", "purpose", "status", "created", "age (days)")
     for k in infos:
-        created = time.strftime("%Y-%m-%d", time.gmtime(k.created_at))
-        table.add_row(k.id, k.purpose, k.status, created, f"{k.age_days:.1f}")
+        cells = (k.id, k.purpose, k.status, _day(k.created_at), f"{k.age_days:.1f}")
+        table.add_row(*(Text(_safe(cell)) for cell in cells))
     con.print(table)
     return 0
+
+
+def _safe(value: object) -> str:
+    """``value`` as one terminal-safe line."""
+    return visible(str(value), one_line=True)
+
+
+def _day(epoch: float) -> str:
+    """The UTC day of a creation time; "?" when a planted file holds no real time."""
+    try:
+        return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+    except (OverflowError, ValueError, OSError, TypeError):
+        return "?"
 
 
 def rotate(*, tenant: str | None, profiles: Path | None, retire_old: bool, fmt: str | None) -> int:
@@ -65,9 +90,10 @@ def rotate(*, tenant: str | None, profiles: Path | None, retire_old: bool, fmt: 
     if out == "json":
         print_json({"tenant": chosen.name, "active": new.id, "retired": [k.id for k in retired]})
     else:
-        print(f"{chosen.name}: new active data key {new.id}")
+        name = _safe(chosen.name)
+        print(f"{name}: new active data key {_safe(new.id)}")
         for k in retired:
-            print(f"{chosen.name}: retired {k.id} (entries under it are no longer readable)")
+            print(f"{name}: retired {_safe(k.id)} (entries under it are no longer readable)")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""``rdapctl lookup``: run the pipeline and render the envelope."""
+"""``rdapctl lookup``: run the pipeline and render the envelope.
+
+Under ``-o json`` and ``-o rdap`` stdout is one valid JSON document whatever happens,
+errors met before the lookup could start (profiles, tenant, keys) included: they
+become an error envelope (or its RFC 9083 error object) too.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from rdapctl.cli.context import make_runtime, resolve_tenant
+from rdapctl.cli.failure import print_error, print_warning
 from rdapctl.cli.output import choose_format, console, print_json
-from rdapctl.envelope import exit_code_of, rdap_error_object
+from rdapctl.envelope import exit_code_of, make_envelope, rdap_error_object, status_for_error
+from rdapctl.errors import RdapctlError
 from rdapctl.lookup import LookupOptions, run_lookup
 from rdapctl.session import TenantSession
 
@@ -21,17 +28,38 @@ def run(
     profiles: Path | None,
     output: str | None,
     referrals: bool,
-    cache_mode: Any,
+    no_cache: bool,
+    refresh: bool,
+    offline: bool,
     no_color: bool,
+    debug: bool = False,
 ) -> int:
+    from rdapctl.cli.options import cache_mode
+
     fmt = choose_format(output, ("text", "json", "rdap"))
-    runtime = make_runtime("lookup")
-    chosen = resolve_tenant(runtime, profiles, tenant)
-    options = LookupOptions(
-        forced_type=query_type, server=server, referrals=referrals, cache_mode=cache_mode
-    )
-    with TenantSession(runtime, chosen) as session:
-        envelope = run_lookup(session, query, options)
+    runtime = make_runtime("lookup", debug=debug)
+    try:
+        options = LookupOptions(
+            forced_type=query_type,
+            server=server,
+            referrals=referrals,
+            cache_mode=cache_mode(no_cache, refresh, offline),  # type: ignore[arg-type]
+        )
+        chosen = resolve_tenant(runtime, profiles, tenant)
+        with TenantSession(runtime, chosen) as session:
+            envelope = run_lookup(session, query, options)
+    except Exception as exc:
+        if fmt == "text":
+            raise  # one line on stderr from the CLI's error handler
+        error = exc if isinstance(exc, RdapctlError) else runtime.internal_error(exc)
+        envelope = make_envelope(
+            query=query,
+            query_type=None,
+            tenant=tenant or runtime.env.get("RDAPCTL_TENANT") or None,
+            status=status_for_error(error),
+            source=None,
+            error=error,
+        )
     render(envelope, fmt, no_color=no_color)
     return exit_code_of(envelope)
 
@@ -55,18 +83,15 @@ def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
 
 
 def _print_error_line(envelope: dict[str, Any]) -> None:
-    import sys
-
     error = envelope.get("error")
-    if not error:
-        for ref in envelope.get("referrals") or []:
-            if ref.get("error"):
-                print(
-                    f"rdapctl: warning: referral {ref.get('url')} failed: "
-                    f"{ref['error'].get('message')}",
-                    file=sys.stderr,
-                )
+    if error:
+        print_error(str(error.get("message")), error.get("hint"))
         return
-    print(f"rdapctl: error: {error.get('message')}", file=sys.stderr)
-    if error.get("hint"):
-        print(f"rdapctl: hint: {error['hint']}", file=sys.stderr)
+    skipped = 0
+    for ref in envelope.get("referrals") or []:
+        if ref.get("status") == "skipped":
+            skipped += 1
+        elif ref.get("error"):
+            print_warning(f"referral {ref.get('url')} failed: {ref['error'].get('message')}")
+    if skipped:
+        print_warning(f"{skipped} referral link(s) not followed (referral limits)")

@@ -117,5 +117,7 @@ def cache_mode(no_cache: bool, refresh: bool, offline: bool) -> str:
         if on
     ]
     if len(chosen) > 1:
-        raise typer.BadParameter(f"--{chosen[0]} and --{chosen[1]} cannot be combined")
+        from rdapctl.errors import UsageError
+
+        raise UsageError(f"--{chosen[0]} and --{chosen[1]} cannot be combined")
     return chosen[0] if chosen else "default"

@@ -1,4 +1,10 @@
-"""``rdapctl policy explain``: a dry run of the tenant policy that sends nothing."""
+"""``rdapctl policy explain``: a dry run of the tenant policy that sends nothing.
+
+The report quotes the query, server URLs from the bootstrap copies (untrusted files),
+resolver errors and policy rules: the text view passes each through
+:func:`rdapctl.termtext.visible` and gives rich only ``Text`` objects (nothing is parsed
+as markup or emoji). The JSON view keeps the values as they are.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from rdapctl.cli.context import make_runtime, resolve_tenant
 from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.errors import RdapctlError
 from rdapctl.query import parse_query
+from rdapctl.termtext import visible
 
 
 def explain(
@@ -92,23 +99,39 @@ def _network(url: str, policy: Any, explain_network: Any) -> dict[str, Any]:
     return {"allowed": all(r["allowed"] for r in rows) and bool(rows), "addresses": rows}
 
 
+def _safe(value: Any) -> str:
+    """``value`` as one terminal-safe line."""
+    return visible(str(value), one_line=True)
+
+
 def _render(report: dict[str, Any]) -> None:
+    from rich.text import Text
+
     con = console()
-    ok = "[green]yes[/]" if report["would_send"] else "[red]no[/]"
-    con.print(f"[bold]{report['type']} {report['query']}[/] for tenant {report['tenant']}")
-    allowed = "allowed" if report["query_type_allowed"] else "[red]not allowed[/]"
-    con.print(f"  query type   {report['type']}: {allowed}")
-    con.print(f"  server       {report['server']}  ({report['server_reason']})", markup=False)
+
+    def line(label: str, *parts: str | tuple[str, str]) -> None:
+        # Every part is already safe text; a (text, style) pair is styled, never parsed.
+        con.print(Text.assemble(f"  {label:<12} ", *parts))
+
+    con.print(
+        Text.assemble(
+            (f"{_safe(report['type'])} {_safe(report['query'])}", "bold"),
+            f" for tenant {_safe(report['tenant'])}",
+        )
+    )
+    allowed = "allowed" if report["query_type_allowed"] else ("not allowed", "red")
+    line("query type", f"{_safe(report['type'])}: ", allowed)
+    line("server", f"{_safe(report['server'])}  ({_safe(report['server_reason'])})")
     res = report["residency"]
-    con.print(f"  region       {res['region']}  ({res['region_reason']})", markup=False)
-    con.print(f"  residency    {res['action']}: {res['reason']}", markup=False)
+    line("region", f"{_safe(res['region'])}  ({_safe(res['region_reason'])})")
+    line("residency", f"{_safe(res['action'])}: {_safe(res['reason'])}")
     net = report["network"]
     if not net["addresses"]:
-        con.print(f"  network      blocked: {net.get('rule')}", markup=False)
+        line("network", f"blocked: {_safe(net.get('rule'))}")
     for row in net["addresses"]:
-        verdict = "allowed" if row["allowed"] else f"blocked ({row['rule']})"
-        con.print(f"  network      {row['address']}: {verdict}", markup=False)
+        verdict = "allowed" if row["allowed"] else f"blocked ({_safe(row['rule'])})"
+        line("network", f"{_safe(row['address'])}: {verdict}")
     red = report["redaction"]
-    fields = ", ".join(red["fields"]) if red["enabled"] else "off"
-    con.print(f"  redaction    {fields}", markup=False)
-    con.print(f"  would send   {ok}")
+    fields = ", ".join(_safe(f) for f in red["fields"]) if red["enabled"] else "off"
+    line("redaction", fields)
+    line("would send", ("yes", "green") if report["would_send"] else ("no", "red"))

@@ -1,15 +1,28 @@
-"""``rdapctl profile validate|list|show|init|schema`` and ``rdapctl schema``."""
+"""``rdapctl profile validate|list|show|init|schema`` and ``rdapctl schema``.
+
+Profiles files hold free text (display names, purposes, URLs). ``profile list`` passes
+each value through :func:`rdapctl.termtext.visible` and gives rich ``Text`` cells only;
+``profile show`` (TOML) writes every invisible or controlling character as a TOML
+``\\uXXXX`` escape, so the document stays loadable and means the same. JSON output is
+escaped by the encoder.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from importlib import resources
 from pathlib import Path
 
 from rdapctl.cli.context import make_runtime
 from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.errors import ConfigError, ExitCode, UsageError
+from rdapctl.termtext import visible
+
+# As rdapctl.termtext: controls, format characters (bidi, zero-width, tags), surrogates
+# and line/paragraph separators.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def validate(files: list[Path], *, fmt: str, strict: bool, profiles: Path | None) -> int:
@@ -31,6 +44,8 @@ def validate(files: list[Path], *, fmt: str, strict: bool, profiles: Path | None
     for path in files:
         findings.extend(validate_file(path, strict=strict))
     text = format_findings(findings, fmt)  # type: ignore[arg-type]
+    if fmt == "text":
+        text = visible(text)  # findings quote values of the file
     if text:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return int(ExitCode.CONFIG) if has_errors(findings) else 0
@@ -65,12 +80,14 @@ def list_tenants(*, profiles: Path | None, fmt: str | None) -> int:
         print_json({"profiles": str(loaded.path) if loaded.path else None, "tenants": rows})
         return 0
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("tenant", "display name", "isolation", "residency")
     for row in rows:
         mark = " (default)" if row["default"] else ""
         residency = ", ".join(row["data_residency"]) or "any"
-        table.add_row(row["tenant"] + mark, row["display_name"] or "", row["isolation"], residency)
+        cells = (row["tenant"] + mark, row["display_name"] or "", row["isolation"], residency)
+        table.add_row(*(Text(visible(str(cell), one_line=True)) for cell in cells))
     console().print(table)
     return 0
 
@@ -83,8 +100,28 @@ def show(name: str | None, *, profiles: Path | None, fmt: str) -> int:
     runtime, loaded = _load(profiles, "profile show")
     tenant = select_tenant(loaded, name, runtime.env)
     text = render_tenant(tenant, fmt)  # type: ignore[arg-type]
+    if fmt == "toml":
+        text = _toml_visible(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _toml_visible(text: str) -> str:
+    """``text`` with every hidden character (see _HIDDEN) other than newline and tab
+    written as a ``\\uXXXX`` escape. The TOML writer leaves bidi, zero-width and C1
+    characters raw inside strings; escaped, they mean the same to a TOML reader and a
+    terminal shows them instead of obeying them."""
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        if ch in "\n\t" or ch.isprintable() or unicodedata.category(ch) not in _HIDDEN:
+            out.append(ch)
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out)
 
 
 def init(path: Path | None, *, tenant: str, force: bool) -> int:

@@ -7,9 +7,13 @@ the caller passes in.
 Must not: fetch, cache, redact or decide policy (it only shows what the envelope says);
 import httpx, cryptography or diskcache; keep any state between calls; raise on any
 shape of server data. Every server-provided string is stripped of control characters
-and only ever reaches rich inside ``Text`` objects (built with ``rich.markup.escape``
-semantics: never parsed as markup or emoji), so a server cannot style, hide or move
-the terminal's output.
+(other invisible characters are written as escapes by ``rdapctl.termtext.visible``) and
+only ever reaches rich inside ``Text`` objects (never parsed as markup or emoji), so a
+server cannot style, hide or move the terminal's output.
+
+The view is linear in the size of the answer: lists are de-duplicated with dicts, and
+every list shows its first items and then "… and N more" (entities count against one
+budget at every depth), so 100,000 statuses or entities print a screenful, not a scroll.
 """
 
 from __future__ import annotations
@@ -17,34 +21,51 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from rdapctl.termtext import visible
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from rich.console import Console
 
-# Limits that keep a lookup to roughly one screen.
-MAX_STR = 300
-MAX_SEARCH_ROWS = 50
+# Limits that keep a lookup to roughly one screen; each cut list ends "… and N more".
+MAX_STR = 300  # characters of one value
+MAX_SEARCH_ROWS = 50  # search results, history records
 MAX_LINKS = 8
-MAX_NOTICES = 6
+MAX_NOTICES = 6  # notices, and remarks, each
+MAX_NOTICE_LINES = 3  # description lines of one notice or remark (or error object)
 MAX_NOTICE_CHARS = 220
 MAX_EVENTS = 10
-MAX_ENTITIES = 8
+MAX_ENTITIES = 8  # entities shown at one level (under one parent)
+MAX_ENTITY_TOTAL = 30  # entities shown in all, at every depth together
 MAX_ENTITY_DEPTH = 3
 MAX_NAMESERVERS = 13
 MAX_REDACTION_NAMES = 10
-MAX_KEYS = 20
+MAX_KEYS = 20  # member names of an unknown object
+MAX_STATUSES = 20
+MAX_CIDRS = 8
+MAX_ADDRESSES = 8  # IP addresses of a nameserver (4 inside a domain's nameserver line)
+MAX_CARD_VALUES = 3  # values of one jCard property (emails, phones, …) of one entity
+MAX_ROLES = 8  # roles of one entity
+MAX_ITEMS = 20  # any other list (parts of a name, address lines, policy fields, …)
+MAX_RESPONSE_ITEMS = 3  # objects of a response that is a list
+# A value longer than this many times MAX_STR is cut before it is cleaned: the view
+# never scans (or makes visible) a megabyte string only to show 300 characters of it.
+_SCAN_FACTOR = 4
 
 # C0, DEL, C1, and the bidi embedding/override/isolate marks that can visually reorder
 # a terminal line (a server string must not be able to disguise what follows it).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_WHITESPACE_CONTROL = re.compile("[\t\n\r\v\f]+")
+# Line breaks of every kind (including U+2028/U+2029) become one space: a value stays
+# on its line.
+_WHITESPACE_CONTROL = re.compile("[\t\n\r\v\f\u2028\u2029]+")
 
 _REDACTED_STYLE = "dim italic"
 _LABEL_STYLE = "bold"
@@ -54,8 +75,13 @@ _LABEL_STYLE = "bold"
 
 
 def _clean(s: str, limit: int = MAX_STR) -> str:
-    s = _CONTROL.sub("", _WHITESPACE_CONTROL.sub(" ", s)).strip()
-    if len(s) > limit:
+    """``s`` on one line, without controls or bidi overrides, other invisible characters
+    written as escapes, and at most ``limit`` characters (an ellipsis marks a cut)."""
+    cut = len(s) > limit * _SCAN_FACTOR
+    if cut:
+        s = s[: limit * _SCAN_FACTOR]
+    s = visible(_CONTROL.sub("", _WHITESPACE_CONTROL.sub(" ", s)).strip(), one_line=True)
+    if cut or len(s) > limit:
         s = s[: limit - 1].rstrip() + "…"
     return s
 
@@ -67,7 +93,10 @@ def _str(x: Any, limit: int = MAX_STR) -> str:
     if isinstance(x, bool):
         return "true" if x else "false"
     if isinstance(x, int | float):
-        return str(x)
+        try:
+            return str(x)
+        except ValueError:  # an int of more than 4,300 digits
+            return "(number too long)"
     return ""
 
 
@@ -105,13 +134,17 @@ def _strs(x: Any) -> list[str]:
     return _flat(_list(x))
 
 
-def _join(items: Iterable[str], sep: str = ", ", limit: int | None = None) -> str:
-    seen: list[str] = []
-    for item in items:
-        if item and item not in seen:
-            seen.append(item)
-    if limit is not None and len(seen) > limit:
-        return sep.join(seen[:limit]) + f"{sep}… {len(seen) - limit} more"
+def _more_text(n: int, what: str = "") -> str:
+    """The tail of every cut list: "… and 1,234 more", then ``what`` if given."""
+    return f"… and {n:,} more" + (f" {what}" if what else "")
+
+
+def _join(items: Iterable[str], sep: str = ", ", limit: int = MAX_ITEMS) -> str:
+    """The distinct non-empty items in order, at most ``limit`` of them, then how many
+    more there are (de-duplicated with a dict: linear however long the list)."""
+    seen = dict.fromkeys(item for item in items if item)
+    if len(seen) > limit:
+        return sep.join(islice(seen, limit)) + sep + _more_text(len(seen) - limit)
     return sep.join(seen)
 
 
@@ -184,11 +217,10 @@ def _params(p: list[Any]) -> dict[str, Any]:
 def _adr_text(p: list[Any]) -> str:
     params = _params(p)
     label = params.get("label")
-    text = (
-        _join((_clean(line) for line in label.splitlines()), ", ")
-        if isinstance(label, str)
-        else _join(_flat(p[3:]))
-    )
+    if isinstance(label, str):
+        text = _join((_clean(line) for line in label.splitlines()), ", ")
+    else:
+        text = _join(_flat(p[3:]))
     cc = _str(params.get("cc"))
     if cc and cc not in text:
         text = _join([text, cc])
@@ -197,17 +229,18 @@ def _adr_text(p: list[Any]) -> str:
 
 @dataclass
 class _Card:
-    """Contact fields of one entity; a field present with only empty values maps to []."""
+    """Contact fields of one entity, each an insertion-ordered set of its values; a field
+    present with only empty values maps to an empty one."""
 
-    fields: dict[str, list[str]] = field(default_factory=dict)
+    fields: dict[str, dict[str, None]] = field(default_factory=dict)
 
     def add(self, name: str, value: str) -> None:
-        values = self.fields.setdefault(name, [])
-        if value and value not in values:
-            values.append(value)
+        values = self.fields.setdefault(name, {})
+        if value:
+            values[value] = None
 
     def get(self, name: str) -> list[str]:
-        return self.fields.get(name, [])
+        return list(self.fields.get(name, ()))
 
     def present_but_empty(self, name: str) -> bool:
         return name in self.fields and not self.fields[name]
@@ -287,10 +320,11 @@ def _role_of(word: str) -> str:
 
 @dataclass
 class _Redactions:
-    """What a response says was redacted, indexed so entity views can mark fields."""
+    """What a response says was redacted, indexed so entity views can mark fields.
+    The name lists are insertion-ordered sets (dicts): thousands of entries stay linear."""
 
-    server_names: list[str] = field(default_factory=list)
-    rdapctl_names: list[str] = field(default_factory=list)
+    server_names: dict[str, None] = field(default_factory=dict)
+    rdapctl_names: dict[str, None] = field(default_factory=dict)
     by_path: set[tuple[str, str]] = field(default_factory=set)
     by_role: set[tuple[str, str]] = field(default_factory=set)
     any_role: set[str] = field(default_factory=set)
@@ -313,7 +347,9 @@ class _Redactions:
 
 
 def _redactions(resp: dict[str, Any]) -> _Redactions:
+    """Index the RFC 9537 ``redacted`` entries (each distinct label and path once)."""
     out = _Redactions()
+    indexed: set[tuple[str, str]] = set()
     for entry in _dicts(resp.get("redacted")):
         name = _dict(entry.get("name"))
         label = _first(name, "type", "description") or _str(entry.get("name"))
@@ -324,40 +360,46 @@ def _redactions(resp: dict[str, Any]) -> _Redactions:
         path = _first(entry, "prePath", "postPath", "replacementPath", "path")
         if label:
             names = out.rdapctl_names if "rdapctl" in reason_text.lower() else out.server_names
-            if label not in names:
-                names.append(label)
-
-        fld = ""
-        for quoted in _PATH_QUOTED.findall(path):
-            fld = _PATH_FIELDS.get(quoted.lower(), fld)
-        if not fld and re.search(r"\.handle\b", path):
-            fld = "handle"
-        if not fld:
-            for pattern, candidate in _NAME_FIELDS:
-                if pattern.search(label):
-                    fld = candidate
-                    break
-        if not fld:
-            continue
-
-        exact = _ENTITY_PATH.match(path)
-        if exact:
-            out.by_path.add(("$" + exact.group(1), fld))
-            continue
-        role_match = _PATH_ROLE.search(path)
-        role = _role_of(role_match.group(1)) if role_match else ""
-        if not role:
-            for word in re.findall(r"[A-Za-z]+", label):
-                if word.lower() in _ROLE_WORDS:
-                    role = _role_of(word)
-                    break
-        if role:
-            out.by_role.add((role, fld))
-        elif fld == "handle":
-            out.top.add("handle")
-        else:
-            out.any_role.add(fld)
+            names[label] = None
+        if (label, path) not in indexed:
+            indexed.add((label, path))
+            _index_redaction(out, label, path)
     return out
+
+
+_HANDLE_PATH = re.compile(r"\.handle\b")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _index_redaction(out: _Redactions, label: str, path: str) -> None:
+    """Record which field of which entity (by path, by role, or any) one entry names."""
+    fld = ""
+    for quoted in _PATH_QUOTED.findall(path):
+        fld = _PATH_FIELDS.get(quoted.lower(), fld)
+    if not fld and _HANDLE_PATH.search(path):
+        fld = "handle"
+    if not fld:
+        fld = next((name for pattern, name in _NAME_FIELDS if pattern.search(label)), "")
+    if not fld:
+        return
+
+    exact = _ENTITY_PATH.match(path)
+    if exact:
+        out.by_path.add(("$" + exact.group(1), fld))
+        return
+    role_match = _PATH_ROLE.search(path)
+    role = _role_of(role_match.group(1)) if role_match else ""
+    if not role:
+        for word in _WORD.findall(label):
+            if word.lower() in _ROLE_WORDS:
+                role = _role_of(word)
+                break
+    if role:
+        out.by_role.add((role, fld))
+    elif fld == "handle":
+        out.top.add("handle")
+    else:
+        out.any_role.add(fld)
 
 
 # --- small layout helpers ------------------------------------------------------------
@@ -385,14 +427,14 @@ def _line(console: Console, text: Text, indent: int = 2) -> None:
 
 def _more(console: Console, n: int, what: str, indent: int = 2) -> None:
     if n > 0:
-        _line(console, Text(f"… {n} more {what}", style="dim"), indent)
+        _line(console, Text(_more_text(n, what), style="dim"), indent)
 
 
 # --- sections shared by every object class -------------------------------------------
 
 
 def _status_text(obj: dict[str, Any]) -> str:
-    return _join(_strs(obj.get("status")))
+    return _join(_strs(obj.get("status")), limit=MAX_STATUSES)
 
 
 def _events(console: Console, obj: dict[str, Any]) -> None:
@@ -426,25 +468,28 @@ def _notices(console: Console, obj: dict[str, Any], key: str, title: str) -> Non
         if head:
             text.append(head, style=_LABEL_STYLE)
         if lines:
-            body = " ".join(lines[:3])
-            if len(lines) > 3 or len(body) > MAX_NOTICE_CHARS:
+            body = " ".join(lines[:MAX_NOTICE_LINES])
+            if len(body) > MAX_NOTICE_CHARS:
                 body = body[:MAX_NOTICE_CHARS].rstrip() + " …"
             text.append((": " if head else "") + body)
+            if len(lines) > MAX_NOTICE_LINES:
+                more = _more_text(len(lines) - MAX_NOTICE_LINES, "lines")
+                text.append(f" ({more})", style="dim")
         if text.plain:
             _line(console, text)
     _more(console, len(items) - MAX_NOTICES, title.lower())
 
 
 def _links(console: Console, obj: dict[str, Any]) -> None:
-    seen: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}  # href -> rel of its first link
     for link in _dicts(obj.get("links")):
         href = _first(link, "href", "value")
-        if href and href not in (h for _, h in seen):
-            seen.append((_str(link.get("rel")) or "link", href))
+        if href and href not in seen:
+            seen[href] = _str(link.get("rel")) or "link"
     if not seen:
         return
     _heading(console, "Links")
-    for rel, href in seen[:MAX_LINKS]:
+    for href, rel in islice(seen.items(), MAX_LINKS):
         _line(console, Text.assemble((rel, _LABEL_STYLE), " → ", href))
     _more(console, len(seen) - MAX_LINKS, "links")
 
@@ -472,12 +517,45 @@ def _entity_name(entity: dict[str, Any]) -> str:
     return (card.get("name") or card.get("org") or [_str(entity.get("handle"))])[0]
 
 
+@dataclass
+class _EntityBudget:
+    """How many more entity blocks the view may print, at every depth together: a server
+    can send 100,000 entities each nesting more, and the view stays a screenful."""
+
+    left: int = MAX_ENTITY_TOTAL
+
+
+def _entity_list(
+    console: Console,
+    entities: list[Any],
+    path: str,
+    depth: int,
+    red: _Redactions,
+    budget: _EntityBudget,
+) -> None:
+    """The first entities of one level (at most MAX_ENTITIES, and what the budget
+    allows), then how many more this level holds."""
+    indent = 2 + 4 * depth
+    shown = 0
+    for i, entity in enumerate(entities):
+        if shown >= MAX_ENTITIES or budget.left <= 0:
+            break
+        shown += 1
+        budget.left -= 1
+        if isinstance(entity, dict):
+            _entity(console, entity, f"{path}[{i}]", depth, red, budget)
+        else:
+            _line(console, Text(_str(entity) or "(malformed entity)", style="dim"), indent)
+    _more(console, len(entities) - shown, "entities", indent)
+
+
 def _entity(
     console: Console,
     entity: dict[str, Any],
     path: str,
     depth: int,
     red: _Redactions,
+    budget: _EntityBudget,
 ) -> None:
     indent = 2 + 4 * depth
     roles = _strs(entity.get("roles"))
@@ -485,7 +563,7 @@ def _entity(
     card = _card(entity.get("vcardArray"))
 
     head = Text("• ")
-    head.append(_join(roles) or "entity", style=_LABEL_STYLE)
+    head.append(_join(roles, limit=MAX_ROLES) or "entity", style=_LABEL_STYLE)
     handle = _str(entity.get("handle"))
     if handle:
         head.append(f"  {handle}", style="dim")
@@ -499,7 +577,7 @@ def _entity(
     def part(label: str, name: str) -> Text | None:
         values = card.get(name)
         if values:
-            text = Text.assemble(f"{label}: ", _join(values, limit=3))
+            text = Text.assemble(f"{label}: ", _join(values, limit=MAX_CARD_VALUES))
             if name == "address" and is_redacted(name, False):
                 text.append(" ").append_text(_redacted())
             return text
@@ -518,13 +596,12 @@ def _entity(
         if parts:
             _line(console, Text(" · ").join(parts), indent + 2)
 
-    nested = _dicts(entity.get("entities"))
+    # Every item keeps its index: rdapctl's redaction paths name entities by position.
+    nested = _list(entity.get("entities"))
     if depth + 1 >= MAX_ENTITY_DEPTH:
         _more(console, len(nested), "nested entities", indent + 2)
         return
-    for i, child in enumerate(nested[:MAX_ENTITIES]):
-        _entity(console, child, f"{path}.entities[{i}]", depth + 1, red)
-    _more(console, len(nested) - MAX_ENTITIES, "entities", indent + 4)
+    _entity_list(console, nested, f"{path}.entities", depth + 1, red, budget)
 
 
 def _entities(console: Console, obj: dict[str, Any], red: _Redactions) -> None:
@@ -532,12 +609,7 @@ def _entities(console: Console, obj: dict[str, Any], red: _Redactions) -> None:
     if not entities:
         return
     _heading(console, "Entities")
-    for i, entity in enumerate(entities[:MAX_ENTITIES]):
-        if isinstance(entity, dict):
-            _entity(console, entity, f"$.entities[{i}]", 0, red)
-        else:
-            _line(console, Text(_str(entity) or "(malformed entity)", style="dim"))
-    _more(console, len(entities) - MAX_ENTITIES, "entities")
+    _entity_list(console, entities, "$.entities", 0, red, _EntityBudget())
 
 
 def _handle(obj: dict[str, Any], red: _Redactions) -> Text:
@@ -593,7 +665,7 @@ def _domain(console: Console, obj: dict[str, Any], red: _Redactions) -> None:
     nameservers = _list(obj.get("nameservers", obj.get("nameServers")))
     ns_lines = [_nameserver_label(ns) for ns in nameservers[:MAX_NAMESERVERS]]
     if len(nameservers) > MAX_NAMESERVERS:
-        ns_lines.append(f"… {len(nameservers) - MAX_NAMESERVERS} more")
+        ns_lines.append(_more_text(len(nameservers) - MAX_NAMESERVERS))
     _kv(
         console,
         [
@@ -616,7 +688,7 @@ def _cidrs(obj: dict[str, Any]) -> str:
         length = _str(c.get("length"))
         if prefix:
             out.append(f"{prefix}/{length}" if length else prefix)
-    return _join(out, limit=8)
+    return _join(out, limit=MAX_CIDRS)
 
 
 def _ip(console: Console, obj: dict[str, Any], red: _Redactions) -> None:
@@ -665,7 +737,7 @@ def _autnum(console: Console, obj: dict[str, Any], red: _Redactions) -> None:
 
 def _entity_view(console: Console, obj: dict[str, Any], red: _Redactions) -> None:
     _title(console, "Entity", _str(obj.get("handle")) or _entity_name(obj) or "(no handle)")
-    _entity(console, obj, "$", 0, red)
+    _entity(console, obj, "$", 0, red, _EntityBudget())
     counts = [f"{len(_list(obj.get(k)))} {k}" for k in ("networks", "autnums") if obj.get(k)]
     _kv(console, [("status", _status_text(obj)), ("related", _join(counts))])
     _events(console, obj)
@@ -682,8 +754,8 @@ def _nameserver(console: Console, obj: dict[str, Any], red: _Redactions) -> None
             ("unicode", uni if uni and uni.lower() != ldh.lower() else ""),
             ("handle", _handle(obj, red)),
             ("status", _status_text(obj)),
-            ("IPv4", _join(_strs(ips.get("v4")), limit=8)),
-            ("IPv6", _join(_strs(ips.get("v6")), limit=8)),
+            ("IPv4", _join(_strs(ips.get("v4")), limit=MAX_ADDRESSES)),
+            ("IPv6", _join(_strs(ips.get("v6")), limit=MAX_ADDRESSES)),
         ],
     )
     _events(console, obj)
@@ -699,8 +771,10 @@ def _error_object(console: Console, obj: dict[str, Any]) -> None:
     if title:
         text.append(f": {title}")
     console.print(text)
-    for line in _strs(obj.get("description"))[:3]:
+    lines = _strs(obj.get("description"))
+    for line in lines[:MAX_NOTICE_LINES]:
         _line(console, Text(line))
+    _more(console, len(lines) - MAX_NOTICE_LINES, "lines")
 
 
 def _search_row(kind: str, item: Any) -> tuple[str, str, str]:
@@ -714,7 +788,7 @@ def _search_row(kind: str, item: Any) -> tuple[str, str, str]:
     if "nameserver" in cls:
         return (_first(d, "ldhName", "unicodeName") or handle, handle, _nameserver_label(d))
     if "entity" in cls:
-        return (handle, _join(_strs(d.get("roles"))), _entity_name(d))
+        return (handle, _join(_strs(d.get("roles")), limit=MAX_ROLES), _entity_name(d))
     if "autnum" in cls:
         return (handle, f"AS{_str(d.get('startAutnum'))}-AS{_str(d.get('endAutnum'))}", "")
     if "ip" in cls or "network" in cls:
@@ -728,7 +802,8 @@ def _search(console: Console, obj: dict[str, Any], keys: list[str]) -> None:
     for key in keys:
         results = _list(obj.get(key))
         kind = key.lower()
-        _title(console, "Search results", f"{key} ({len(results)})")
+        # The member name is server text too.
+        _title(console, "Search results", f"{_clean(key, 60)} ({len(results):,})")
         table = Table(show_edge=False, pad_edge=False, box=None, header_style=_LABEL_STYLE)
         # Identity columns keep their width; long ranges and names give way first.
         table.add_column("#", no_wrap=True, justify="right", min_width=3)
@@ -745,7 +820,7 @@ def _search(console: Console, obj: dict[str, Any], keys: list[str]) -> None:
 
 def _history(console: Console, obj: dict[str, Any]) -> None:
     records = _list(obj.get("records"))
-    _title(console, "History", f"{len(records)} records")
+    _title(console, "History", f"{len(records):,} records")
     table = Table(show_edge=False, pad_edge=False, box=None, header_style=_LABEL_STYLE)
     for col in ("from", "until", "object"):
         table.add_column(col, no_wrap=True, overflow="ellipsis")
@@ -832,11 +907,11 @@ def _search_keys(obj: dict[str, Any]) -> list[str]:
 
 def _response(console: Console, resp: Any) -> None:
     if isinstance(resp, list):
-        console.print(Text(f"Response is a list of {len(resp)} items, not an RDAP object."))
-        for item in resp[:3]:
+        console.print(Text(f"Response is a list of {len(resp):,} items, not an RDAP object."))
+        for item in resp[:MAX_RESPONSE_ITEMS]:
             if isinstance(item, dict):
                 _response(console, item)
-        _more(console, len(resp) - 3, "items", 0)
+        _more(console, len(resp) - MAX_RESPONSE_ITEMS, "items", 0)
         return
     if not isinstance(resp, dict):
         shown = _str(resp)
@@ -901,7 +976,7 @@ def _header(console: Console, env: dict[str, Any]) -> None:
     count = policy.get("redacted_count")
     if fields or (isinstance(count, int) and not isinstance(count, bool) and count > 0):
         n = count if isinstance(count, int) and not isinstance(count, bool) else len(fields)
-        parts.append(f"redacted {n} field(s)" + (f" ({_join(fields)})" if fields else ""))
+        parts.append(f"redacted {n:,} field(s)" + (f" ({_join(fields)})" if fields else ""))
     residency = _dict(policy.get("residency"))
     if residency:
         region, action = _str(residency.get("region")), _str(residency.get("action"))
