@@ -33,9 +33,9 @@ from rdapctl.http import (
     ACCEPT,
     USER_AGENT,
     RawAnswer,
+    RetryableError,
     RetryingGetter,
     Target,
-    _RetryableError,
     describe,
     timed_out,
     too_large,
@@ -85,6 +85,14 @@ class StdlibHttpClient(RetryingGetter):
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, **kwargs)
+        if policy.ca_bundle:
+            # A broken tenant CA bundle is a configuration error: report it now, as the
+            # proxied path does, not only when an https server is first asked.
+            from rdapctl.connect import load_cas
+
+            load_cas(
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
+            )
         self._env = env
         self._resolver = resolver
         self._connect_timeout = connect_timeout
@@ -114,7 +122,7 @@ class StdlibHttpClient(RetryingGetter):
         try:
             addresses = resolve_checked(host, port, self._policy, self._resolver or system_resolver)
         except ResolveError as exc:
-            raise _RetryableError(
+            raise RetryableError(
                 UpstreamError(f"could not reach {host}: {exc}", code="network_error")
             ) from None
         last: OSError | None = None
@@ -125,14 +133,18 @@ class StdlibHttpClient(RetryingGetter):
             except OSError as exc:
                 last = exc
                 continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if scheme == "https":
-                sock.settimeout(self._left(deadline, host))
-                sock = self._start_tls(sock, host)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if scheme == "https":
+                    sock.settimeout(self._left(deadline, host))
+                    sock = self._start_tls(sock, host)
+            except BaseException:
+                sock.close()  # never leave a connected socket behind an error
+                raise
             return sock
         if isinstance(last, TimeoutError):
             raise timed_out(host, self._connect_timeout, "connecting to")
-        raise _RetryableError(
+        raise RetryableError(
             UpstreamError(f"could not reach {host}: {describe(last)}", code="network_error")
         )
 
@@ -153,7 +165,7 @@ class StdlibHttpClient(RetryingGetter):
             ) from None
         except OSError as exc:
             sock.close()
-            raise _RetryableError(
+            raise RetryableError(
                 UpstreamError(f"could not reach {host}: {describe(exc)}", code="network_error")
             ) from None
         try:
@@ -197,7 +209,7 @@ class StdlibHttpClient(RetryingGetter):
             except (Disconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 if not reused:
-                    raise _RetryableError(
+                    raise RetryableError(
                         UpstreamError(
                             f"could not reach {target.host}: {describe(exc)}",
                             code="network_error",
@@ -217,6 +229,7 @@ class StdlibHttpClient(RetryingGetter):
             raise UpstreamError(f"cannot request {target.host}: {exc}", code="bad_url") from None
         try:
             sock.settimeout(self._left(deadline, target.host, "waiting for"))
+            self._note_sent()
             sock.sendall(data)
             resp = reader.response(limit, deadline=deadline)
         except BodyTooLarge:
@@ -232,11 +245,18 @@ class StdlibHttpClient(RetryingGetter):
             raise
         except (ProtocolError, OSError) as exc:
             conn.close()
-            raise _RetryableError(
+            raise RetryableError(
                 UpstreamError(
                     f"could not reach {target.host}: {describe(exc)}", code="network_error"
                 )
             ) from None
         if not resp.keep_alive:
             conn.close()
+        if resp.status < 200:  # a 101 nobody asked for: the connection is not HTTP now
+            raise RetryableError(
+                UpstreamError(
+                    f"could not reach {target.host}: an unexpected HTTP {resp.status}",
+                    code="network_error",
+                )
+            )
         return RawAnswer(resp.status, resp.headers, resp.body)

@@ -30,7 +30,7 @@ from urllib.parse import urljoin, urlsplit
 from rdapctl import __version__
 from rdapctl.errors import NetworkGuardError, RateLimitedError, RdapctlError, UpstreamError
 from rdapctl.hostnames import host_of, to_a_labels
-from rdapctl.netguard import NetworkPolicy, check_target
+from rdapctl.netguard import NetworkPolicy, check_addresses, check_target
 from rdapctl.rdapbody import BodyError, check_media_type, decode_content, parse_json_object
 from rdapctl.records import factory, mutable_record, record
 
@@ -166,9 +166,13 @@ def request_target(url: str, policy: NetworkPolicy) -> Target:
     port = parts.port  # ValueError: a port that is not a number in range
     raw_host = parts.hostname or ""
     target = check_target(parts.scheme, raw_host, port, "@" in parts.netloc, policy)
+    if target.address is None and "[" in parts.netloc.rpartition("@")[2]:
+        raise ValueError("the URL's host is a bracketed literal that is not IPv6")
     if target.address is not None:
         if "%" in raw_host:
             raise ValueError("IPv6 zone identifiers are not allowed in URLs")
+        # Refused here, before any gate or budget: no state is made for such a host.
+        check_addresses(raw_host, [target.address], policy)
         host = str(target.address)
         shown = f"[{host}]" if target.address.version == 6 else host
     else:
@@ -176,18 +180,63 @@ def request_target(url: str, policy: NetworkPolicy) -> Target:
         shown = host
     default = 443 if target.scheme == "https" else 80
     header_host = shown if target.port == default else f"{shown}:{target.port}"
-    path = parts.path or "/"
+    path = _percent_encoded(_without_dot_segments(parts.path or "/"), _PATH_KEEP)
     if parts.query:
-        path += "?" + parts.query
+        path += "?" + _percent_encoded(parts.query, _QUERY_KEEP)
     wire_url = f"{target.scheme}://{header_host}{path}"
     return Target(wire_url, target.scheme, host, target.port, path, header_host)
 
 
+# What a path or a query may carry as it is (the WHATWG percent-encode sets, which
+# httpx applies too): everything else is sent percent-encoded as UTF-8.
+_PATH_KEEP = "".join(chr(i) for i in range(0x21, 0x7F) if chr(i) not in '"#<>?`{}')
+_QUERY_KEEP = "".join(chr(i) for i in range(0x21, 0x7F) if chr(i) not in '"#<>')
+
+
+def _percent_encoded(text: str, keep: str) -> str:
+    if not text.strip(keep):  # the usual case: nothing to encode
+        return text
+    return "".join(
+        ch if ch in keep else "".join(f"%{b:02X}" for b in ch.encode("utf-8")) for ch in text
+    )
+
+
+def _without_dot_segments(path: str) -> str:
+    """``path`` with "." and ".." segments resolved (RFC 3986 section 5.2.4)."""
+    if "." not in path:
+        return path
+    segments = path.split("/")
+    if "." not in segments and ".." not in segments:
+        return path
+    out: list[str] = []
+    for segment in segments:
+        if segment == ".":
+            continue
+        if segment == "..":
+            if out and out != [""]:
+                out.pop()
+            continue
+        out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")  # "/a/.." names the folder "/"
+    return "/".join(out) or "/"
+
+
 def _host_name(host: str) -> str:
+    """``host`` as DNS takes it (A-labels); ValueError when it is no valid host name."""
     name = to_a_labels(host)  # ValueError when it has no A-label form
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
     if len(name) > 254 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueError("the URL's host is not a valid host name")
+    if "xn--" in name:
+        import idna
+
+        for label in labels:
+            if label.startswith("xn--"):
+                try:
+                    idna.decode(label)
+                except (idna.IDNAError, UnicodeError):
+                    raise ValueError(f"the host label {label!r} is not a valid A-label") from None
     return name
 
 
@@ -220,7 +269,7 @@ def resolve_location(current: str, location: str) -> str:
 class RetryingGetter:
     """The rules every RDAP GET follows, whatever carries it (see the module docstring).
     Subclasses supply ``_exchange``: one request to a checked target, no redirects
-    followed, raising ``_RetryableError`` for a connection that may work next time."""
+    followed, raising ``RetryableError`` for a connection that may work next time."""
 
     def __init__(
         self,
@@ -245,6 +294,9 @@ class RetryingGetter:
         # request_target is pure in the URL and this client's policy: a batch asks the
         # same few servers thousands of times. Only passing targets are kept.
         self._targets: dict[str, Target] = {}
+        # The budget of the request in progress, and whether it was counted yet.
+        self._sending: RequestBudget | None = None
+        self._counted = False
 
     def close(self) -> None:
         pass
@@ -274,7 +326,7 @@ class RetryingGetter:
             attempt += 1
             try:
                 response, raw = self._follow(url, headers or {}, budget, check_hop)
-            except _RetryableError as exc:
+            except RetryableError as exc:
                 if attempt > self.retry.max_retries:
                     raise exc.final from None
                 self._pause(self._backoff(attempt), budget, exc.final)
@@ -380,7 +432,7 @@ class RetryingGetter:
                     if left <= 0:
                         raise _deadline_error(budget, url)
                     deadline = min(deadline, now + left)
-                budget.sent += 1
+            self._sending, self._counted = budget, False
             try:
                 return self._exchange(target, headers, deadline)
             except UpstreamError as exc:
@@ -388,8 +440,18 @@ class RetryingGetter:
                     raise _deadline_error(budget, url) from None
                 raise
         finally:
+            self._sending = None
             if release is not None:
                 release()
+
+    def _note_sent(self) -> None:
+        """The request in progress is being written to a server: count it (once) in its
+        lookup's budget. Attempts that never reached a server (no connection, a guard
+        refusal of the address) are not requests the server saw."""
+        if not self._counted:
+            self._counted = True
+            if self._sending is not None:
+                self._sending.sent += 1
 
     def _check_not_blocked(self, url: str, budget: RequestBudget | None) -> None:
         """A host that asked (by Retry-After) to be left alone for longer than this
@@ -477,7 +539,10 @@ class RetryingGetter:
         return error.with_answer(response.url, response.status, self._error_body(raw))
 
 
-class _RetryableError(Exception):
+class RetryableError(Exception):
+    """A failure that may pass on another attempt (a connection that failed); the
+    getter retries it within the tenant's patience, then raises ``final``."""
+
     def __init__(self, final: UpstreamError) -> None:
         super().__init__(final.message)
         self.final = final

@@ -4,8 +4,9 @@
 cost more CPU than the rest of a batch lookup's HTTP work together; RDAP needs only
 a status, a few headers and a bounded body, so this reads exactly that:
 
-- the status line (``HTTP/1.x``; at most ``MAX_INTERIM`` interim 1xx responses are
-  skipped, ``101`` is final) and the header block (at most ``MAX_HEAD_BYTES``; names
+- the status line (``HTTP/x.y``, as h11: versions below 1.1 read as HTTP/1.0; interim
+  1xx responses skipped, however many (the caller's deadline bounds them), ``101``
+  final) and the header block (at most ``MAX_HEAD_BYTES``; names
   must be tokens and are lower-cased, repeated headers joined with ", ", obsolete
   line folding unfolded; bare LF line ends accepted, a bare CR, NUL, VT or FF refused);
 - the body framed by ``Transfer-Encoding: chunked``, ``Content-Length`` or the end
@@ -40,13 +41,12 @@ from collections.abc import Callable, Mapping
 from rdapctl.records import record
 
 MAX_HEAD_BYTES = 64 * 1024  # one header block: the head, or the trailer fields
-MAX_INTERIM = 16  # interim 1xx responses skipped before the final one
 _RECV = 256 * 1024
 _NO_BODY = frozenset({204, 304})
 _LENGTH_DIGITS = 20  # as h11 (and int() raises ValueError past 4300 digits)
 # The blank line that ends a header block (CRLF or bare LF line ends, as h11).
 _BLANK = re.compile(rb"\n\r?\n")
-_STATUS = re.compile(r"HTTP/1\.([0-9]) ([0-9]{3})(?: .*)?")
+_STATUS = re.compile(r"HTTP/([0-9]\.[0-9]) ([0-9]{3})(?: .*)?")
 _NAME_CHARS = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 _FIELD_NAME = re.compile(_NAME_CHARS + ":")
 # A line that is not plainly "name:..." (a bad one, or an obsolete fold).
@@ -147,21 +147,18 @@ class Reader:
                 sock.settimeout(self._timeout)
 
     def _response(self, limit: int, head_only: bool) -> Response:
-        """The final response after at most MAX_INTERIM interim ones, body framed."""
-        interim = 0
+        """The final response after any interim ones, body framed."""
+        first = True
         while True:
-            status, http10, headers, length = self._head(interim == 0)
+            status, http10, headers, length = self._head(first)
+            first = False
             if status >= 200 or status == 101:
                 break
-            interim += 1
-            if interim > MAX_INTERIM:
-                raise ProtocolError(f"more than {MAX_INTERIM} interim responses")
         chunked = "transfer-encoding" in headers  # _head let only "chunked" through
-        if chunked and http10:
-            # RFC 9112 6.1: such framing is faulty (an HTTP/1.0 peer cannot chunk).
-            raise ProtocolError("an HTTP/1.0 response with Transfer-Encoding")
-        # HTTP/1.0 keep-alive is optional (RFC 9112 9.3) and we never ask for it;
-        # both framings at once may be smuggling (RFC 9112 6.3): never reuse those.
+        # An HTTP/1.0 answer that chunks is read as chunked, as h11 does, and never
+        # reused (RFC 9112 6.1: its framing is faulty). HTTP/1.0 keep-alive is optional
+        # (RFC 9112 9.3) and we never ask for it; both framings at once may be
+        # smuggling (RFC 9112 6.3): never reuse those.
         keep_alive = not http10 and not (chunked and length is not None)
         if keep_alive:
             keep_alive = not _closes(headers.get("connection"))
@@ -227,7 +224,7 @@ class Reader:
         if line is None or line[2] < "100":
             raise ProtocolError(f"bad status line {lines[0][:60] if lines else ''!r}")
         headers = _fields(lines, 1, text, text.find("\n"))
-        return int(line[2]), line[1] == "0", headers, _framing(headers)
+        return int(line[2]), line[1] < "1.1", headers, _framing(headers)
 
     def _sized(self, length: int, limit: int) -> bytes:
         """Exactly ``length`` bytes (a body, or one chunk's data)."""

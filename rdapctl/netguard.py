@@ -308,7 +308,9 @@ def _allowed_by(addr: IPAddress, policy: NetworkPolicy) -> str | None:
         plain = IPv6Address(addr.packed)
         candidates = [plain]
         embedded = embedded_ipv4(plain)
-        if embedded is not None:
+        # Only a mapped (or translated) address reaches its IPv4 address when dialled;
+        # an IPv4-compatible, NAT64 or 6to4 one is another host.
+        if embedded is not None and embedded[1] in ("IPv4-mapped", "IPv4-translated"):
             candidates.append(embedded[0])
     for net in policy.allowed_networks:
         for cand in candidates:

@@ -89,7 +89,7 @@ def _inflate(body: bytes, coding: str, limit: int) -> bytes:
     size = 0
     data = body
     try:
-        while data:
+        while True:
             out = inflater.decompress(data, _INFLATE_STEP)
             size += len(out)
             if size > limit:
@@ -99,7 +99,7 @@ def _inflate(body: bytes, coding: str, limit: int) -> bytes:
                 )
             parts.append(out)
             data = inflater.unconsumed_tail
-            if inflater.eof:
+            if inflater.eof or not (data or out):  # done, or no input and no progress
                 break
     except zlib.error:
         raise BodyError("bad_content_encoding", f"the {coding} body is corrupt") from None

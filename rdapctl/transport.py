@@ -52,9 +52,9 @@ from rdapctl.http import (
     ACCEPT,
     USER_AGENT,
     RawAnswer,
+    RetryableError,
     RetryingGetter,
     Target,
-    _RetryableError,
     describe,
     timed_out,
     too_large,
@@ -83,6 +83,8 @@ class Deadline:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.at: float | None = None
         self._clock = clock
+        # Called when request bytes are written (the client counts requests sent).
+        self.on_write: Callable[[], None] | None = None
 
     def clamp(self, timeout: float | None, expired: type[Exception]) -> float | None:
         """``timeout`` cut to the time left; ``expired`` is raised when none is left."""
@@ -109,7 +111,10 @@ class _GuardedStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, self._deadline.clamp(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, self._deadline.clamp(timeout, httpcore.WriteTimeout))
+        timeout = self._deadline.clamp(timeout, httpcore.WriteTimeout)
+        if self._deadline.on_write is not None:
+            self._deadline.on_write()
+        self._inner.write(buffer, timeout)
 
     def close(self) -> None:
         self._inner.close()
@@ -326,21 +331,22 @@ class GuardedTransport(httpx.BaseTransport):
         # Proxy URLs may hold credentials: show only which schemes are proxied.
         return f"<GuardedTransport proxied={sorted(self._proxied)}>"
 
-    def _route(self, url: httpx.URL) -> httpx.HTTPTransport | None:
-        proxied = self._proxied.get(url.scheme)
-        if proxied is None or self._proxy_config.bypass(url.host):
+    def _route(self, scheme: str, host: str) -> httpx.HTTPTransport | None:
+        proxied = self._proxied.get(scheme)
+        if proxied is None or self._proxy_config.bypass(host):
             return None
         return proxied
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        target = check_target(url.scheme, url.host, url.port, bool(url.userinfo), self._policy)
-        proxied = self._route(url)
+        # raw_host is the ASCII (A-label) form, what a resolver expects; url.host would
+        # decode "xn--" labels and raise on one that is not valid IDNA.
+        host = url.raw_host.decode("ascii")
+        target = check_target(url.scheme, host, url.port, bool(url.userinfo), self._policy)
+        proxied = self._route(url.scheme, host)
         if proxied is None:
             return self._direct.handle_request(request)
         try:
-            # raw_host is the IDNA (ASCII) form, what a resolver expects.
-            host = url.raw_host.decode("ascii")
             resolve_checked(host, target.port, self._policy, self._resolver)
         except httpcore.ConnectError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
@@ -418,8 +424,16 @@ def build_transport(
 
 
 class RdapHttpClient(RetryingGetter):
-    """GET RDAP JSON through httpx and the guarded transport (the proxied path). Not
-    thread-safe; one per thread."""
+    """GET RDAP JSON through the guarded httpx transport (the proxied path). Not
+    thread-safe; one per thread.
+
+    Requests go to the transport itself, not through ``httpx.Client``: the client
+    would read every redirect's ``Location`` by its own URL rules, while redirects,
+    like everything else a server sends, are read by ``RetryingGetter`` for both paths.
+    Every request says ``Connection: close``: a connection to a forwarding proxy is
+    shared by origins, and bytes one origin sent past its answer must never be read as
+    another's answer.
+    """
 
     def __init__(
         self,
@@ -432,64 +446,75 @@ class RdapHttpClient(RetryingGetter):
     ) -> None:
         super().__init__(policy, **kwargs)
         self._deadline = Deadline(self._monotonic)
-        transport = build_transport(
+        self._deadline.on_write = self._note_sent
+        # Proxies and CA bundles come from the environment the runtime was given.
+        self._transport = build_transport(
             policy,
             env=env,
             resolver=resolver,
             connect_timeout=connect_timeout,
             deadline=self._deadline,
         )
-        self._client = httpx.Client(
-            transport=transport,
-            # Proxies and CA bundles come from the transport, built from the
-            # environment the runtime was given, so the guard sees every hop.
-            trust_env=False,
-            # Redirects are followed by RetryingGetter, hop by hop, like the direct path.
-            follow_redirects=False,
-            timeout=httpx.Timeout(self.timeout_s),
-            # Bodies are read raw and inflated within the size limit by RetryingGetter.
-            headers={"Accept": ACCEPT, "User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-        )
+        self._timeouts = httpx.Timeout(self.timeout_s).as_dict()
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
     def _exchange(self, target: Target, headers: Mapping[str, str], deadline: float) -> RawAnswer:
         self._deadline.at = deadline
         try:
-            with self._client.stream("GET", target.url, headers=dict(headers)) as resp:
-                body = self._read_raw(resp, target.url)
+            request = httpx.Request(
+                "GET",
+                target.url,
+                headers={
+                    "Accept": ACCEPT,
+                    "User-Agent": USER_AGENT,
+                    # Bodies are read raw and inflated within the size limit by the getter.
+                    "Accept-Encoding": "identity",
+                    "Connection": "close",
+                    **headers,
+                },
+                extensions={"timeout": self._timeouts},
+            )
+        except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are ValueErrors too
+            raise UpstreamError(
+                f"cannot request {target.host}: {describe(exc)}", code="bad_url"
+            ) from None
+        try:
+            resp = self._transport.handle_request(request)
+            try:
                 status = resp.status_code
-                got: dict[str, str] = {}
-                for raw_name, raw_value in resp.headers.raw:
-                    name = raw_name.decode("latin-1").lower()
-                    value = raw_value.decode("latin-1").strip()
-                    got[name] = f"{got[name]}, {value}" if name in got else value
+                body = self._read_raw(resp, target.url)
+            finally:
+                resp.close()
         except httpx.TimeoutException as exc:
             kind = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
             raise timed_out(target.host, self.timeout_s, kind) from None
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise _RetryableError(
-                UpstreamError(
-                    f"could not reach {target.host}: {describe(exc)}", code="network_error"
-                )
-            ) from None
-        except httpx.InvalidURL as exc:
-            raise UpstreamError(
-                f"cannot request {target.host}: {describe(exc)}", code="bad_url"
-            ) from None
+            error = UpstreamError(
+                f"could not reach {target.host}: {describe(exc)}", code="network_error"
+            )
+            if _tls_refusal(exc):  # a certificate that does not verify will not next time
+                raise error from None
+            raise RetryableError(error) from None
         except httpx.HTTPError as exc:
             raise UpstreamError(
                 f"HTTP error talking to {target.host}: {describe(exc)}", code="network_error"
             ) from None
         finally:
             self._deadline.at = None
+        got: dict[str, str] = {}
+        for raw_name, raw_value in resp.headers.raw:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1").strip(" \t")
+            got[name] = f"{got[name]}, {value}" if name in got else value
         return RawAnswer(status, got, body)
 
     def _read_raw(self, resp: httpx.Response, url: str) -> bytes:
         limit = self.max_response_bytes
-        declared = resp.headers.get("content-length")
-        if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        declared = resp.headers.get("content-length") or ""
+        has_body = resp.status_code >= 200 and resp.status_code not in (204, 304)
+        if has_body and declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise too_large(url, limit)
         chunks: list[bytes] = []
         size = 0
@@ -499,3 +524,15 @@ class RdapHttpClient(RetryingGetter):
                 raise too_large(url, limit)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _tls_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by a TLS handshake the peer failed (certificate)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -57,6 +57,19 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str
     return result.exit_code, result.stdout, result.stderr
 
 
+def invoke_bytes(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[int, bytes, bytes, BaseException | None]:
+    """:func:`invoke` with stdout and stderr as the bytes written (not decoded with
+    replacement, not CRLF-normalised), and the exception that escaped the command
+    (None, or the SystemExit that carried the exit code)."""
+    result = runner.invoke(app, list(args), env=env)
+    escaped = result.exception
+    if isinstance(escaped, SystemExit):
+        escaped = None
+    return result.exit_code, result.stdout_bytes, result.stderr_bytes, escaped
+
+
 def lookup_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
     """``rdapctl lookup ARGS -o json``: exit code, the one JSON document on stdout, stderr."""
     code, out, err = invoke("lookup", *args, "-o", "json", env=env)
@@ -76,3 +89,55 @@ def audit_records(home: Path, tenant: str = "lab") -> list[dict[str, Any]]:
 
 def lookup_records(home: Path, tenant: str = "lab") -> list[dict[str, Any]]:
     return [r for r in audit_records(home, tenant) if r.get("event") == "lookup"]
+
+
+# Unicode categories a terminal must never get raw from server text: controls, format
+# characters (bidi, zero-width, tags), lone surrogates, line and paragraph separators.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def terminal_unsafe(text: str, *, allowed: str = "\n") -> list[str]:
+    """The characters of ``text`` that may not reach a terminal raw (``UNSAFE``, and
+    every control, format, surrogate and separator character), ``allowed`` excepted;
+    as ``U+XXXX``, sorted."""
+    import unicodedata
+
+    found = {
+        ch
+        for ch in text
+        if ch not in allowed
+        and (UNSAFE.match(ch) or unicodedata.category(ch) in _HIDDEN_CATEGORIES)
+    }
+    return sorted(f"U+{ord(ch):04X}" for ch in found)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]} is beyond the range of a double")
+    return value
+
+
+def strict_json(text: str) -> Any:
+    """``text`` as one RFC 8259 JSON document: no NaN/Infinity (nor a number that only
+    parses as one, 1e999), valid Unicode (no lone surrogate, raw or escaped, so it can
+    be written as UTF-8). Raises ValueError otherwise."""
+    text.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
+    value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    # An escaped lone surrogate ("\\ud800") parses, but is not Unicode text either.
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            node.encode("utf-8")
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                key.encode("utf-8")
+                stack.append(item)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return value

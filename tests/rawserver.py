@@ -153,3 +153,38 @@ def response(
 
 def fixture_bytes(relpath: str) -> bytes:
     return (RDAP_FIXTURES / relpath).read_bytes()
+
+
+def raw_answer(
+    status_line: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    *,
+    version: str = "HTTP/1.1",
+) -> bytes:
+    """An answer exactly as given: ``{version} {status_line}``, the headers in order (no
+    Content-Length or Connection added: framing is the caller's, right or wrong), then
+    ``body`` as it is. Header text is sent as latin-1 (as servers do)."""
+    head = [f"{version} {status_line}", *(f"{name}: {value}" for name, value in headers)]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def chunked(
+    body: bytes,
+    size: int = 4096,
+    *,
+    extension: bytes = b"",
+    trailers: Iterable[tuple[str, str]] = (),
+) -> bytes:
+    """``body`` in the chunked transfer coding (RFC 9112 section 7.1): chunks of
+    ``size`` bytes, each size line carrying ``extension`` (e.g. ``b";x=y"``), then the
+    last chunk and ``trailers``."""
+    out = bytearray()
+    for start in range(0, len(body), max(1, size)):
+        piece = body[start : start + max(1, size)]
+        out += f"{len(piece):x}".encode() + extension + b"\r\n" + piece + b"\r\n"
+    out += b"0" + extension + b"\r\n"
+    for name, value in trailers:
+        out += f"{name}: {value}\r\n".encode("latin-1")
+    out += b"\r\n"
+    return bytes(out)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import tempfile
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,8 @@ from rdapctl.fasthttp import StdlibHttpClient
 from rdapctl.http import RETRY_BY_CRITICALITY, RetryPolicy, parse_retry_after
 from rdapctl.netguard import NetworkPolicy
 from rdapctl.transport import RdapHttpClient
+from tests.rawserver import RawServer, Step, response
+from tests.rawserver import Request as RawRequest
 from tests.support import load_fixture
 
 DOMAIN = load_fixture("domain-gtld-registry/verisign-com-google.com-2022-05.json")
@@ -46,9 +52,9 @@ OPEN_POLICY = NetworkPolicy(
 
 @pytest.fixture(params=["stdlib", "httpx"])
 def make(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    def build(**kwargs: Any) -> Any:
+    def build(policy: NetworkPolicy = OPEN_POLICY, **kwargs: Any) -> Any:
         cls = RdapHttpClient if request.param == "httpx" else StdlibHttpClient
-        return cls(OPEN_POLICY, env={}, **kwargs)
+        return cls(policy, env={}, **kwargs)
 
     return build
 
@@ -298,7 +304,9 @@ def _wall_clock_gate(wait: Callable[[float], bool] | None = None) -> Any:
     )
 
 
-def test_a_stop_ends_the_backoff_between_attempts(httpserver: HTTPServer) -> None:
+def test_a_stop_ends_the_backoff_between_attempts(
+    httpserver: HTTPServer, make: Callable[..., Any]
+) -> None:
     """Ctrl-C during a batch run: a lookup backing off after a 503 stops waiting, and
     no further attempt is sent."""
     import threading
@@ -309,9 +317,7 @@ def test_a_stop_ends_the_backoff_between_attempts(httpserver: HTTPServer) -> Non
     stop = threading.Event()
     stop.set()  # the run was asked to stop while this lookup was in flight
     gate = _wall_clock_gate(stop.wait)
-    client = StdlibHttpClient(
-        OPEN_POLICY, env={}, retry=RETRY_BY_CRITICALITY["critical"], gate=gate
-    )
+    client = make(retry=RETRY_BY_CRITICALITY["critical"], gate=gate)
     started = time.monotonic()
     try:
         with pytest.raises(InterruptedRunError):
@@ -325,9 +331,9 @@ def test_a_stop_ends_the_backoff_between_attempts(httpserver: HTTPServer) -> Non
 
 
 def test_url_checks_remembered_per_client_still_refuse_other_urls(
-    httpserver: HTTPServer,
+    httpserver: HTTPServer, make: Callable[..., Any]
 ) -> None:
-    """The stdlib client remembers the URL checks it passed (per scheme, host, port and
+    """A client remembers the URL checks it passed (per scheme, host, port and
     credentials); a refused port or credentials on the same host are still refused."""
     from rdapctl.errors import NetworkGuardError
 
@@ -335,7 +341,7 @@ def test_url_checks_remembered_per_client_still_refuse_other_urls(
     httpserver.expect_request("/domain/remembered.example").respond_with_json(
         DOMAIN, content_type="application/rdap+json"
     )
-    client = StdlibHttpClient(policy, env={}, timeout_s=2.0, max_response_bytes=100_000)
+    client = make(policy, timeout_s=2.0, max_response_bytes=100_000)
     try:
         url = httpserver.url_for("/domain/remembered.example")
         assert client.get(url).status == 200
@@ -351,7 +357,9 @@ def test_url_checks_remembered_per_client_still_refuse_other_urls(
     assert len(asked) == 2
 
 
-def test_a_retry_after_from_a_redirect_target_is_waited_out(httpserver: HTTPServer) -> None:
+def test_a_retry_after_from_a_redirect_target_is_waited_out(
+    httpserver: HTTPServer, make: Callable[..., Any]
+) -> None:
     """The gate waits for the host it is asked about; a 429 from the host a redirect
     led to is waited out by the lookup itself, instead of asking again at once."""
     target = HTTPServer(host="127.0.0.1", port=0)
@@ -367,7 +375,7 @@ def test_a_retry_after_from_a_redirect_target_is_waited_out(httpserver: HTTPServ
             "", status=302, headers={"Location": target.url_for("/domain/hop.example")}
         )
         gate = _wall_clock_gate()
-        client = StdlibHttpClient(OPEN_POLICY, env={}, gate=gate)
+        client = make(gate=gate)
         started = time.monotonic()
         try:
             response = client.get(httpserver.url_for("/domain/hop.example"))
@@ -412,3 +420,153 @@ def test_a_redirect_to_a_host_asked_to_wait_is_not_followed(
     finally:
         target.clear()
         target.stop()
+
+
+# -- content coding, size and deadline against raw bytes (tests.rawserver) ---------------
+
+
+class Scripted:
+    """A raw-socket server answering every request with the steps last set."""
+
+    def __init__(self, server: RawServer) -> None:
+        self.server = server
+        self.steps: list[Step] = []
+
+    def serve(self, *steps: Step) -> str:
+        """Answer with ``steps`` from now on; the URL to ask."""
+        self.steps = list(steps)
+        return self.server.url("/domain/example.com")
+
+    @property
+    def requests(self) -> list[RawRequest]:
+        return self.server.requests
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    holder: list[Scripted] = []
+    with RawServer(lambda request: list(holder[0].steps)) as server:
+        holder.append(Scripted(server))
+        yield holder[0]
+
+
+DOMAIN_BYTES = json.dumps(DOMAIN).encode()
+
+
+def raw_deflate(data: bytes) -> bytes:
+    """Deflate without the zlib wrapper, as some servers send "deflate"."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", raw_deflate),
+        ("identity, gzip", gzip.compress),
+    ],
+    ids=["gzip", "x-gzip", "deflate-zlib", "deflate-raw", "identity-then-gzip"],
+)
+def test_a_compressed_body_sent_although_identity_was_asked_is_decoded(
+    scripted: Scripted, client: Any, coding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    """rdapctl asks for identity; a server that compresses anyway is still understood."""
+    url = scripted.serve(response(encode(DOMAIN_BYTES), headers=[("Content-Encoding", coding)]))
+    answer = client.get(url)
+    assert answer.body == DOMAIN
+    assert scripted.requests[-1].headers["accept-encoding"] == "identity"
+
+
+@functools.cache
+def gzip_bomb(inflated: int) -> bytes:
+    """A gzip body of a JSON object ``inflated`` bytes long, built a MiB at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [packer.compress(b'{"objectClassName": "domain", "pad": "')]
+    zeros = b"0" * (1 << 20)
+    for _ in range(inflated >> 20):
+        parts.append(packer.compress(zeros))
+    parts.append(packer.compress(b'"}'))
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(
+    scripted: Scripted, make: Callable[..., Any]
+) -> None:
+    """A few KB that inflate to 32 MiB: refused as too large once the inflated size
+    passes max_response_bytes (100 kB here), with memory to match, not the bomb's."""
+    inflated = 32 << 20
+    bomb = gzip_bomb(inflated)
+    assert len(bomb) < 64_000
+    # One allowed port: the all-ports OPEN_POLICY makes every guard check build a
+    # 65535-port set (4 MiB), which would swamp what is measured here.
+    policy = NetworkPolicy(
+        allow_http=True, allow_private=True, allowed_ports=(scripted.server.port,)
+    )
+    with make(policy, max_response_bytes=100_000) as client:
+        client.get(scripted.serve(response(DOMAIN_BYTES)))  # warm: imports, connections
+        url = scripted.serve(response(bomb, headers=[("Content-Encoding", "gzip")]))
+        tracemalloc.start()
+        try:
+            with pytest.raises(UpstreamError) as info:
+                client.get(url)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert info.value.code == "response_too_large"
+    assert "max_response_bytes" in (info.value.hint or "")
+    assert peak < 2 << 20, f"peak {peak} bytes while refusing a {inflated}-byte bomb"
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "compress", "gzip, br", "x-mystery"])
+def test_a_content_coding_rdapctl_cannot_undo_is_refused(
+    scripted: Scripted, client: Any, coding: str
+) -> None:
+    """Only identity, gzip and deflate are undone; anything else is no answer."""
+    url = scripted.serve(
+        response(b"\x1b\x00\xf8\xff" + DOMAIN_BYTES, headers=[("Content-Encoding", coding)])
+    )
+    with pytest.raises(UpstreamError) as info:
+        client.get(url)
+    assert info.value.code == "bad_content_encoding"
+    assert info.value.answer is not None and info.value.answer[1] == 200
+
+
+def _dripped(data: bytes, pause: float) -> list[Step]:
+    """``data`` one byte at a time, ``pause`` seconds apart (on the server's stop event)."""
+    steps: list[Step] = []
+    for byte in data:
+        steps += [bytes([byte]), pause]
+    return steps
+
+
+@pytest.mark.parametrize("part", ["body", "head", "interim answers"])
+def test_an_answer_dripped_past_the_timeout_times_out(
+    scripted: Scripted, make: Callable[..., Any], sleeps: SleepRecorder, part: str
+) -> None:
+    """timeout_s bounds the whole request, not each read: an answer that keeps coming a
+    byte at a time ends as a timeout at timeout_s (and is not retried)."""
+    whole = response(DOMAIN_BYTES)
+    head, _, body = whole.partition(b"\r\n\r\n")
+    steps: list[Step]
+    if part == "body":
+        steps = [head + b"\r\n\r\n", *_dripped(body, 0.05)]
+    elif part == "head":
+        steps = _dripped(whole, 0.05)
+    else:
+        interim: list[Step] = [b"HTTP/1.1 102 Processing\r\n\r\n", 0.2]
+        steps = interim * 20 + [whole]
+    url = scripted.serve(*steps)
+    with make(timeout_s=0.5, sleep=sleeps) as c:
+        started = time.monotonic()
+        with pytest.raises(UpstreamError) as info:
+            c.get(url)
+        elapsed = time.monotonic() - started
+    assert info.value.code == "timeout"
+    assert "timeout_s" in (info.value.hint or "")
+    assert 0.45 <= elapsed < 1.5
+    assert sleeps.waits == []
+    assert len(scripted.requests) == 1

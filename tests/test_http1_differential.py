@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 
 from rdapctl.http1 import (
     MAX_HEAD_BYTES,
-    MAX_INTERIM,
     BodyTooLarge,
     Disconnected,
     ProtocolError,
@@ -148,18 +147,8 @@ def expected(data: bytes, method: str, limit: int) -> Expected:
     answer = h11_read(data, method)
     if answer is None:
         return REFUSED
-    heads = [*answer.interim, answer.final]
-    # Only HTTP/1.x is this framing: h11 takes any "d.d", ours refuses other majors.
-    if any(not head.http_version.startswith(b"1.") for head in heads):
-        return REFUSED
-    # Endless 100 Continues would hold us for ever: ours refuses past MAX_INTERIM.
-    if len(answer.interim) > MAX_INTERIM:
-        return REFUSED
     headers = joined(list(answer.final.headers))
     chunked = b"transfer-encoding" in headers
-    # RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
-    if chunked and answer.final.http_version == b"1.0":
-        return REFUSED
     if answer.final.status_code == 101:
         # We never offer an upgrade (h11 refuses an unasked one): ours returns the 101
         # as final, with no body and no reuse, since nothing after it is HTTP/1.1.
@@ -347,7 +336,7 @@ def responses(draw: st.DrawFn, focus: str) -> bytes:
     ``focus`` names the part made hostile."""
     out = bytearray()
     if focus == "interim":
-        count = draw(st.sampled_from([1, 2, 3, MAX_INTERIM, MAX_INTERIM + 1]))
+        count = draw(st.sampled_from([1, 2, 3, 17, 40]))
     else:
         count = draw(st.sampled_from([0, 0, 0, 0, 1]))
     for _ in range(count):
