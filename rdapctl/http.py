@@ -30,9 +30,24 @@ from urllib.parse import urljoin, urlsplit
 from rdapctl import __version__
 from rdapctl.errors import NetworkGuardError, RateLimitedError, RdapctlError, UpstreamError
 from rdapctl.hostnames import host_of, to_a_labels
+from rdapctl.limits import RETRY_BY_CRITICALITY, RequestBudget, RetryPolicy
 from rdapctl.netguard import NetworkPolicy, check_addresses, check_target
 from rdapctl.rdapbody import BodyError, check_media_type, decode_content, parse_json_object
 from rdapctl.records import factory, mutable_record, record
+
+__all__ = [
+    "RETRY_BY_CRITICALITY",
+    "HttpResponse",
+    "RawAnswer",
+    "RequestBudget",
+    "RequestGate",
+    "RetryPolicy",
+    "RetryingGetter",
+    "Target",
+    "parse_retry_after",
+    "request_target",
+    "resolve_location",
+]
 
 USER_AGENT = f"rdapctl/{__version__}"
 ACCEPT = "application/rdap+json, application/json;q=0.9"
@@ -42,21 +57,6 @@ MAX_URL_CHARS = 8192
 HINT_TIMEOUT = "raise security.timeout_s in the tenant profile if the server is slow"
 
 
-@record
-class RetryPolicy:
-    """How patient to be. ``business_criticality`` picks one (critical retries longest)."""
-
-    max_retries: int
-    max_wait_s: float
-    backoff_s: float
-
-
-RETRY_BY_CRITICALITY: dict[str, RetryPolicy] = {
-    "critical": RetryPolicy(max_retries=4, max_wait_s=30.0, backoff_s=0.5),
-    "high": RetryPolicy(max_retries=3, max_wait_s=15.0, backoff_s=0.5),
-    "medium": RetryPolicy(max_retries=2, max_wait_s=10.0, backoff_s=0.25),
-    "low": RetryPolicy(max_retries=0, max_wait_s=2.0, backoff_s=0.25),
-}
 MAX_BACKOFF_S = 8.0
 # delta-seconds, ASCII digits only ("²".isdigit() is True); repeats of a header sent twice.
 _DELTA_SECONDS = re.compile(r"([0-9]{1,10})(?:\s*,\s*[0-9]{1,10})*", re.ASCII)
@@ -116,20 +116,6 @@ class Target:
     port: int
     path: str  # path and query, as the request line carries them
     header_host: str  # the Host header value
-
-
-@mutable_record
-class RequestBudget:
-    """What one lookup may still spend: requests, and time up to a monotonic deadline
-    (None: no overall deadline, each request still bounded by ``timeout_s``)."""
-
-    max_requests: int
-    deadline: float | None = None
-    deadline_s: float = 0.0  # for messages: the deadline's length
-    sent: int = 0
-
-    def left_s(self, now: float) -> float | None:
-        return None if self.deadline is None else self.deadline - now
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -33,39 +33,16 @@ from rdapctl.errors import (
     UpstreamError,
     UsageError,
 )
-from rdapctl.http import ANY_HTTP_URL, RETRY_BY_CRITICALITY, RequestBudget, request_target
+from rdapctl.limits import RequestBudget, lookup_budget
 from rdapctl.query import Query, parse_query
 from rdapctl.rdapanswer import answer_error, error_message, expected_type
 from rdapctl.records import factory, mutable_record, record
-from rdapctl.referrals import MAX_DEPTH as MAX_REFERRAL_DEPTH
-from rdapctl.referrals import RDAP_MEDIA_TYPES, follow_referrals
 
 if TYPE_CHECKING:
     from rdapctl.http import HttpResponse
     from rdapctl.session import Residency, TenantSession
-    from rdapctl.tenant import Tenant
-
-__all__ = [
-    "MAX_REFERRAL_DEPTH",
-    "MAX_REQUESTS",
-    "RDAP_MEDIA_TYPES",
-    "LookupOptions",
-    "deadline_s",
-    "run_lookup",
-    "run_lookup_plain",
-]
 
 CacheMode = Literal["default", "no-cache", "refresh", "offline"]
-# Requests one lookup may send in all: attempts, redirect hops and referrals.
-MAX_REQUESTS = 8
-
-
-def deadline_s(tenant: Tenant) -> float:
-    """How long one lookup may take, requests and retry waits together: three
-    requests' worth of ``timeout_s`` plus the longest wait the tenant's
-    ``business_criticality`` allows for a ``Retry-After``."""
-    retry = RETRY_BY_CRITICALITY[tenant.business_criticality]
-    return 3 * tenant.security.timeout_s + retry.max_wait_s
 
 
 @record
@@ -130,14 +107,7 @@ def _run(
     head_only: bool,
 ) -> tuple[dict[str, Any], bytes | None, dict[str, Any] | None]:
     started = time.perf_counter()
-    limit = deadline_s(session.tenant)
-    trace = _Trace(
-        budget=RequestBudget(
-            max_requests=MAX_REQUESTS,
-            deadline=session.runtime.monotonic() + limit,
-            deadline_s=limit,
-        )
-    )
+    trace = _Trace(budget=lookup_budget(session.tenant, session.runtime.monotonic()))
     failure: RdapctlError | None = None
     try:
         envelope = _lookup(session, raw, options, trace, parsed, head_only)
@@ -374,6 +344,8 @@ def _from_cache(trace: _Trace, hit: tuple[dict[str, Any], float, bytes | None]) 
 
 def _check_given_url(url: str) -> None:
     """A URL the user typed (--server, or a URL query) must be one rdapctl can ask."""
+    from rdapctl.http import ANY_HTTP_URL, request_target
+
     try:
         request_target(url, ANY_HTTP_URL)
     except ValueError as exc:
@@ -424,6 +396,8 @@ def _follow_referrals(
     trace: _Trace,
 ) -> list[dict[str, Any]]:
     """Registrar referrals of the answer (see ``rdapctl.referrals`` for the bounds)."""
+    from rdapctl.referrals import follow_referrals
+
     assert trace.budget is not None
 
     def fetch(link: str, depth: int) -> tuple[dict[str, Any], tuple[Any, str] | None]:
