@@ -301,6 +301,10 @@ def _lookup(
             response=body,
             referrals=referrals,
         )
+        from rdapctl.abuse import abuse_contact
+
+        # From the policy-applied answers: what the policy removed is not shown here.
+        envelope["abuse"] = abuse_contact(body, query.type, referrals)
     envelope["policy"] = _policy_summary(session, trace)
     if cache_key is not None:
         session.cache_put(cache_key, envelope, response)
@@ -519,7 +523,13 @@ def _apply_policy(session: TenantSession, body: Any, residency: Any, trace: _Tra
     from rdapctl.redaction import redact_pii
 
     # The body was parsed from this response and nothing else holds it: edit in place.
-    result = redact_pii(body, security.redact_fields, tenant=session.tenant.name, in_place=True)
+    result = redact_pii(
+        body,
+        security.redact_fields,
+        tenant=session.tenant.name,
+        in_place=True,
+        exempt_roles=security.redaction_exempt_roles,
+    )
     trace.redacted_fields.update(result.redacted_fields)
     trace.redacted_count += result.count
     return result.obj

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 from rdapctl.records import record
 from rdapctl.tenant import (
+    ENTITY_ROLES,
     QUERY_TYPES,
     REGIONS,
     TENANT_NAME_PATTERN,
@@ -604,6 +605,12 @@ TENANT_SPEC = Table(
                 "redact_fields": List(
                     Enum(JCARD_PROPERTIES),
                     "jCard properties to redact; default depends on compliance.",
+                ),
+                "redaction_exempt_roles": List(
+                    Enum(ENTITY_ROLES),
+                    "Entity roles whose organisations and role mailboxes keep their name,"
+                    " organisation, e-mail and phone (default registrar and abuse; [] redacts"
+                    " them too). An entity of kind individual is always redacted.",
                 ),
                 "allow_http": Bool("Allow plain-http RDAP servers."),
                 "allow_private_ips": PrivateIps(

@@ -313,6 +313,7 @@ def _starter_data(tenant: str) -> dict[str, Any]:
                 "security": {
                     "redact_pii": sec.redact_pii,
                     "redact_fields": list(BASE_REDACT_FIELDS),
+                    "redaction_exempt_roles": list(sec.redaction_exempt_roles),
                     "allow_http": sec.allow_http,
                     "allow_private_ips": False,
                     "allowed_ports": list(sec.allowed_ports),

@@ -21,12 +21,23 @@ Decisions:
   ``vcardArray[1]``, in ``vcardArray`` itself (no nesting) and one level below; a
   property missing its value followed by a list that cannot be a property is taken
   to be that value, split off, and removed with it.
-* When ``email`` / ``tel`` are redacted, e-mail addresses / phone numbers in the
-  free text of ``remarks`` and ``notices`` are replaced too (method
-  ``partialValue``): registries paste contacts there.
-* JSContact (``jscontact_card``): fn -> ``name.full`` (and legacy ``fullName``),
-  n -> ``name.components``, org/adr/email/tel -> ``organizations`` / ``addresses`` /
-  ``emails`` / ``phones``, contact-uri -> contact-kind ``links`` and ``onlineServices``.
+* Property names match case-insensitively, with any vCard group prefix
+  (``item1.EMAIL`` is ``email``). Parameters that hold a name (``sort-as``, ``label``)
+  go with their property, and are dropped from a blanked ``fn``.
+* Redaction is for natural persons: an entity whose roles all lie in
+  ``exempt_roles`` (by default registrar and abuse) and whose ``kind`` is not
+  ``individual`` keeps its name, organisation, e-mail, phone and contact URIs
+  (``EXEMPT_FIELDS``); its address, and the free text around it, are still redacted.
+* When ``email`` / ``tel`` are redacted, e-mail addresses / phone numbers in every
+  string of ``remarks`` and ``notices`` (whatever their shape) and in the ``title`` and
+  ``description`` of error objects are replaced too (method ``partialValue``):
+  registries paste contacts there.
+* JSContact cards are found by shape: members named ``jscard``, ``jscard_*`` or
+  ``jscontact_card``, and any object with ``"@type": "Card"``. fn -> ``name.full``,
+  ``name.sortAs`` (and legacy ``fullName``), n -> ``name.components``,
+  org/adr/email/tel -> ``organizations`` / ``addresses`` / ``emails`` / ``phones``,
+  contact-uri -> contact-kind ``links`` and ``onlineServices``; ``localizations``
+  patches of any of these go with them.
 * A top-level list gets its cards cleaned but has nowhere to hold ``redacted``.
   ``rdapConformance`` is created as ``["redacted"]`` when missing: we vouch for our
   own extension, not for the server's conformance.
@@ -35,12 +46,14 @@ Decisions:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rdapctl.records import record
 
 JSCONTACT_MEMBER = "jscontact_card"
+# What an entity exempt by its roles keeps (see the module docstring).
+EXEMPT_FIELDS = frozenset({"fn", "n", "org", "email", "tel", "contact-uri"})
 RDAPCTL_REASON_PREFIX = "Redacted by rdapctl policy of tenant "
 EMAIL_PLACEHOLDER = "[email redacted]"
 TEL_PLACEHOLDER = "[tel redacted]"
@@ -68,10 +81,26 @@ _EMAIL_MARKS = ("@",)
 _PHONE_MARKS = ("+", "tel:")
 _JSONPATH_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_CONTAINER_DEPTH = 2
+# Member names of a JSContact card in an RDAP entity (RFC 9083 extension drafts).
+_CARD_MEMBER = re.compile(r"jscard(?:_\w*)?|jscontact_card", re.ASCII)
+_CARD_PREFIXES = ("jscard", "jscontact_card")
 # Members whose presence makes an object worth a closer look.
-_INTERESTING = frozenset({"vcardArray", JSCONTACT_MEMBER, "remarks", "notices"})
-# Members handled by that closer look, not walked into.
-_NOT_WALKED = frozenset({"vcardArray", JSCONTACT_MEMBER})
+_INTERESTING = frozenset(
+    {"vcardArray", JSCONTACT_MEMBER, "jscard", "remarks", "notices", "errorCode", "roles"}
+)
+# Free-text members of an error object (RFC 9083 section 6).
+_ERROR_TEXT = ("title", "description")
+# Parameters of a jCard property that hold a name or an address of their own.
+_PERSONAL_PARAMS = frozenset({"sort-as", "label"})
+# JSContact member (first segment of a localization's path) -> jCard field.
+_CARD_FIELDS: dict[str, str] = {
+    "fullName": "fn",
+    "organizations": "org",
+    "addresses": "adr",
+    "emails": "email",
+    "phones": "tel",
+    "onlineServices": "contact-uri",
+}
 # JSONPath suffixes of member names seen (RDAP uses a few dozen): a pure memo, bounded.
 _SUFFIXES: dict[str, str] = {}
 _SUFFIXES_MAX = 4096
@@ -115,19 +144,27 @@ def find_pii(text: str) -> list[str]:
 
 
 def redact_pii(
-    obj: Any, fields: Sequence[str], *, tenant: str, in_place: bool = False
+    obj: Any,
+    fields: Sequence[str],
+    *,
+    tenant: str,
+    in_place: bool = False,
+    exempt_roles: Sequence[str] = (),
 ) -> RedactionResult:
     """A copy of ``obj`` without the contact properties named in ``fields``.
 
     ``fields`` are jCard property names (case-insensitive). An empty ``fields``
     returns ``obj`` itself, untouched. ``in_place=True`` edits ``obj`` itself: for a
     document the caller has just parsed and owns, where the copy is wasted work.
+    ``exempt_roles``: entities with only these roles, not of kind ``individual``, keep
+    the ``EXEMPT_FIELDS`` (organisations and role mailboxes, not natural persons).
     """
     wanted = tuple(sorted({str(f).strip().lower() for f in fields} - {""}))
     if not wanted:
         return RedactionResult(obj, (), 0)
     out = obj if in_place else _copy_json(obj)
-    run = _Run(frozenset(wanted), tenant)
+    roles = frozenset(str(r).strip().lower() for r in exempt_roles)
+    run = _Run(frozenset(wanted), tenant, roles)
     run.walk(out)
     if isinstance(out, dict) and run.entries:
         _record(out, run.entries)
@@ -187,12 +224,19 @@ def server_redactions(obj: Any) -> list[ServerRedaction]:
 class _Run:
     """The state of one redaction pass: what was removed and the entries to record."""
 
-    def __init__(self, fields: frozenset[str], tenant: str) -> None:
+    def __init__(self, fields: frozenset[str], tenant: str, exempt_roles: frozenset[str]) -> None:
         self.fields = fields
+        self.exempt_fields = fields - EXEMPT_FIELDS
+        self.exempt_roles = exempt_roles
         self.reason = {"description": f"{RDAPCTL_REASON_PREFIX}{tenant}"}
         self.entries: list[dict[str, Any]] = []
         self.removed: set[str] = set()
         self.count = 0
+        self.patterns: list[tuple[str, re.Pattern[str], str, tuple[str, ...]]] = []
+        if "email" in fields:
+            self.patterns.append(("email", _EMAIL_RE, EMAIL_PLACEHOLDER, _EMAIL_MARKS))
+        if "tel" in fields:
+            self.patterns.append(("tel", _PHONE_RE, TEL_PLACEHOLDER, _PHONE_MARKS))
 
     def walk(self, root: Any) -> None:
         # Iterative: a deeply nested response must not hit the recursion limit. A
@@ -207,10 +251,13 @@ class _Run:
             seen.add(id(node))
             children: list[tuple[Any, _Link, int | None]] = []
             if isinstance(node, dict):
-                if not _INTERESTING.isdisjoint(node):
-                    self._visit_object(node, _path(link), index)
+                cards: tuple[str, ...] = ()
+                if node.get("@type") == "Card":  # a card on its own: no roles to exempt it
+                    self._jscontact(node, _path(link), "of a card", self.fields)
+                if not _INTERESTING.isdisjoint(node) or node.get("objectClassName") == "entity":
+                    cards = self._visit_object(node, link, index)
                 for key, value in node.items():
-                    if isinstance(value, _CONTAINERS) and key not in _NOT_WALKED:
+                    if isinstance(value, _CONTAINERS) and key != "vcardArray" and key not in cards:
                         if key == "redacted" and link is None:
                             continue
                         children.append((value, (link, key), None))
@@ -222,15 +269,32 @@ class _Run:
                 children.reverse()  # popped in document order
                 stack += children
 
-    def _visit_object(self, node: dict[str, Any], path: str, index: int | None) -> None:
-        label = _describe(node, path, index)
-        if "vcardArray" in node:
-            self._jcard(node, path, label)
-        if isinstance(node.get(JSCONTACT_MEMBER), dict):
-            self._jscontact(node[JSCONTACT_MEMBER], _child(path, JSCONTACT_MEMBER), label)
-        for key in ("remarks", "notices"):
-            if isinstance(node.get(key), list):
-                self._free_text(node[key], _child(path, key))
+    def _visit_object(
+        self, node: dict[str, Any], link: _Link, index: int | None
+    ) -> tuple[str, ...]:
+        """Redact what ``node`` holds itself; returns the members that were its cards
+        (handled here, not walked into)."""
+        path = _path(link)
+        cards = card_members(node)
+        if "vcardArray" in node or cards:
+            label = _describe(node, path, index)
+            fields = self.exempt_fields if self._exempt(node, cards) else self.fields
+            if "vcardArray" in node:
+                self._jcard(node, path, label, fields)
+            for member in cards:
+                self._jscontact(node[member], _child(path, member), label, fields)
+        if self.patterns:
+            for key in ("remarks", "notices"):
+                if key in node:
+                    self._free_text(node, key, _child(path, key))
+            if "errorCode" in node:
+                for key in _ERROR_TEXT:
+                    if key in node:
+                        self._free_text(node, key, _child(path, key))
+        return cards
+
+    def _exempt(self, entity: dict[str, Any], cards: tuple[str, ...]) -> bool:
+        return is_exempt(entity, cards, self.exempt_roles)
 
     def _add(self, field: str, label: str, path_key: str, path: str, method: str) -> None:
         self.removed.add(field)
@@ -244,20 +308,22 @@ class _Run:
             }
         )
 
-    def _jcard(self, entity: dict[str, Any], path: str, label: str) -> None:
+    def _jcard(self, entity: dict[str, Any], path: str, label: str, fields: frozenset[str]) -> None:
         vcard = entity["vcardArray"]
         if not isinstance(vcard, list):
             return
         pending: list[tuple[list[Any], str, int]] = [(vcard, _child(path, "vcardArray"), 0)]
         while pending:
             container, cpath, depth = pending.pop()
-            self._jcard_container(container, cpath, label)
+            self._jcard_container(container, cpath, label, fields)
             if depth < _MAX_CONTAINER_DEPTH:
                 for i, item in enumerate(container):
                     if isinstance(item, list) and item and isinstance(item[0], list):
                         pending.append((item, f"{cpath}[{i}]", depth + 1))
 
-    def _jcard_container(self, container: list[Any], cpath: str, label: str) -> None:
+    def _jcard_container(
+        self, container: list[Any], cpath: str, label: str, fields: frozenset[str]
+    ) -> None:
         kept: list[Any] = []
         hits: dict[str, str] = {}  # property name as written -> method used
         i = 0
@@ -265,13 +331,18 @@ class _Run:
             item = container[i]
             i += 1
             name = _prop_name(item)
-            field = name.lower() if name is not None else None
-            if name is None or field not in self.fields:
+            field = _field_of(name) if name is not None else None
+            if name is None or field not in fields:
                 kept.append(item)
                 continue
             if field == "fn":
-                if len(item) >= 4 and not (len(item) == 4 and item[3] == ""):
-                    kept.append([*item[:3], ""])
+                blank = [*item[:3], ""] if len(item) >= 4 else list(item)
+                if len(blank) >= 2 and isinstance(blank[1], dict):
+                    blank[1] = {
+                        k: v for k, v in blank[1].items() if str(k).lower() not in _PERSONAL_PARAMS
+                    }
+                if blank != item:
+                    kept.append(blank)
                     hits.setdefault(name, "emptyValue")
                     self.count += 1
                 else:
@@ -285,112 +356,210 @@ class _Run:
             return
         container[:] = kept
         for name, method in hits.items():
-            field = name.lower()
+            field = _field_of(name)
             selector = f"{cpath}[?(@[0]=={_quote(name)})]"
             if method == "emptyValue":
                 self._add(field, label, "postPath", f"{selector}[3]", method)
             else:
                 self._add(field, label, "prePath", selector, method)
 
-    def _jscontact(self, card: dict[str, Any], cpath: str, label: str) -> None:
-        if "fn" in self.fields:
-            name = card.get("name")
-            if isinstance(name, dict) and "full" in name:
-                del name["full"]
-                self._jscontact_hit("fn", label, f"{cpath}.name.full")
+    def _jscontact(
+        self, card: dict[str, Any], cpath: str, label: str, fields: frozenset[str]
+    ) -> None:
+        name = card.get("name")
+        if "fn" in fields:
+            if isinstance(name, dict):
+                for member in ("full", "sortAs"):
+                    if member in name:
+                        del name[member]
+                        self._jscontact_hit("fn", label, f"{cpath}.name.{member}")
             elif isinstance(name, str):
                 del card["name"]
                 self._jscontact_hit("fn", label, f"{cpath}.name")
             if "fullName" in card:  # member name of earlier JSContact drafts
                 del card["fullName"]
                 self._jscontact_hit("fn", label, f"{cpath}.fullName")
-        if "n" in self.fields:
-            name = card.get("name")
-            if isinstance(name, dict) and "components" in name:
-                del name["components"]
-                self._jscontact_hit("n", label, f"{cpath}.name.components")
+        if "n" in fields and isinstance(name, dict):
+            for member in ("components", "sortAs"):
+                if member in name:
+                    del name[member]
+                    self._jscontact_hit("n", label, f"{cpath}.name.{member}")
         name = card.get("name")
         if isinstance(name, dict) and not any(k not in ("@type",) for k in name):
             # Only the type marker is left: the name object now says nothing.
             del card["name"]
         for field, members in JSCONTACT_MEMBERS.items():
-            if field not in self.fields:
+            if field not in fields:
                 continue
             for member in members:
                 if member in card:
                     value = card.pop(member)
                     self._jscontact_hit(field, label, _child(cpath, member), _size(value))
-        if "contact-uri" in self.fields:
-            links = card.get("links")
-            if isinstance(links, dict):
-                for key in [k for k, v in links.items() if _is_contact_link(v)]:
-                    del links[key]
-                    self._jscontact_hit("contact-uri", label, _child(_child(cpath, "links"), key))
-                if not links:
-                    del card["links"]
-            elif isinstance(links, list):
-                gone = [i for i, v in enumerate(links) if _is_contact_link(v)]
-                for i in reversed(gone):
-                    del links[i]
-                for i in gone:
-                    self._jscontact_hit("contact-uri", label, f"{cpath}.links[{i}]")
-            if "onlineServices" in card:
-                value = card.pop("onlineServices")
-                self._jscontact_hit(
-                    "contact-uri", label, _child(cpath, "onlineServices"), _size(value)
-                )
+        if "contact-uri" in fields:
+            self._contact_links(card, cpath, label)
+        if "localizations" in card:
+            self._localizations(card, cpath, label, fields)
+        if self.patterns and "notes" in card:  # free text, as remarks are
+            self._free_text(card, "notes", _child(cpath, "notes"))
+
+    def _contact_links(self, card: dict[str, Any], cpath: str, label: str) -> None:
+        links = card.get("links")
+        if isinstance(links, dict):
+            for key in [k for k, v in links.items() if _is_contact_link(v)]:
+                del links[key]
+                self._jscontact_hit("contact-uri", label, _child(_child(cpath, "links"), key))
+            if not links:
+                del card["links"]
+        elif isinstance(links, list):
+            gone = [i for i, v in enumerate(links) if _is_contact_link(v)]
+            for i in reversed(gone):
+                del links[i]
+            for i in gone:
+                self._jscontact_hit("contact-uri", label, f"{cpath}.links[{i}]")
+        if "onlineServices" in card:
+            value = card.pop("onlineServices")
+            self._jscontact_hit("contact-uri", label, _child(cpath, "onlineServices"), _size(value))
+
+    def _localizations(
+        self, card: dict[str, Any], cpath: str, label: str, fields: frozenset[str]
+    ) -> None:
+        """Patches of ``localizations`` that set a redacted member go with it; a value
+        that is not a patch object cannot be read, and goes whole."""
+        lpath = _child(cpath, "localizations")
+        localizations = card["localizations"]
+        if not isinstance(localizations, dict):
+            del card["localizations"]
+            self._jscontact_hit(_first(fields), label, lpath)
+            return
+        for lang in list(localizations):
+            patch = localizations[lang]
+            ppath = _child(lpath, str(lang))
+            if not isinstance(patch, dict):
+                del localizations[lang]
+                self._jscontact_hit(_first(fields), label, ppath)
+                continue
+            for pointer in list(patch):
+                field = _localized_field(str(pointer))
+                if field is not None and field in fields:
+                    del patch[pointer]
+                    self._jscontact_hit(field, label, f"{ppath}[{_quote(str(pointer))}]")
+            if not patch:
+                del localizations[lang]
+        if not localizations:
+            del card["localizations"]
 
     def _jscontact_hit(self, field: str, label: str, path: str, n: int = 1) -> None:
         self.count += n
         self._add(field, label, "prePath", path, "removal")
 
-    def _free_text(self, items: list[Any], path: str) -> None:
-        patterns: list[tuple[str, re.Pattern[str], str, tuple[str, ...]]] = []
-        if "email" in self.fields:
-            patterns.append(("email", _EMAIL_RE, EMAIL_PLACEHOLDER, _EMAIL_MARKS))
-        if "tel" in self.fields:
-            patterns.append(("tel", _PHONE_RE, TEL_PLACEHOLDER, _PHONE_MARKS))
-        if not patterns:
-            return
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
+    def _free_text(self, holder: dict[str, Any], key: str, path: str) -> None:
+        """Mask contacts in every string of ``holder[key]``, whatever its shape."""
+        stack: list[tuple[Any, Any, str]] = [(holder, key, path)]
+        while stack:
+            parent, at, spath = stack.pop()
+            value = parent[at]
+            if isinstance(value, str):
+                new = self._masked(value, spath)
+                if new is not value:
+                    parent[at] = new
+            elif isinstance(value, dict):
+                stack.extend((value, k, _child(spath, str(k))) for k in value)
+            elif isinstance(value, list):
+                stack.extend((value, i, f"{spath}[{i}]") for i in range(len(value)))
+
+    def _masked(self, text: str, path: str) -> str:
+        new = text
+        for field, pattern, placeholder, marks in self.patterns:
+            # Most text holds no contact at all: skip the regex scan unless a
+            # character every match must contain is there.
+            if not any(mark in new for mark in marks):
                 continue
-            ipath = f"{path}[{i}]"
-            for key, spath, text in _texts(item, ipath):
-                new = text
-                for field, pattern, placeholder, marks in patterns:
-                    # Most text holds no contact at all: skip the regex scan unless a
-                    # character every match must contain is there.
-                    if not any(mark in new for mark in marks):
-                        continue
-                    replaced, n = _substitute(pattern, placeholder, new, field == "tel")
-                    if n:
-                        new = replaced
-                        self.count += n
-                        self._add(field, "in free text", "postPath", spath, "partialValue")
-                if new != text:
-                    _set_text(item, key, new)
+            replaced, n = _substitute(pattern, placeholder, new, field == "tel")
+            if n:
+                new = replaced
+                self.count += n
+                self._add(field, "in free text", "postPath", path, "partialValue")
+        return new if new != text else text
 
 
-def _texts(item: dict[str, Any], ipath: str) -> Iterator[tuple[tuple[str, int | None], str, str]]:
-    title = item.get("title")
-    if isinstance(title, str):
-        yield ("title", None), f"{ipath}.title", title
-    description = item.get("description")
-    if isinstance(description, list):
-        for j, line in enumerate(description):
-            if isinstance(line, str):
-                yield ("description", j), f"{ipath}.description[{j}]", line
-    elif isinstance(description, str):
-        yield ("description", None), f"{ipath}.description", description
+def is_exempt(entity: dict[str, Any], cards: Sequence[str], exempt_roles: frozenset[str]) -> bool:
+    """Whether ``entity`` (with its JSContact cards under the members ``cards``) is an
+    organisation or role mailbox in exempt roles only: every role it has is in
+    ``exempt_roles`` and no card says it is of kind ``individual``."""
+    if not exempt_roles:
+        return False
+    roles = entity.get("roles")
+    if not isinstance(roles, list) or not roles:
+        return False
+    if not all(isinstance(r, str) and r.strip().lower() in exempt_roles for r in roles):
+        return False
+    kinds = [_jcard_kind(entity.get("vcardArray"))]
+    kinds += [entity[m].get("kind") for m in cards if isinstance(entity.get(m), dict)]
+    return not any(isinstance(k, str) and k.strip().lower() == "individual" for k in kinds)
 
 
-def _set_text(item: dict[str, Any], key: tuple[str, int | None], value: str) -> None:
-    member, index = key
-    if index is None:
-        item[member] = value
-    else:
-        item[member][index] = value
+def card_members(entity: dict[str, Any]) -> tuple[str, ...]:
+    """The members of ``entity`` that hold a JSContact card."""
+    return tuple(
+        k
+        for k in entity
+        if k.startswith(_CARD_PREFIXES)
+        and isinstance(entity[k], dict)
+        and _CARD_MEMBER.fullmatch(k)
+    )
+
+
+def without_exempt_contacts(envelope: Any, exempt_roles: Sequence[str]) -> Any:
+    """A copy of ``envelope`` without what redaction leaves on purpose: the cards of
+    exempt entities and the ``abuse`` summary (for scans that look for contacts the
+    policy should have removed, such as ``rdapctl doctor``)."""
+    roles = frozenset(str(r).strip().lower() for r in exempt_roles)
+    out = _copy_json(envelope)
+    if isinstance(out, dict):
+        out.pop("abuse", None)
+    stack = [out]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            cards = card_members(node)
+            if is_exempt(node, cards, roles):
+                node.pop("vcardArray", None)
+                for member in cards:
+                    del node[member]
+            stack.extend(v for v in node.values() if isinstance(v, _CONTAINERS))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, _CONTAINERS))
+    return out
+
+
+def _field_of(name: str) -> str:
+    """The jCard field a property name stands for: lower case, vCard group dropped."""
+    return name.rpartition(".")[2].lower()
+
+
+def _jcard_kind(vcard: Any) -> Any:
+    """The value of a jCard's ``kind`` property (None when it has none)."""
+    if isinstance(vcard, list) and len(vcard) > 1 and isinstance(vcard[1], list):
+        for prop in vcard[1]:
+            if _prop_name(prop) is not None and _field_of(prop[0]) == "kind" and len(prop) >= 4:
+                return prop[3]
+    return None
+
+
+def _localized_field(pointer: str) -> str | None:
+    """The field a localization patch's path sets ("name/components" -> n)."""
+    parts = pointer.lstrip("/").split("/")
+    if parts[0] == "name":
+        return "n" if len(parts) > 1 and parts[1] == "components" else "fn"
+    return _CARD_FIELDS.get(parts[0])
+
+
+def _first(fields: frozenset[str]) -> str:
+    """The field a removal of unknown content is recorded under."""
+    for field in ("fn", "adr", "email", "tel", "n", "org", "contact-uri"):
+        if field in fields:
+            return field
+    return min(fields)
 
 
 def _substitute(

@@ -17,6 +17,21 @@ from rdapctl.records import factory, record
 Isolation = Literal["strict", "standard", "development"]
 Criticality = Literal["critical", "high", "medium", "low"]
 
+# RFC 9083 section 10.2.4 (the IANA "RDAP JSON Values" registry of entity roles).
+ENTITY_ROLES: tuple[str, ...] = (
+    "registrant",
+    "technical",
+    "administrative",
+    "abuse",
+    "billing",
+    "registrar",
+    "reseller",
+    "sponsor",
+    "proxy",
+    "notifications",
+    "noc",
+)
+DEFAULT_EXEMPT_ROLES: tuple[str, ...] = ("registrar", "abuse")
 QUERY_TYPES: tuple[str, ...] = ("domain", "ip", "autnum", "entity", "nameserver", "help", "url")
 REGIONS: tuple[str, ...] = (
     "north-america",
@@ -55,6 +70,9 @@ class Compliance:
 class Security:
     redact_pii: bool = True
     redact_fields: tuple[str, ...] = BASE_REDACT_FIELDS
+    # Entities with only these roles (and not of kind individual) keep their name,
+    # organisation, e-mail and phone: organisations and role mailboxes, not persons.
+    redaction_exempt_roles: tuple[str, ...] = DEFAULT_EXEMPT_ROLES
     allow_http: bool = False
     # False: no private addresses; True: all; a tuple: only these CIDRs.
     allow_private_ips: bool | tuple[str, ...] = False

@@ -60,6 +60,7 @@ def explain(
     report["redaction"] = {
         "enabled": security.redact_pii,
         "fields": list(security.redact_fields) if security.redact_pii else [],
+        "exempt_roles": list(security.redaction_exempt_roles) if security.redact_pii else [],
     }
     report["referrals"] = security.follow_referrals
     report["would_send"] = bool(
@@ -134,4 +135,7 @@ def _render(report: dict[str, Any]) -> None:
     red = report["redaction"]
     fields = ", ".join(_safe(f) for f in red["fields"]) if red["enabled"] else "off"
     line("redaction", fields)
+    if red["enabled"]:
+        roles = ", ".join(_safe(r) for r in red["exempt_roles"]) or "none (every entity redacted)"
+        line("exempt", f"{roles}  (organisations and role mailboxes keep name, e-mail, phone)")
     line("would send", ("yes", "green") if report["would_send"] else ("no", "red"))

@@ -1,8 +1,13 @@
 """The terminal (rich) view of a lookup envelope: a readable screenful, not a JSON dump.
 
-Owns: turning the JSON envelope of ``rdapctl lookup`` (header, the RDAP object, each
-registrar referral, errors, RFC 9537 redactions) into rich renderables on a console
-the caller passes in.
+Owns: turning the JSON envelope of ``rdapctl lookup`` (header, abuse contact, the RDAP
+object, each registrar referral, errors, RFC 9537 redactions) into rich renderables on
+a console the caller passes in. An entity's jCard and JSContact cards (RFC 9553) are
+shown alike, merged into one set of contact fields; fields the server or rdapctl
+redacted read ``[redacted]``. Remarks and notices are shown in whatever shape they
+come (objects, a lone object, strings, nested lists, a map of notices): only values
+found under those members, never member names (the redaction engine masks contacts in
+the values there, not in the names).
 
 Must not: fetch, cache, redact or decide policy (it only shows what the envelope says);
 import httpx, cryptography or diskcache; keep any state between calls; raise on any
@@ -31,7 +36,7 @@ from rich.text import Text
 from rdapctl.termtext import visible
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from rich.console import Console
 
@@ -52,10 +57,13 @@ MAX_KEYS = 20  # member names of an unknown object
 MAX_STATUSES = 20
 MAX_CIDRS = 8
 MAX_ADDRESSES = 8  # IP addresses of a nameserver (4 inside a domain's nameserver line)
-MAX_CARD_VALUES = 3  # values of one jCard property (emails, phones, …) of one entity
+MAX_CARD_VALUES = 3  # values of one card field (emails, phones, …) of one entity
+MAX_ABUSE_VALUES = 3  # abuse e-mail addresses, and phone numbers, each
 MAX_ROLES = 8  # roles of one entity
 MAX_ITEMS = 20  # any other list (parts of a name, address lines, policy fields, …)
 MAX_RESPONSE_ITEMS = 3  # objects of a response that is a list
+# Lists and objects nested deeper than this in remarks and notices are not looked into.
+_MAX_TEXT_DEPTH = 6
 # A value longer than this many times MAX_STR is cut before it is cleaned: the view
 # never scans (or makes visible) a megabyte string only to show 300 characters of it.
 _SCAN_FACTOR = 4
@@ -132,6 +140,37 @@ def _flat(x: Any, depth: int = 0) -> list[str]:
 
 def _strs(x: Any) -> list[str]:
     return _flat(_list(x))
+
+
+def _leaves(x: Any, depth: int = 0) -> Iterator[Any]:
+    """The scalars inside ``x``: items of lists and values of objects (never member
+    names), nested lists and objects flattened to a bounded depth."""
+    if isinstance(x, list):
+        if depth < _MAX_TEXT_DEPTH:
+            for item in x:
+                yield from _leaves(item, depth + 1)
+    elif isinstance(x, dict):
+        if depth < _MAX_TEXT_DEPTH:
+            for item in x.values():
+                yield from _leaves(item, depth + 1)
+    elif x is not None:
+        yield x
+
+
+def _lines(x: Any, limit: int) -> tuple[list[str], int]:
+    """The first ``limit`` non-empty display strings inside ``x`` (see ``_leaves``), and
+    how many non-empty scalars it holds in all (the rest are counted, not cleaned)."""
+    shown: list[str] = []
+    total = 0
+    for leaf in _leaves(x):
+        if len(shown) < limit:
+            s = _str(leaf)
+            if s:
+                shown.append(s)
+                total += 1
+        elif (leaf.strip() != "") if isinstance(leaf, str) else isinstance(leaf, int | float):
+            total += 1
+    return shown, total
 
 
 def _more_text(n: int, what: str = "") -> str:
@@ -270,9 +309,152 @@ def _card(vcard: Any) -> _Card:
     return card
 
 
+# --- JSContact (RFC 9553) --------------------------------------------------------------
+
+
+def _card_members(entity: dict[str, Any]) -> tuple[str, ...]:
+    """The members of ``entity`` holding a JSContact card (``jscard``, ``jscard_*``,
+    ``jscontact_card``), as the redaction engine finds them."""
+    from rdapctl.redaction import card_members
+
+    try:
+        return card_members(entity)
+    except (AttributeError, TypeError):  # a member name that is not a string
+        return card_members({k: v for k, v in entity.items() if isinstance(k, str)})
+
+
+def _values(x: Any) -> list[Any]:
+    """The items of a JSContact map (id -> object), of a list sent instead, or a lone
+    value sent instead of either."""
+    if isinstance(x, dict):
+        return list(x.values())
+    return _list(x)
+
+
+def _member(item: Any, *keys: str) -> str:
+    """The text of one JSContact map item: its first non-empty ``keys`` member (a list
+    there joined), or the item itself when a plain value was sent instead of an object."""
+    if not isinstance(item, dict):
+        return _join(_flat(_list(item)), " ")
+    for key in keys:
+        value = item.get(key)
+        s = _str(value) if not isinstance(value, list) else _join(_flat(value), " ")
+        if s:
+            return s
+    return ""
+
+
+def _components(x: Any, sep: str) -> str:
+    """The ``value``s of JSContact name or address components, joined (separator
+    components dropped: ``sep`` separates)."""
+    parts = (
+        _member(c, "value")
+        for c in _list(x)
+        if not (isinstance(c, dict) and c.get("kind") == "separator")
+    )
+    return _join(parts, sep)
+
+
+def _js_name(name: Any) -> str:
+    if not isinstance(name, dict):
+        return _join(_flat(_list(name)), " ")
+    return _member(name, "full") or _components(name.get("components"), " ")
+
+
+def _js_address(item: Any) -> str:
+    if not isinstance(item, dict):
+        return _member(item)
+    full = item.get("full")
+    if isinstance(full, str) and full.strip():
+        # Kept short before it is split: a megabyte ``full`` is not scanned whole.
+        lines = full[: MAX_STR * _SCAN_FACTOR].splitlines()
+        text = _join((_clean(line) for line in lines), ", ")
+    else:
+        text = _components(item.get("components"), ", ")
+    extras = [_str(item.get(k)) for k in ("locality", "countryCode")]
+    extras = [e for e in extras if e and e not in text]
+    return _join([text, *extras]) if extras else text
+
+
+def _is_fax(item: Any) -> bool:
+    features = item.get("features") if isinstance(item, dict) else None
+    if isinstance(features, dict):
+        return features.get("fax") is True
+    return "fax" in (f.lower() for f in _strs(features))
+
+
+def _jscontact(card: _Card, js: dict[str, Any]) -> None:
+    """Add what one JSContact card holds to ``card``, under the jCard view's field
+    names. A member that is present with nothing to show counts as present and empty
+    (as a blanked jCard property does)."""
+    if "name" in js:
+        card.add("name", _js_name(js.get("name")))
+    elif "fullName" in js:  # earlier JSContact drafts
+        card.add("name", _js_name(js.get("fullName")))
+    if "kind" in js:
+        card.add("kind", _str(js.get("kind")))
+
+    def each(member: str, field_name: str, text: Callable[[Any], str]) -> None:
+        if member not in js:
+            return
+        items = _values(js.get(member))
+        if not items:
+            card.add(field_name, "")
+        for item in items:
+            card.add(field_name, text(item))
+
+    each("organizations", "org", lambda o: _join([_member(o, "name"), *_org_units(o)], " "))
+    each("emails", "email", lambda e: _member(e, "address", "uri"))
+    if "phones" in js:
+        phones = _values(js.get("phones"))
+        if not phones:
+            card.add("tel", "")
+        for item in phones:
+            number = _member(item, "number", "uri")
+            number = number[4:] if number.lower().startswith("tel:") else number
+            card.add("fax" if _is_fax(item) else "tel", number)
+    each("addresses", "address", _js_address)
+    each("onlineServices", "contact", lambda o: _member(o, "uri", "user", "service"))
+    for item in _values(js.get("links")):
+        kind = _str(item.get("kind")).lower() if isinstance(item, dict) else ""
+        card.add("contact" if kind == "contact" else "link", _member(item, "uri", "href"))
+
+
+def _org_units(org: Any) -> list[str]:
+    if not isinstance(org, dict):
+        return []
+    return [_member(u, "name") for u in islice(_list(org.get("units")), MAX_ITEMS)]
+
+
+def _entity_card(entity: dict[str, Any]) -> _Card:
+    """The contact fields of an entity: its jCard and every JSContact card, merged."""
+    card = _card(entity.get("vcardArray"))
+    for member in _card_members(entity):
+        _jscontact(card, entity[member])
+    return card
+
+
 # --- RFC 9537 redactions -------------------------------------------------------------
 
-_ENTITY_PATH = re.compile(r"^\$((?:\.[A-Za-z_][\w-]*\[\d+\])*)\.(?:vcardArray|jscontact_card)")
+# A card member: a jCard, or a JSContact card as ``rdapctl.redaction.card_members`` finds
+# it (the redaction engine writes its name dotted: it is always an ASCII identifier).
+_CARD_MEMBER = r"(?:vcardArray|jscontact_card|jscard(?:_[A-Za-z0-9_]*)?)(?![\w-])"
+_ENTITY_PATH = re.compile(r"^\$((?:\.[A-Za-z_][\w-]*\[\d+\])*)\." + _CARD_MEMBER)
+# What follows a JSContact card member in a path: its member names, dotted or quoted.
+_JSCARD_PATH = re.compile(r"\.(?:jscontact_card|jscard(?:_[A-Za-z0-9_]*)?)(?![\w-])(.*)$")
+_PATH_NAME = re.compile(r"[A-Za-z@][\w@]*")
+# JSContact member -> the view's field (``name`` covers fn and n alike).
+_JSCARD_FIELDS = {
+    "name": "name",
+    "fullName": "name",
+    "kind": "kind",
+    "organizations": "org",
+    "addresses": "address",
+    "emails": "email",
+    "phones": "tel",
+    "onlineServices": "contact",
+    "links": "contact",
+}
 _PATH_ROLE = re.compile(r"roles[^=]*==\s*['\"]([^'\"]+)['\"]")
 _PATH_QUOTED = re.compile(r"==\s*['\"]([^'\"]+)['\"]")
 _PATH_FIELDS = {
@@ -376,6 +558,10 @@ def _index_redaction(out: _Redactions, label: str, path: str) -> None:
     fld = ""
     for quoted in _PATH_QUOTED.findall(path):
         fld = _PATH_FIELDS.get(quoted.lower(), fld)
+    if not fld:
+        card_path = _JSCARD_PATH.search(path)
+        member = _PATH_NAME.search(card_path.group(1)) if card_path else None
+        fld = _JSCARD_FIELDS.get(member.group(), "") if member else ""
     if not fld and _HANDLE_PATH.search(path):
         fld = "handle"
     if not fld:
@@ -455,28 +641,55 @@ def _events(console: Console, obj: dict[str, Any]) -> None:
     _more(console, len(events) - MAX_EVENTS, "events")
 
 
+# Members that make an object one notice or remark (RFC 9083 section 4.3), not a map
+# of them.
+_NOTICE_MEMBERS = ("title", "description", "type", "links", "lang")
+
+
+def _notice_items(value: Any) -> list[Any]:
+    """The notices or remarks of one ``remarks``/``notices`` member, whatever its shape:
+    a list of them, one object or string where a list belongs, or a map of them."""
+    if isinstance(value, dict) and not any(k in value for k in _NOTICE_MEMBERS):
+        return list(value.values())
+    return _list(value)
+
+
+def _notice_text(item: Any) -> Text:
+    """One notice or remark on one line: its title (its type when it has none) and the
+    first lines of its description. A string, number or list is description alone.
+    Only values are shown, never member names."""
+    if isinstance(item, dict):
+        heads, _ = _lines(item.get("title"), MAX_NOTICE_LINES)
+        if not heads:
+            heads, _ = _lines(item.get("type"), 1)
+        head = _clean(" ".join(heads))
+        lines, total = _lines(item.get("description"), MAX_NOTICE_LINES)
+    else:
+        head = ""
+        lines, total = _lines(item, MAX_NOTICE_LINES)
+    text = Text()
+    if head:
+        text.append(head, style=_LABEL_STYLE)
+    if lines:
+        body = " ".join(lines)
+        if len(body) > MAX_NOTICE_CHARS:
+            body = body[:MAX_NOTICE_CHARS].rstrip() + " …"
+        text.append((": " if head else "") + body)
+        if total > len(lines):
+            more = _more_text(total - len(lines), "lines")
+            text.append(f" ({more})", style="dim")
+    return text
+
+
 def _notices(console: Console, obj: dict[str, Any], key: str, title: str) -> None:
-    items = _list(obj.get(key))
-    if not items:
+    """The notices or remarks under ``obj[key]``; only text from there is shown."""
+    items = _notice_items(obj.get(key))
+    texts = [t for t in (_notice_text(item) for item in items[:MAX_NOTICES]) if t.plain]
+    if not texts and len(items) <= MAX_NOTICES:
         return
     _heading(console, title)
-    for item in items[:MAX_NOTICES]:
-        d = _dict(item)
-        head = _str(d.get("title")) if d else ""
-        lines = _strs(d.get("description")) if d else _strs(item)
-        text = Text()
-        if head:
-            text.append(head, style=_LABEL_STYLE)
-        if lines:
-            body = " ".join(lines[:MAX_NOTICE_LINES])
-            if len(body) > MAX_NOTICE_CHARS:
-                body = body[:MAX_NOTICE_CHARS].rstrip() + " …"
-            text.append((": " if head else "") + body)
-            if len(lines) > MAX_NOTICE_LINES:
-                more = _more_text(len(lines) - MAX_NOTICE_LINES, "lines")
-                text.append(f" ({more})", style="dim")
-        if text.plain:
-            _line(console, text)
+    for text in texts:
+        _line(console, text)
     _more(console, len(items) - MAX_NOTICES, title.lower())
 
 
@@ -513,7 +726,7 @@ def _public_id(entity: dict[str, Any], kind: str = "iana") -> str:
 
 
 def _entity_name(entity: dict[str, Any]) -> str:
-    card = _card(entity.get("vcardArray"))
+    card = _entity_card(entity)
     return (card.get("name") or card.get("org") or [_str(entity.get("handle"))])[0]
 
 
@@ -560,7 +773,7 @@ def _entity(
     indent = 2 + 4 * depth
     roles = _strs(entity.get("roles"))
     is_redacted = red.marker(path, roles)
-    card = _card(entity.get("vcardArray"))
+    card = _entity_card(entity)
 
     head = Text("• ")
     head.append(_join(roles, limit=MAX_ROLES) or "entity", style=_LABEL_STYLE)
@@ -589,7 +802,7 @@ def _entity(
         (("name", "name"), ("org", "org"), ("kind", "kind")),
         (("email", "email"), ("tel", "tel"), ("fax", "fax")),
         (("address", "address"),),
-        (("contact", "contact"),),
+        (("contact", "contact"), ("link", "link")),
     )
     for group in groups:
         parts = [p for p in (part(label, name) for label, name in group) if p is not None]
@@ -878,7 +1091,7 @@ def _classify(obj: dict[str, Any]) -> str:
         return "domain"
     if "ipAddresses" in obj:
         return "nameserver"
-    if "vcardArray" in obj or "roles" in obj:
+    if "vcardArray" in obj or "roles" in obj or _card_members(obj):
         return "entity"
     if isinstance(obj.get("records"), list):
         return "history"
@@ -985,6 +1198,32 @@ def _header(console: Console, env: dict[str, Any]) -> None:
         console.print(Text("policy: " + " · ".join(parts), style="dim"))
 
 
+# Answers for which the envelope's abuse contact is shown.
+_ABUSE_KINDS = frozenset({"domain", "ip", "autnum"})
+
+
+def _abuse(console: Console, env: dict[str, Any]) -> None:
+    """The abuse contact rdapctl found in the (policy-applied) answer, on one line:
+    e-mail addresses, then phone numbers, then where they came from. Nothing when it
+    found none, or the envelope predates the field."""
+    abuse = env.get("abuse")
+    if not isinstance(abuse, dict):
+        return
+    resp = env.get("response")
+    kind = _classify(resp) if isinstance(resp, dict) and resp else ""
+    if kind not in _ABUSE_KINDS and _str(env.get("type")).lower() not in _ABUSE_KINDS:
+        return
+    values = [_join(_strs(abuse.get(key)), " · ", MAX_ABUSE_VALUES) for key in ("email", "phone")]
+    shown = " · ".join(v for v in values if v)
+    if not shown:
+        return
+    text = Text.assemble(("abuse contact", _LABEL_STYLE), "  ", shown)
+    source = _str(abuse.get("source"), 100)
+    if source:
+        text.append(f"  ({source})", style="dim")
+    console.print(text)
+
+
 def _error(console: Console, err: Any, indent: int = 0) -> None:
     if err is None:
         return
@@ -1008,6 +1247,7 @@ def render_envelope(envelope: dict[str, Any], console: Console) -> None:
         console.print(Text("(empty lookup result)", style="dim"))
         return
     _header(console, env)
+    _abuse(console, env)
     resp = env.get("response")
     if resp is not None:
         console.rule(style="dim")
