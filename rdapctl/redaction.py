@@ -86,7 +86,7 @@ _CARD_MEMBER = re.compile(r"jscard(?:_\w*)?|jscontact_card", re.ASCII)
 _CARD_PREFIXES = ("jscard", "jscontact_card")
 # Members whose presence makes an object worth a closer look.
 _INTERESTING = frozenset(
-    {"vcardArray", JSCONTACT_MEMBER, "jscard", "remarks", "notices", "errorCode", "roles"}
+    {"vcardArray", JSCONTACT_MEMBER, "jscard", "remarks", "notices", "errorCode"}
 )
 # Free-text members of an error object (RFC 9083 section 6).
 _ERROR_TEXT = ("title", "description")
@@ -237,6 +237,9 @@ class _Run:
             self.patterns.append(("email", _EMAIL_RE, EMAIL_PLACEHOLDER, _EMAIL_MARKS))
         if "tel" in fields:
             self.patterns.append(("tel", _PHONE_RE, TEL_PLACEHOLDER, _PHONE_MARKS))
+        # What every match of any pattern contains: one C-level test per string.
+        marks = [m for _, _, _, ms in self.patterns for m in ms]
+        self.marks = re.compile("|".join(re.escape(m) for m in marks)) if marks else None
 
     def walk(self, root: Any) -> None:
         # Iterative: a deeply nested response must not hit the recursion limit. A
@@ -254,12 +257,20 @@ class _Run:
                 cards: tuple[str, ...] = ()
                 if node.get("@type") == "Card":  # a card on its own: no roles to exempt it
                     self._jscontact(node, _path(link), "of a card", self.fields)
-                if not _INTERESTING.isdisjoint(node) or node.get("objectClassName") == "entity":
+                visited = not _INTERESTING.isdisjoint(node)
+                if visited:
                     cards = self._visit_object(node, link, index)
                 for key, value in node.items():
                     if isinstance(value, _CONTAINERS) and key != "vcardArray" and key not in cards:
                         if key == "redacted" and link is None:
                             continue
+                        if not visited and type(value) is dict and key.startswith("jscard_"):
+                            # A card under a member the quick test above does not
+                            # know (jscard_0, ...): its entity is looked at after all.
+                            visited = True
+                            cards = self._visit_object(node, link, index)
+                            if key in cards:
+                                continue
                         children.append((value, (link, key), None))
             elif isinstance(node, list):
                 for i, value in enumerate(node):
@@ -274,9 +285,9 @@ class _Run:
     ) -> tuple[str, ...]:
         """Redact what ``node`` holds itself; returns the members that were its cards
         (handled here, not walked into)."""
-        path = _path(link)
         cards = card_members(node)
         if "vcardArray" in node or cards:
+            path = _path(link)
             label = _describe(node, path, index)
             fields = self.exempt_fields if self._exempt(node, cards) else self.fields
             if "vcardArray" in node:
@@ -286,11 +297,11 @@ class _Run:
         if self.patterns:
             for key in ("remarks", "notices"):
                 if key in node:
-                    self._free_text(node, key, _child(path, key))
+                    self._free_text(node, key, link)
             if "errorCode" in node:
                 for key in _ERROR_TEXT:
                     if key in node:
-                        self._free_text(node, key, _child(path, key))
+                        self._free_text(node, key, link)
         return cards
 
     def _exempt(self, entity: dict[str, Any], cards: tuple[str, ...]) -> bool:
@@ -400,7 +411,7 @@ class _Run:
         if "localizations" in card:
             self._localizations(card, cpath, label, fields)
         if self.patterns and "notes" in card:  # free text, as remarks are
-            self._free_text(card, "notes", _child(cpath, "notes"))
+            self._free_text(card, "notes", _link_of(cpath))
 
     def _contact_links(self, card: dict[str, Any], cpath: str, label: str) -> None:
         links = card.get("links")
@@ -452,22 +463,29 @@ class _Run:
         self.count += n
         self._add(field, label, "prePath", path, "removal")
 
-    def _free_text(self, holder: dict[str, Any], key: str, path: str) -> None:
-        """Mask contacts in every string of ``holder[key]``, whatever its shape."""
-        stack: list[tuple[Any, Any, str]] = [(holder, key, path)]
+    def _free_text(self, holder: dict[str, Any], key: str, link: _Link) -> None:
+        """Mask contacts in every string of ``holder[key]``, whatever its shape (the
+        JSONPath of a string is built only when something in it is masked)."""
+        marks = self.marks
+        if marks is None:
+            return
+        stack: list[tuple[Any, _Link]] = [(holder, link)]
+        first = True
         while stack:
-            parent, at, spath = stack.pop()
-            value = parent[at]
-            if isinstance(value, str):
-                new = self._masked(value, spath)
-                if new is not value:
-                    parent[at] = new
-            elif isinstance(value, dict):
-                stack.extend((value, k, _child(spath, str(k))) for k in value)
-            elif isinstance(value, list):
-                stack.extend((value, i, f"{spath}[{i}]") for i in range(len(value)))
+            container, where = stack.pop()
+            if first:
+                items: Any = ((key, holder[key]),)
+                first = False
+            else:
+                items = container.items() if isinstance(container, dict) else enumerate(container)
+            for at, value in items:
+                if isinstance(value, str):
+                    if marks.search(value):
+                        container[at] = self._masked(value, (where, at))
+                elif isinstance(value, _CONTAINERS):
+                    stack.append((value, (where, at)))
 
-    def _masked(self, text: str, path: str) -> str:
+    def _masked(self, text: str, link: _Link) -> str:
         new = text
         for field, pattern, placeholder, marks in self.patterns:
             # Most text holds no contact at all: skip the regex scan unless a
@@ -478,8 +496,8 @@ class _Run:
             if n:
                 new = replaced
                 self.count += n
-                self._add(field, "in free text", "postPath", path, "partialValue")
-        return new if new != text else text
+                self._add(field, "in free text", "postPath", _path(link), "partialValue")
+        return new
 
 
 def is_exempt(entity: dict[str, Any], cards: Sequence[str], exempt_roles: frozenset[str]) -> bool:
@@ -534,7 +552,7 @@ def without_exempt_contacts(envelope: Any, exempt_roles: Sequence[str]) -> Any:
 
 def _field_of(name: str) -> str:
     """The jCard field a property name stands for: lower case, vCard group dropped."""
-    return name.rpartition(".")[2].lower()
+    return name.rpartition(".")[2].lower() if "." in name else name.lower()
 
 
 def _jcard_kind(vcard: Any) -> Any:
@@ -617,11 +635,25 @@ def _describe(node: dict[str, Any], path: str, index: int | None) -> str:
 _Link = tuple[Any, str | int] | None
 
 
+def _link_of(path: str) -> _Link:
+    """A link standing for an already built JSONPath (its first element)."""
+    return (None, _Built(path))
+
+
+class _Built(str):
+    """A JSONPath prefix already built, carried in a link chain as it is."""
+
+
 def _path(link: _Link) -> str:
     """The JSONPath of the node at ``link``."""
     keys: list[str | int] = []
     while link is not None:
         link, key = link
+        if isinstance(key, _Built):
+            path = str(key)
+            for k in reversed(keys):
+                path = f"{path}[{k}]" if isinstance(k, int) else _child(path, k)
+            return path
         keys.append(key)
     path = "$"
     for key in reversed(keys):
