@@ -431,8 +431,10 @@ class BatchRun:
 
     def _record_duplicate(self, audit: dict[str, Any], first: int) -> None:
         fields = dict(audit)
-        # A repeat fetched nothing itself: no referrals of its own.
-        fields.update(source="duplicate", duplicate_of_line=first, duration_ms=0.0, referrals=[])
+        # A repeat fetched nothing itself: no referrals and no requests of its own.
+        fields.update(
+            source="duplicate", duplicate_of_line=first, duration_ms=0.0, referrals=[], requests=0
+        )
         self._session.record("lookup", fields)
 
     def _remember(

@@ -127,8 +127,9 @@ def rdap_error_object(envelope: dict[str, Any]) -> dict[str, Any]:
     HTTP error status that ended the lookup, or the class of its exit code (400 usage,
     403 denied, 404 not found or no server, 429 rate limited, 502 upstream, 500 else)."""
     response = envelope.get("response")
-    if isinstance(response, dict) and "errorCode" in response:
-        return response
+    code = response.get("errorCode") if isinstance(response, dict) else None
+    if isinstance(code, int) and not isinstance(code, bool):  # RFC 9083: a number
+        return response  # type: ignore[return-value]
     error = envelope.get("error") or {}
     status = envelope.get("http_status")
     if isinstance(status, int) and 400 <= status <= 599:

@@ -73,7 +73,7 @@ class RequestGate(Protocol):
     asked to wait longer than a caller's patience fails that caller at once.
     """
 
-    def acquire(self, url: str) -> Callable[[], None]: ...
+    def acquire(self, url: str, max_wait_s: float | None = None) -> Callable[[], None]: ...
 
     def retry_after(self, url: str, wait_s: float) -> None: ...
 
@@ -227,9 +227,7 @@ def _host_name(host: str) -> str:
 
 
 # Every http(s) URL passes this policy's guard; used to check a URL's syntax alone.
-ANY_HTTP_URL = NetworkPolicy(
-    allow_http=True, allow_private=True, allowed_ports=tuple(range(1, 65536))
-)
+ANY_HTTP_URL = NetworkPolicy(allow_http=True, allow_private=True, any_port=True)
 
 
 def resolve_location(current: str, location: str) -> str:
@@ -242,6 +240,8 @@ def resolve_location(current: str, location: str) -> str:
         if not value.isascii():  # RFC 9110: a URI reference (header bytes are latin-1 here)
             raise ValueError("the Location header is not an ASCII URI")
         target = urljoin(current, value)
+        if not urlsplit(target).hostname:  # file:///x, https:///: nowhere to go
+            raise ValueError("the redirect names no host")
         request_target(target, ANY_HTTP_URL)
     except ValueError as exc:
         raise UpstreamError(
@@ -354,6 +354,8 @@ class RetryingGetter:
         redirects: list[str] = []
         while True:
             target = self._target(current)
+            if redirects and check_hop is not None:
+                check_hop(current)  # after the guard's URL rules: a hop they pass
             self._check_not_blocked(current, budget)
             raw = self._request(current, target, headers, budget)
             if raw.status in REDIRECT_STATUSES:
@@ -372,8 +374,6 @@ class RetryingGetter:
                     following = resolve_location(current, location)
                 except UpstreamError as exc:
                     raise exc.with_answer(current, raw.status) from None
-                if check_hop is not None:
-                    check_hop(following)
                 redirects.append(current)
                 current = following
                 continue
@@ -402,7 +402,11 @@ class RetryingGetter:
         budget: RequestBudget | None,
     ) -> RawAnswer:
         """One request, admitted by the gate and the budget, bounded in time."""
-        release = self._gate.acquire(url) if self._gate is not None else None
+        release = None
+        if self._gate is not None:
+            patience = self.retry.max_wait_s
+            left = budget.left_s(self._monotonic()) if budget is not None else None
+            release = self._gate.acquire(url, patience if left is None else min(patience, left))
         try:
             now = self._monotonic()
             deadline = now + self.timeout_s

@@ -114,6 +114,8 @@ class NetworkPolicy:
     allowed_networks: tuple[IPNetwork, ...] = ()
     allowed_ports: tuple[int, ...] = (443,)
     certificate_pinning: bool = False
+    # Every port allowed (a syntax-only check of URLs; never a tenant's policy).
+    any_port: bool = False
     # host (lower case, no trailing dot) -> "sha256/<base64>" pins
     pins: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     ca_bundle: str | None = None
@@ -371,7 +373,7 @@ def check_target(
     if not host:
         raise NetworkGuardError("the URL has no host")
     effective = DEFAULT_PORTS[scheme] if port is None else port
-    if effective not in policy.effective_ports:
+    if not policy.any_port and effective not in policy.effective_ports:
         allowed = ", ".join(str(p) for p in sorted(policy.effective_ports))
         raise NetworkGuardError(
             f"port {effective} of {shown} is not allowed (allowed: {allowed})", hint=HINT_PORTS

@@ -217,6 +217,17 @@ class Slots:
         self._tokens.put(None)
 
 
+def _blocked(url: str, left_s: float, max_wait_s: float) -> Exception:
+    from rdapctl.errors import RateLimitedError
+
+    host = urlsplit(url).hostname or url[:100]
+    return RateLimitedError(
+        f"{host} asked to be left alone for {left_s:.0f}s more (Retry-After); "
+        f"this lookup waits at most {max_wait_s:.0f}s",
+        hint="retry later (batch: --resume), or raise business_criticality",
+    )
+
+
 class HostGate:
     """The :class:`rdapctl.http.RequestGate` of a batch run (thread-safe)."""
 
@@ -260,15 +271,22 @@ class HostGate:
     def _state_path(self, host: str) -> Path:
         return self._dir / hashlib.sha256(host.encode()).hexdigest()[:32]
 
-    def acquire(self, url: str) -> Callable[[], None]:
+    def acquire(self, url: str, max_wait_s: float | None = None) -> Callable[[], None]:
+        """Wait for a slot and a token of ``url``'s host; returns the release.
+        ``max_wait_s``: how long the caller may wait out a Retry-After; a longer one,
+        even one that comes while the caller waits for its turn, fails it at once
+        (RateLimitedError) instead of holding it past its patience."""
         slot, bucket = self._for(host_key(url))
         waited_until = 0.0
+        started = self._clock()
         while True:
             # A host slowed by Retry-After is waited out holding no slot (others go on).
             now = self._clock()
             until = bucket.blocked_until(now)
             if until > now and until > waited_until:
                 self.slowed.set()  # also when another process was told to wait
+                if max_wait_s is not None and until - started > max_wait_s:
+                    raise _blocked(url, until - now, max_wait_s)
                 self._pause(until - now, "interrupted while waiting for the rate limit")
             waited_until = max(waited_until, until)
             release = self._take_slots(slot)

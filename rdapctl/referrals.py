@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from rdapctl.errors import NetworkGuardError
-from rdapctl.http import ANY_HTTP_URL, RequestBudget, request_target
+from rdapctl.http import ANY_HTTP_URL, request_target
+from rdapctl.limits import RequestBudget
 from rdapctl.records import record
 
 MAX_DEPTH = 2
