@@ -234,8 +234,6 @@ def _lookup(
     trace.choice = choice
     url = query_url(choice, query)
     trace.url = url
-    if options.server is not None or query.type == "url":
-        _check_given_url(url)
     follow = options.referrals and tenant.security.follow_referrals
     residency = session.check_residency(url, query.tld)
     trace.residency = residency.as_dict()
@@ -253,6 +251,9 @@ def _lookup(
             code="offline_miss",
             hint="run without --offline to fetch it",
         )
+    if options.server is not None or query.type == "url":
+        # Checked when it is to be asked (a cached answer came from a URL that passed).
+        _check_given_url(url)
 
     response, answered = _fetch(session, url, query.tld, trace)
     status = trace.http_status = response.status

@@ -1461,7 +1461,7 @@ def test_a_retry_after_that_comes_while_a_lookup_waits_does_not_hang(lab: Lab) -
     tenant waits) comes while the second waits for its rate-limit token (1 request/s).
     README: that host's lookups fail as rate limited without another request, and a
     lookup ends within 3 x timeout_s + 2 s (low patience). Run as a process of its own:
-    the bug holds it for an hour."""
+    the second lookup used to wait the whole hour out (HostGate.acquire)."""
     import os
     import signal
     import subprocess
