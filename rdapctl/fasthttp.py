@@ -35,13 +35,13 @@ from rdapctl.http import (
     RawAnswer,
     RetryableError,
     RetryingGetter,
-    Target,
     describe,
     timed_out,
     too_large,
 )
 from rdapctl.http1 import BodyTooLarge, Disconnected, ProtocolError, Reader, request_bytes
 from rdapctl.netguard import NetworkPolicy
+from rdapctl.urls import Target
 
 Resolver = Callable[[str, int], list[str]]
 _PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")

@@ -3,10 +3,9 @@
 Owns (in ``RetryingGetter``, the base of the direct client in ``rdapctl.fasthttp`` and
 the proxied one in ``rdapctl.transport``):
 
-- URLs: every URL asked, each redirect ``Location`` and its target are parsed once,
-  here, by one set of rules (``request_target``); the network guard checks each
-  hop, a literal address is requested in its canonical spelling, a host name in
-  A-labels; what fails to parse is ``bad_url`` / ``bad_redirect``;
+- URLs: every URL asked and each redirect ``Location`` go through one set of rules
+  (``rdapctl.urls``), the network guard's URL rules on each hop; what fails to parse
+  is ``bad_url`` / ``bad_redirect``;
 - redirects (at most ``MAX_REDIRECTS``), each hop gated, checked by the caller's
   ``check_hop`` (residency) and counted against the lookup's ``RequestBudget``;
 - time: ``timeout_s`` bounds each whole request (the clients enforce it down to
@@ -25,17 +24,18 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any, Protocol, Self
-from urllib.parse import urljoin, urlsplit
 
 from rdapctl import __version__
-from rdapctl.errors import NetworkGuardError, RateLimitedError, RdapctlError, UpstreamError
-from rdapctl.hostnames import host_of, to_a_labels
+from rdapctl.errors import RateLimitedError, RdapctlError, UpstreamError
+from rdapctl.hostnames import host_of
 from rdapctl.limits import RETRY_BY_CRITICALITY, RequestBudget, RetryPolicy
-from rdapctl.netguard import NetworkPolicy, check_addresses, check_target
+from rdapctl.netguard import NetworkPolicy
 from rdapctl.rdapbody import BodyError, check_media_type, decode_content, parse_json_object
 from rdapctl.records import factory, mutable_record, record
+from rdapctl.urls import ANY_HTTP_URL, Target, request_target, resolve_location
 
 __all__ = [
+    "ANY_HTTP_URL",
     "RETRY_BY_CRITICALITY",
     "HttpResponse",
     "RawAnswer",
@@ -53,15 +53,10 @@ USER_AGENT = f"rdapctl/{__version__}"
 ACCEPT = "application/rdap+json, application/json;q=0.9"
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-MAX_URL_CHARS = 8192
 HINT_TIMEOUT = "raise security.timeout_s in the tenant profile if the server is slow"
-
-
 MAX_BACKOFF_S = 8.0
 # delta-seconds, ASCII digits only ("²".isdigit() is True); repeats of a header sent twice.
 _DELTA_SECONDS = re.compile(r"([0-9]{1,10})(?:\s*,\s*[0-9]{1,10})*", re.ASCII)
-# A host name as DNS takes it: labels of letters, digits, '-' and '_' (A-labels).
-_LABEL = re.compile(r"[a-z0-9_-]{1,63}", re.ASCII)
 
 
 class RequestGate(Protocol):
@@ -106,18 +101,6 @@ class RawAnswer:
     body: bytes
 
 
-@record
-class Target:
-    """A URL that passed the URL rules, in the form the clients send it."""
-
-    url: str  # the URL to hand to a URL-taking client (canonical host)
-    scheme: str
-    host: str  # A-labels, or the canonical literal address
-    port: int
-    path: str  # path and query, as the request line carries them
-    header_host: str  # the Host header value
-
-
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
     if not value:
@@ -135,121 +118,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return max(0.0, when.timestamp() - now)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-
-
-def request_target(url: str, policy: NetworkPolicy) -> Target:
-    """``url`` checked by the URL rules and the network guard, in its wire form.
-
-    ValueError: the URL cannot be parsed (the caller names whose URL it was);
-    NetworkGuardError: the guard refuses it (scheme, credentials, port, address).
-    """
-    if len(url) > MAX_URL_CHARS:
-        raise ValueError(f"the URL is longer than {MAX_URL_CHARS} characters")
-    if not url.isprintable() or " " in url:
-        # urlsplit would silently drop tabs and line breaks.
-        raise ValueError("the URL holds spaces or control characters")
-    parts = urlsplit(url)  # ValueError: e.g. an unclosed IPv6 bracket
-    port = parts.port  # ValueError: a port that is not a number in range
-    raw_host = parts.hostname or ""
-    target = check_target(parts.scheme, raw_host, port, "@" in parts.netloc, policy)
-    if target.address is None and "[" in parts.netloc.rpartition("@")[2]:
-        raise ValueError("the URL's host is a bracketed literal that is not IPv6")
-    if target.address is not None:
-        if "%" in raw_host:
-            raise ValueError("IPv6 zone identifiers are not allowed in URLs")
-        # Refused here, before any gate or budget: no state is made for such a host.
-        check_addresses(raw_host, [target.address], policy)
-        host = str(target.address)
-        shown = f"[{host}]" if target.address.version == 6 else host
-    else:
-        host = _host_name(raw_host)
-        shown = host
-    default = 443 if target.scheme == "https" else 80
-    header_host = shown if target.port == default else f"{shown}:{target.port}"
-    path = _percent_encoded(_without_dot_segments(parts.path or "/"), _PATH_KEEP)
-    if parts.query:
-        path += "?" + _percent_encoded(parts.query, _QUERY_KEEP)
-    wire_url = f"{target.scheme}://{header_host}{path}"
-    return Target(wire_url, target.scheme, host, target.port, path, header_host)
-
-
-# What a path or a query may carry as it is (the WHATWG percent-encode sets, which
-# httpx applies too): everything else is sent percent-encoded as UTF-8.
-_PATH_KEEP = "".join(chr(i) for i in range(0x21, 0x7F) if chr(i) not in '"#<>?`{}')
-_QUERY_KEEP = "".join(chr(i) for i in range(0x21, 0x7F) if chr(i) not in '"#<>')
-
-
-def _percent_encoded(text: str, keep: str) -> str:
-    if not text.strip(keep):  # the usual case: nothing to encode
-        return text
-    return "".join(
-        ch if ch in keep else "".join(f"%{b:02X}" for b in ch.encode("utf-8")) for ch in text
-    )
-
-
-def _without_dot_segments(path: str) -> str:
-    """``path`` with "." and ".." segments resolved (RFC 3986 section 5.2.4)."""
-    if "." not in path:
-        return path
-    segments = path.split("/")
-    if "." not in segments and ".." not in segments:
-        return path
-    out: list[str] = []
-    for segment in segments:
-        if segment == ".":
-            continue
-        if segment == "..":
-            if out and out != [""]:
-                out.pop()
-            continue
-        out.append(segment)
-    if segments[-1] in (".", ".."):
-        out.append("")  # "/a/.." names the folder "/"
-    return "/".join(out) or "/"
-
-
-def _host_name(host: str) -> str:
-    """``host`` as DNS takes it (A-labels); ValueError when it is no valid host name."""
-    name = to_a_labels(host)  # ValueError when it has no A-label form
-    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
-    if len(name) > 254 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise ValueError("the URL's host is not a valid host name")
-    if "xn--" in name:
-        import idna
-
-        for label in labels:
-            if label.startswith("xn--"):
-                try:
-                    idna.decode(label)
-                except (idna.IDNAError, UnicodeError):
-                    raise ValueError(f"the host label {label!r} is not a valid A-label") from None
-    return name
-
-
-# Every http(s) URL passes this policy's guard; used to check a URL's syntax alone.
-ANY_HTTP_URL = NetworkPolicy(allow_http=True, allow_private=True, any_port=True)
-
-
-def resolve_location(current: str, location: str) -> str:
-    """The absolute URL a redirect's ``Location`` names; UpstreamError ``bad_redirect``
-    when it is not a usable http(s) URL. The guard's verdict is left to the request."""
-    value = location.strip()
-    try:
-        if not value:
-            raise ValueError("the Location header is empty")
-        if not value.isascii():  # RFC 9110: a URI reference (header bytes are latin-1 here)
-            raise ValueError("the Location header is not an ASCII URI")
-        target = urljoin(current, value)
-        if not urlsplit(target).hostname:  # file:///x, https:///: nowhere to go
-            raise ValueError("the redirect names no host")
-        request_target(target, ANY_HTTP_URL)
-    except ValueError as exc:
-        raise UpstreamError(
-            f"{host_of(current)} redirected to an unusable URL ({exc})", code="bad_redirect"
-        ) from None
-    except NetworkGuardError:
-        pass  # a URL, refused or not by the tenant's guard: that is decided per hop
-    return target
 
 
 class RetryingGetter:

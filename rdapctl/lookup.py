@@ -349,7 +349,7 @@ def _from_cache(trace: _Trace, hit: tuple[dict[str, Any], float, bytes | None]) 
 
 def _check_given_url(url: str) -> None:
     """A URL the user typed (--server, or a URL query) must be one rdapctl can ask."""
-    from rdapctl.http import ANY_HTTP_URL, request_target
+    from rdapctl.urls import ANY_HTTP_URL, request_target
 
     try:
         request_target(url, ANY_HTTP_URL)

@@ -20,9 +20,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 from rdapctl.errors import NetworkGuardError
-from rdapctl.http import ANY_HTTP_URL, request_target
 from rdapctl.limits import RequestBudget
 from rdapctl.records import record
+from rdapctl.urls import ANY_HTTP_URL, request_target
 
 MAX_DEPTH = 2
 MAX_PER_ANSWER = 2

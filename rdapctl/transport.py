@@ -54,7 +54,6 @@ from rdapctl.http import (
     RawAnswer,
     RetryableError,
     RetryingGetter,
-    Target,
     describe,
     timed_out,
     too_large,
@@ -64,6 +63,7 @@ from rdapctl.netguard import (
     check_target,
     normalise_hostname,
 )
+from rdapctl.urls import Target
 
 _SOCKET_OPTION = typing.Any  # httpcore's SOCKET_OPTION union; not exported publicly
 
