@@ -288,7 +288,7 @@ def _lookup(
         if problem is not None:
             raise _answer_problem(session, problem, response, answered, trace)
         referrals: list[dict[str, Any]] = []
-        if follow and query.type in ("domain", "url"):
+        if follow and query.type in ("domain", "url") and body.get("links"):
             referrals = _follow_referrals(session, body, url, response, trace)
         body = _apply_policy(session, body, answered, trace)
         envelope = make_envelope(
@@ -302,14 +302,21 @@ def _lookup(
             response=body,
             referrals=referrals,
         )
-        from rdapctl.abuse import abuse_contact
-
-        # From the policy-applied answers: what the policy removed is not shown here.
-        envelope["abuse"] = abuse_contact(body, query.type, referrals)
+        envelope["abuse"] = _abuse(body, query.type, referrals)
     envelope["policy"] = _policy_summary(session, trace)
     if cache_key is not None:
         session.cache_put(cache_key, envelope, response)
     return envelope
+
+
+def _abuse(body: Any, query_type: str, referrals: list[dict[str, Any]]) -> dict[str, Any]:
+    """The abuse contact, from the policy-applied answers: what the policy removed is
+    not found here either."""
+    if not (isinstance(body, dict) and body.get("entities")) and not referrals:
+        return {"email": [], "phone": [], "source": None}
+    from rdapctl.abuse import abuse_contact
+
+    return abuse_contact(body, query_type, referrals)
 
 
 def _answer_problem(
