@@ -32,7 +32,7 @@ from rdapctl.limits import RETRY_BY_CRITICALITY, RequestBudget, RetryPolicy
 from rdapctl.netguard import NetworkPolicy
 from rdapctl.rdapbody import BodyError, check_media_type, decode_content, parse_json_object
 from rdapctl.records import factory, mutable_record, record
-from rdapctl.urls import ANY_HTTP_URL, Target, request_target, resolve_location
+from rdapctl.urls import ANY_HTTP_URL, Origin, Target, request_target, resolve_location
 
 __all__ = [
     "ANY_HTTP_URL",
@@ -148,6 +148,7 @@ class RetryingGetter:
         # request_target is pure in the URL and this client's policy: a batch asks the
         # same few servers thousands of times. Only passing targets are kept.
         self._targets: dict[str, Target] = {}
+        self._origins: dict[tuple[str, str], Origin] = {}
         # The budget of the request in progress, and whether it was counted yet.
         self._sending: RequestBudget | None = None
         self._counted = False
@@ -252,7 +253,7 @@ class RetryingGetter:
         target = self._targets.get(url)
         if target is None:
             try:
-                target = request_target(url, self._policy)
+                target = request_target(url, self._policy, self._origins)
             except ValueError as exc:
                 raise UpstreamError(
                     f"cannot request {host_of(url)}: {exc}", code="bad_url"

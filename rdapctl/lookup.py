@@ -372,12 +372,11 @@ def _fetch(
     """GET ``url`` with residency decided for every server that answers (strict:
     refused before the request; the decision for the last hop is returned)."""
     assert trace.budget is not None
-    first = _host(url)
     decisions: list[Residency] = []
 
     def check_hop(hop_url: str) -> None:
         # The query's ccTLD speaks for its registry's own host, not for another host.
-        tld = query_tld if _host(hop_url) == first else None
+        tld = query_tld if _host(hop_url) == _host(url) else None
         decisions.append(session.check_residency(hop_url, tld))
 
     try:

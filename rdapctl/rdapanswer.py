@@ -51,10 +51,9 @@ def answer_error(body: dict[str, Any], query_type: str | None, url: str) -> Rdap
     ``objectClassName`` that does not fit the query is ``unexpected_object``. A
     missing ``objectClassName`` is tolerated (older servers leave it out).
     """
-    host = host_of(url)
     if "errorCode" in body:
         code = body.get("errorCode")
-        message = error_message(host, code if _is_status(code) else None, body)
+        message = error_message(host_of(url), code if _is_status(code) else None, body)
         if code == 404:
             return NotFoundError(message)
         if code == 429:
@@ -74,6 +73,7 @@ def answer_error(body: dict[str, Any], query_type: str | None, url: str) -> Rdap
         if isinstance(found, str) and found.strip().lower() == wanted_class:
             return None
         wanted = f"{wanted_class!r}"
+    host = host_of(url)
     return UpstreamError(
         f"{host} answered a {query_type} query with objectClassName {_shown(found)}, not {wanted}",
         code="unexpected_object",

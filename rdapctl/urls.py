@@ -40,9 +40,13 @@ class Target:
     header_host: str  # the Host header value
 
 
-def request_target(url: str, policy: NetworkPolicy) -> Target:
+def request_target(
+    url: str, policy: NetworkPolicy, origins: dict[tuple[str, str], Origin] | None = None
+) -> Target:
     """``url`` checked by the URL rules and the network guard, in its wire form.
 
+    ``origins``: a memo of the verdicts on scheme and authority (the caller's, for one
+    ``policy``), so that a client asking one server for many names checks its host once.
     ValueError: the URL cannot be parsed (the caller names whose URL it was);
     NetworkGuardError: the guard refuses it (scheme, credentials, port, address).
     """
@@ -52,10 +56,33 @@ def request_target(url: str, policy: NetworkPolicy) -> Target:
         # urlsplit would silently drop tabs and line breaks.
         raise ValueError("the URL holds spaces or control characters")
     parts = urlsplit(url)  # ValueError: e.g. an unclosed IPv6 bracket
-    port = parts.port  # ValueError: a port that is not a number in range
-    raw_host = parts.hostname or ""
-    target = check_target(parts.scheme, raw_host, port, "@" in parts.netloc, policy)
-    if target.address is None and "[" in parts.netloc.rpartition("@")[2]:
+    key = (parts.scheme, parts.netloc)
+    origin = origins.get(key) if origins is not None else None
+    if origin is None:
+        origin = _origin(parts.scheme, parts.netloc, parts.hostname, parts.port, policy)
+        if origins is not None:
+            if len(origins) >= 256:
+                origins.clear()
+            origins[key] = origin
+    scheme, host, port, header_host = origin
+    path = _percent_encoded(_without_dot_segments(parts.path or "/"), _PATH_KEEP)
+    if parts.query:
+        path += "?" + _percent_encoded(parts.query, _QUERY_KEEP)
+    wire_url = f"{scheme}://{header_host}{path}"
+    return Target(wire_url, scheme, host, port, path, header_host)
+
+
+# scheme, host (A-labels or canonical literal), port, Host header value
+Origin = tuple[str, str, int, str]
+
+
+def _origin(
+    scheme: str, netloc: str, hostname: str | None, port: int | None, policy: NetworkPolicy
+) -> Origin:
+    """The URL rules and the guard's verdict on a URL's scheme and authority."""
+    raw_host = hostname or ""
+    target = check_target(scheme, raw_host, port, "@" in netloc, policy)
+    if target.address is None and "[" in netloc.rpartition("@")[2]:
         raise ValueError("the URL's host is a bracketed literal that is not IPv6")
     if target.address is not None:
         if "%" in raw_host:
@@ -69,11 +96,7 @@ def request_target(url: str, policy: NetworkPolicy) -> Target:
         shown = host
     default = 443 if target.scheme == "https" else 80
     header_host = shown if target.port == default else f"{shown}:{target.port}"
-    path = _percent_encoded(_without_dot_segments(parts.path or "/"), _PATH_KEEP)
-    if parts.query:
-        path += "?" + _percent_encoded(parts.query, _QUERY_KEEP)
-    wire_url = f"{target.scheme}://{header_host}{path}"
-    return Target(wire_url, target.scheme, host, target.port, path, header_host)
+    return target.scheme, host, target.port, header_host
 
 
 # What a path or a query may carry as it is (the WHATWG percent-encode sets, which
