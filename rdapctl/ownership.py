@@ -42,13 +42,12 @@ def _other_home_hint() -> str:
 
 
 def problem_with(path: Path | str, st: os.stat_result, *, is_dir: bool) -> ConfigError | None:
-    """Why ``st`` (of ``path``, symlinks already resolved) is not trusted state, or None."""
+    """Why ``st`` (of ``path``, symlinks already resolved) is not trusted state, or None.
+
+    Only who may change it counts here: a folder that is a file (or the reverse) of
+    our own is a broken state path, reported by the code that uses it (as before)."""
     euid = os.geteuid()
     kind = "folder" if is_dir else "file"
-    if is_dir and not stat.S_ISDIR(st.st_mode):
-        return _refuse(path, "it is not a folder", f"move it away, {_other_home_hint()}")
-    if not is_dir and not stat.S_ISREG(st.st_mode):
-        return _refuse(path, "it is not a regular file", f"remove it, {_other_home_hint()}")
     if st.st_uid != euid:
         return _refuse(
             path,
