@@ -45,6 +45,7 @@ from rdapctl.audit_verify import (
     scan_trail,
 )
 from rdapctl.errors import AuditError
+from rdapctl.ownership import open_private, problem_with
 from rdapctl.paths import StatePaths, ensure_private_dir, write_private_file
 from rdapctl.records import record
 from rdapctl.tenant import Tenant
@@ -278,6 +279,8 @@ class _DayWriter:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, f"{name} is not a regular file")
+        if (problem := problem_with(path, st, is_dir=False)) is not None:
+            raise problem  # planted by another account: refused (exit 3)
         if st.st_mode & 0o777 != 0o600:
             os.fchmod(fd, 0o600)
         self.size = self._flushed = st.st_size
@@ -512,7 +515,7 @@ class AuditLog:
     def _lock(self) -> Iterator[None]:
         import fcntl
 
-        fd = os.open(self._dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_private(self._dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + self._lock_timeout_s
             attempt = 0

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from rdapctl.errors import AuditError
+from rdapctl.ownership import read_private
 from rdapctl.records import factory, mutable_record, record
 
 SCHEMA = 1
@@ -207,7 +208,7 @@ def checkpoint_bytes(cp: Checkpoint, tenant: str, key: bytes) -> bytes:
 def load_checkpoint(path: Path, tenant: str, key: bytes) -> tuple[Checkpoint | None, str | None]:
     """(checkpoint, None), (None, None) when absent, or (None, why it is unusable)."""
     try:
-        raw = path.read_bytes()
+        raw = read_private(path)
     except FileNotFoundError:
         return None, None
     except OSError as exc:

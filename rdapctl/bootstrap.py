@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rdapctl.errors import NoServerError
+from rdapctl.ownership import read_private
 from rdapctl.query import IpNetwork, Query
 from rdapctl.records import factory, mutable_record, record
 from rdapctl.tenant import Tenant
@@ -89,7 +90,7 @@ def load_registry(name: str, updated_dir: Path | None) -> Registry:
     if updated_dir is not None:
         path = updated_dir / f"{name}.json"
         try:
-            publication, services = parse_registry(name, json.loads(path.read_bytes()))
+            publication, services = parse_registry(name, json.loads(read_private(path)))
             return Registry(name, publication, "updated", str(path), services)
         except (OSError, ValueError):
             pass

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from rdapctl.errors import IntegrityError, RdapctlError
 from rdapctl.jsontext import dumps_compact
+from rdapctl.ownership import open_private
 from rdapctl.paths import DIR_MODE, FILE_MODE, StatePaths, ensure_private_dir
 from rdapctl.records import record
 
@@ -247,7 +248,7 @@ def _private_disk_class() -> type:
 def _locked(path: Path) -> Iterator[None]:
     import fcntl
 
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    fd = open_private(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -397,7 +398,7 @@ class TenantCache:
         # cache.db 0600 first keeps every later file private too.
         db = directory / "cache.db"
         if not db.exists():
-            os.close(os.open(db, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+            os.close(open_private(db, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         store = diskcache.Cache(str(directory), **settings)
         _tighten(directory)
         return store

@@ -205,6 +205,8 @@ def _targets(
 class _PermScan:
     checked: int = 0
     bad: list[tuple[Path, int, bool]] = field(default_factory=list)  # path, mode, is_dir
+    # Paths rdapctl must not trust (another owner, a symlink): never changed by --fix.
+    untrusted: list[tuple[Path, str]] = field(default_factory=list)  # path, why
 
 
 def _walk(root: Path) -> Iterator[tuple[Path, os.stat_result]]:
@@ -240,27 +242,66 @@ def _owner_of(paths: StatePaths, path: Path) -> str | None:
 
 
 def _scan_permissions(paths: StatePaths) -> dict[str | None, _PermScan]:
+    """Modes and owners of every state path: the state folders themselves, then all
+    below keys/, cache/, audit/, bootstrap/ and ratelimit/."""
     scans: dict[str | None, _PermScan] = {}
-    roots = (paths.keys_dir, paths.cache_root, paths.audit_root, paths.bootstrap_dir)
+    euid = os.geteuid()
+    for top in dict.fromkeys((paths.config_dir, paths.cache_dir, paths.data_dir)):
+        # The state folders themselves: rdapctl refuses them when another account owns
+        # them or may write to them (a mode --fix can tighten, an owner it cannot).
+        try:
+            st = top.lstat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            with contextlib.suppress(OSError):
+                st = top.stat() if st.st_uid in (euid, 0) else st
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == euid and not st.st_mode & 0o022:
+            continue
+        shared = scans.setdefault(None, _PermScan())
+        if not stat.S_ISDIR(st.st_mode):
+            shared.untrusted.append((top, "not a folder, or a link another account owns"))
+        elif st.st_uid != euid:
+            shared.untrusted.append((top, f"owned by uid {st.st_uid}"))
+        elif st.st_mode & 0o022:
+            shared.bad.append((top, st.st_mode & 0o777, True))
+    roots = (
+        paths.keys_dir,
+        paths.cache_root,
+        paths.audit_root,
+        paths.bootstrap_dir,
+        paths.ratelimit_root,
+    )
     for root in dict.fromkeys(roots):
         for path, st in _walk(root):
-            if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-                continue  # symlinks and specials: never followed, never chmod-ed
             scan = scans.setdefault(_owner_of(paths, path), _PermScan())
+            if stat.S_ISLNK(st.st_mode):
+                # Never followed, never changed; rdapctl refuses to use it.
+                scan.untrusted.append((path, "a symbolic link"))
+                continue
+            if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                continue  # specials: never followed, never chmod-ed
+            if st.st_uid != euid:
+                scan.untrusted.append((path, f"owned by uid {st.st_uid}"))
+                continue
             scan.checked += 1
             if st.st_mode & 0o077:
                 scan.bad.append((path, st.st_mode & 0o777, stat.S_ISDIR(st.st_mode)))
     return scans
 
 
+def _shown(paths: StatePaths, p: Path) -> str:
+    for base in (paths.data_dir, paths.cache_dir):
+        if base in p.parents:
+            return str(p.relative_to(base))
+    return str(p)
+
+
 def _permissions_result(
     tenant: str | None, scan: _PermScan, paths: StatePaths, fix: bool
 ) -> CheckResult:
     def shown(p: Path) -> str:
-        for base in (paths.data_dir, paths.cache_dir):
-            if base in p.parents:
-                return str(p.relative_to(base))
-        return str(p)
+        return _shown(paths, p)
 
     if not scan.bad:
         return _pass(tenant, "permissions", f"{_plural(scan.checked, 'path')} are owner-only")
@@ -284,6 +325,22 @@ def _permissions_result(
     listed = _places([f"{shown(p)} ({m:04o})" for p, m, _d in scan.bad])
     msg = f"{_plural(len(scan.bad), 'path')} not owner-only: {listed}"
     return _fail(tenant, "permissions", msg, most_serious(codes), _FIX_HINT)
+
+
+def _ownership_result(tenant: str | None, scan: _PermScan, paths: StatePaths) -> CheckResult | None:
+    """A failure (exit 3) listing state paths rdapctl refuses to use (another owner, a
+    symlink), or None. Never fixed: whoever planted them may have planted more (a
+    keyring, a forged audit trail), so a person must look first."""
+    if not scan.untrusted:
+        return None
+    listed = _places([f"{_shown(paths, p)} ({why})" for p, why in scan.untrusted])
+    msg = f"{_plural(len(scan.untrusted), 'path')} not yours: {listed}"
+    hint = (
+        "rdapctl refuses to use them: check what they hold, then remove them or "
+        f"`chown {os.geteuid()}` them (as root), or set RDAPCTL_HOME to a folder of "
+        "your own (--fix never changes ownership)"
+    )
+    return _fail(tenant, "ownership", msg, ExitCode.CONFIG, hint)
 
 
 # --------------------------------------------------------------------------- keys
@@ -347,6 +404,8 @@ def _audit_check(
     log = AuditLog(paths, target.tenant, keyring.audit_key(), command="doctor", clock=clock)
     try:
         report = log.verify()
+    except ConfigError as exc:  # a state file rdapctl refuses to use (ownership)
+        return _fail(name, "audit_chain", exc.message, ExitCode.CONFIG, exc.hint)
     except RdapctlError as exc:
         return _fail(name, "audit_chain", exc.message, ExitCode.AUDIT, exc.hint)
     if not report.ok:
@@ -515,6 +574,8 @@ def _bootstrap_check(paths: StatePaths, clock: Callable[[], float]) -> CheckResu
     for name in REGISTRY_NAMES:
         try:
             registry = load_registry(name, updated)
+        except ConfigError as exc:  # an updated copy rdapctl refuses to use (ownership)
+            return _fail(None, "bootstrap", exc.message, ExitCode.CONFIG, exc.hint)
         except (OSError, ValueError) as exc:
             msg = f"the embedded {name} registry is missing or invalid ({exc})"
             hint = "reinstall rdapctl, or run `rdapctl bootstrap update`"
@@ -638,6 +699,8 @@ def run_doctor(
     shared_scan = scans.get(None)
     if shared_scan is not None:
         results.append(_permissions_result(None, shared_scan, paths, fix))
+        if (owners := _ownership_result(None, shared_scan, paths)) is not None:
+            results.append(owners)
 
     keyrings: dict[str, Any] = {}
     per_tenant: dict[str, list[CheckResult]] = {}
@@ -651,6 +714,8 @@ def run_doctor(
             continue
         if t.name in scans:
             checks.append(_permissions_result(t.name, scans[t.name], paths, fix))
+            if (owners := _ownership_result(t.name, scans[t.name], paths)) is not None:
+                checks.append(owners)
         if not master_ok:
             keyring = None
             checks.append(_warn(t.name, "keyring", "not opened: the master key is malformed"))

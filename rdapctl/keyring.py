@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rdapctl.errors import ConfigError, IntegrityError, UsageError
+from rdapctl.ownership import open_private, read_private
 from rdapctl.paths import FILE_MODE, StatePaths, ensure_private_dir, write_private_file
 from rdapctl.records import mutable_record, record
 from rdapctl.tenant import TENANT_NAME_PATTERN
@@ -157,7 +158,7 @@ def _wrap_aad(tenant: str, key_id: str) -> bytes:
 def _locked(paths: StatePaths, tenant: str) -> Iterator[None]:
     """Exclusive lock over a tenant's keyring across processes (flock on keys/<tenant>.lock)."""
     ensure_private_dir(paths.keys_dir)
-    fd = os.open(paths.keys_dir / f"{tenant}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+    fd = open_private(paths.keys_dir / f"{tenant}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -361,7 +362,7 @@ class Keyring:
 
     def _read_doc(self) -> dict[str, Any]:
         try:
-            data = self.path.read_bytes()
+            data = read_private(self.path)  # no symlink, ours, not group/other-writable
         except FileNotFoundError:
             raise IntegrityError(
                 f"the keyring of tenant {self.tenant} has disappeared",

@@ -8,6 +8,7 @@ No other module decides a state path.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +56,13 @@ class StatePaths:
         return self.cache_root / tenant
 
     @property
+    def ratelimit_root(self) -> Path:
+        return self.cache_dir / "ratelimit"
+
+    def tenant_ratelimit_dir(self, tenant: str) -> Path:
+        return self.ratelimit_root / tenant
+
+    @property
     def audit_root(self) -> Path:
         return self.data_dir / "audit"
 
@@ -70,34 +78,82 @@ class StatePaths:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` and every missing parent with mode 0700; tighten ``path`` if it exists.
+    """Create ``path`` and every missing parent with mode 0700; check it is ours.
 
     Parents rdapctl creates (e.g. a fresh ``$RDAPCTL_HOME``) are its own state
-    folders, so they are owner-only too; existing parents are left alone.
+    folders, so they are owner-only too; existing parents are left alone. ``path``
+    (and any folder another process created first) must pass
+    :func:`rdapctl.ownership.check_dir` (ConfigError otherwise); its other mode bits
+    are then tightened to 0700.
     """
+    from rdapctl.ownership import check_dir
+
     missing = []
     for parent in (path, *path.parents):
-        if parent.exists():
+        if os.path.lexists(parent):
             break
         missing.append(parent)
     for folder in reversed(missing):
-        folder.mkdir(mode=DIR_MODE, exist_ok=True)
-    if (path.stat().st_mode & 0o777) != DIR_MODE:
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            check_dir(folder)  # made by someone else meanwhile: trusted only if ours
+    st = check_dir(path)
+    if st is None:
+        raise FileNotFoundError(errno.ENOENT, "state folder disappeared", str(path))
+    if (st.st_mode & 0o777) != DIR_MODE:
         os.chmod(path, DIR_MODE)
     return path
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``, created 0600 (never briefly world-readable)."""
+    """Atomically replace state file ``path`` with ``data``, created 0600 (never briefly
+    world-readable) in a temporary file with an unpredictable name (O_EXCL, no symlink
+    followed) in the same folder, then renamed over ``path`` (a symlink there is
+    replaced, never followed)."""
     ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    write_replacing(path, data)
+
+
+def write_replacing(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+    """Atomically replace ``path`` (any file, a symlink included) with ``data``: written
+    to an unpredictable temporary name in its folder (created O_EXCL, 0600, no symlink
+    followed), given ``mode``, then renamed into place. The folder is left as it is."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if mode != FILE_MODE:
+                os.fchmod(fh.fileno(), mode)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_new_file(path: Path, data: bytes, *, replace: bool = False) -> None:
+    """Write ``data`` to a file outside the state folders (an export), mode 0600.
+
+    Created exclusively (FileExistsError when ``path`` exists, a symlink included)
+    unless ``replace``: then written to an unpredictable temporary name beside it and
+    renamed over it. The folder is never created nor its mode changed.
+    """
+    if replace:
+        write_replacing(path, data)
+        return
+    fd = os.open(
+        path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE
+    )
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
         raise

@@ -100,9 +100,13 @@ def find_profiles_file(
         return _must_exist(Path(from_env).expanduser(), "RDAPCTL_PROFILES")
     if home := env.get("RDAPCTL_HOME"):
         candidate = Path(home).expanduser() / "profiles.toml"
-        return candidate if candidate.exists() else None
-    candidate = paths.profiles_file
-    return candidate if candidate.exists() else None
+    else:
+        candidate = paths.profiles_file
+    # In a state folder: used only when the folder and the file are ours (exit 3).
+    from rdapctl.ownership import check_dir, check_file
+
+    check_dir(candidate.parent)
+    return candidate if check_file(candidate, follow_own_link=True) is not None else None
 
 
 def _must_exist(path: Path, source: str) -> Path:
@@ -393,8 +397,11 @@ def starter_profiles_toml(tenant: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_starter(path: Path, tenant: str, force: bool = False) -> Path:
-    """Write the starter file to ``path`` (0600); never overwrites unless ``force``."""
+def write_starter(path: Path, tenant: str, force: bool = False, *, in_state: bool = False) -> Path:
+    """Write the starter file to ``path`` (0600); never overwrites unless ``force``.
+
+    ``in_state``: ``path`` is the default profiles file in rdapctl's config folder,
+    which must then be ours (see :mod:`rdapctl.ownership`)."""
     text = starter_profiles_toml(tenant)
     path = Path(path).expanduser()
     if path.is_dir():
@@ -405,10 +412,20 @@ def write_starter(path: Path, tenant: str, force: bool = False) -> Path:
             hint="pass --force to replace it",
             code="profiles_exists",
         )
-    # New parent folders may be rdapctl's own state folder: keep them owner-only.
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if in_state:
+        from rdapctl.ownership import check_file
+        from rdapctl.paths import ensure_private_dir
+
+        ensure_private_dir(path.parent)
+        check_file(path, follow_own_link=True)
+    else:
+        # New parent folders may be rdapctl's own state folder: keep them owner-only.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    import tempfile
+
+    # An unpredictable name, created exclusively (0600, no symlink followed), renamed over.
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -416,5 +433,4 @@ def write_starter(path: Path, tenant: str, force: bool = False) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.chmod(path, 0o600)
     return path

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from rdapctl.errors import InterruptedRunError
 from rdapctl.hostnames import to_a_labels
+from rdapctl.ownership import open_private
 from rdapctl.paths import FILE_MODE, ensure_private_dir
 
 _STATE = struct.Struct(">dd")  # theoretical arrival time, blocked until (epoch seconds)
@@ -105,7 +106,7 @@ class SharedBucket:
         if not self._dir_ready:
             ensure_private_dir(self._path.parent)
             self._dir_ready = True
-        return os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
+        return open_private(self._path, os.O_RDWR | os.O_CREAT, FILE_MODE)
 
     def _update(self, change: Callable[[float, float], tuple[float, float]]) -> None:
         """Apply ``change`` to the shared (tat, blocked) under the file lock (hold

@@ -80,6 +80,11 @@ class TenantSession:
         # Residency decisions by (server netloc, query TLD): a pure function of those
         # and the tenant, asked once per lookup (see check_residency).
         self._residency_memo: dict[tuple[str, str | None], Residency] = {}
+        # Before any state of the tenant is read or created: refuse folders and files
+        # another account owns or may write (exit 3).
+        from rdapctl.ownership import check_state
+
+        check_state(runtime.paths, tenant.name)
 
     def worker(self) -> TenantSession:
         """A session for another thread: its own HTTP client (httpx clients are not
@@ -165,7 +170,7 @@ class TenantSession:
 
         security = self.tenant.security
         return HostGate(
-            self.runtime.paths.cache_dir / "ratelimit" / self.tenant.name,
+            self.runtime.paths.tenant_ratelimit_dir(self.tenant.name),
             max_concurrent=security.max_concurrent_requests,
             requests_per_second=security.requests_per_second,
             clock=self.runtime.clock,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rdapctl.cli.completion import SHELLS, completion_script, normalise_shell
 from rdapctl.errors import ConfigError, UsageError
+from rdapctl.paths import write_replacing
 
 
 def show(shell: str) -> int:
@@ -86,12 +87,7 @@ def _write_script(target: Path, script: str) -> bool:
         if target.is_file() and target.read_text(encoding="utf-8") == script:
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(script, encoding="utf-8")
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_replacing(target, script.encode("utf-8"), mode=0o644)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise ConfigError(

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from rdapctl.cli.context import make_runtime, resolve_tenant
 from rdapctl.cli.output import choose_format, console, print_json
-from rdapctl.errors import ConfigError, UsageError
-from rdapctl.paths import write_private_file
+from rdapctl.errors import UsageError
 from rdapctl.session import TenantSession
 from rdapctl.termtext import visible
 
@@ -112,17 +111,18 @@ def _passphrase(confirm: bool) -> str:
     return first
 
 
-def export(output: Path, *, tenant: str | None, profiles: Path | None) -> int:
+def export(output: Path, *, tenant: str | None, profiles: Path | None, force: bool = False) -> int:
+    from rdapctl.exportfile import refuse_existing, write_export
+
     runtime = make_runtime("keys export")
     chosen = resolve_tenant(runtime, profiles, tenant)
+    refuse_existing(output, force=force)  # before asking for a passphrase
     passphrase = _passphrase(confirm=True)
     if len(passphrase) < MIN_PASSPHRASE:
         raise UsageError(f"the backup passphrase must be at least {MIN_PASSPHRASE} characters")
-    if output.exists():
-        raise ConfigError(f"{output} exists; not overwriting a backup", hint="choose a new file")
     with TenantSession(runtime, chosen) as session:
         blob = session.keyring.export_keyring(passphrase)
-    write_private_file(output, blob)
+    write_export(output, blob, force=force)
     print(f"rdapctl: wrote the keyring backup of {chosen.name} to {output}", file=sys.stderr)
     return 0
 

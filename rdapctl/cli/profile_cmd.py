@@ -129,7 +129,9 @@ def init(path: Path | None, *, tenant: str, force: bool) -> int:
 
     runtime = make_runtime("profile init")
     check_tenant_name(tenant)
-    written = write_starter(path or runtime.paths.profiles_file, tenant, force)
+    written = write_starter(
+        path or runtime.paths.profiles_file, tenant, force, in_state=path is None
+    )
     print(f"rdapctl: wrote {written} (tenant {tenant!r})", file=sys.stderr)
     return 0
 

@@ -48,11 +48,14 @@ def keys_export(
     output_file: Annotated[Path, typer.Option("--output", help="Backup file to write.")],
     tenant: TenantOpt = None,
     profiles: ProfilesOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing backup file.")
+    ] = False,
 ) -> None:
-    """Write an offline backup of the keyring, encrypted under a passphrase."""
+    """Write an offline backup of the keyring (a new 0600 file), encrypted under a passphrase."""
     from rdapctl.cli.keys_cmd import export
 
-    raise typer.Exit(export(output_file, tenant=tenant, profiles=profiles))
+    raise typer.Exit(export(output_file, tenant=tenant, profiles=profiles, force=force))
 
 
 @app.command("import")
