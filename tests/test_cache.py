@@ -288,7 +288,7 @@ def _all_files(root: Path) -> list[Path]:
 def test_no_query_or_response_bytes_in_clear_on_disk(acme: Harness) -> None:
     """Neither the queried name nor response text appear in any file, open or closed."""
     acme.cache.put(req(SECRET_QUERY), rdap_value(), 3600)
-    big = {"blob": SECRET_TEXT + os.urandom(40000).hex()}  # > 32 KB even zipped: a value file
+    big = {"blob": SECRET_TEXT + os.urandom(40000).hex()}  # > 32 KB even zipped: still inline
     acme.cache.put(req(SECRET_QUERY + ".big"), big, 3600)
     acme.cache.get(req(SECRET_QUERY))
     needles = [SECRET_QUERY.encode(), SECRET_TEXT.encode(), b"63311", b"Distinctive"]
@@ -296,7 +296,7 @@ def test_no_query_or_response_bytes_in_clear_on_disk(acme: Harness) -> None:
         if when == "closed":
             acme.cache.close()
         files = _all_files(acme.directory)
-        assert any(f.suffix == ".val" for f in files)
+        assert not any(f.suffix == ".val" for f in files)  # every value is in its row
         for path in files:
             data = path.read_bytes()
             for needle in needles:
@@ -410,13 +410,23 @@ def test_swapped_values_of_two_entries_are_both_rejected(acme: Harness) -> None:
     assert len(acme.failures) == 2
 
 
-def test_tampered_value_file_is_rejected(acme: Harness) -> None:
-    """A large value kept in its own file is authenticated too."""
-    acme.cache.put(req(), {"big": os.urandom(40000).hex()}, 3600)
+def test_large_value_is_stored_inline_and_tampering_is_rejected(acme: Harness) -> None:
+    """A value far above diskcache's 32 KB file threshold stays in its row (no value
+    file, no filename), reads back, and is authenticated like any other."""
+    big = {"big": os.urandom(40000).hex()}
+    acme.cache.put(req(), big, 3600)
     acme.cache.close()
-    [val] = [p for p in _all_files(acme.directory) if p.suffix == ".val"]
-    val.write_bytes(_flip(val.read_bytes()))
+    assert not [p for p in _all_files(acme.directory) if p.suffix == ".val"]
+    conn = sqlite3.connect(acme.directory / "cache.db")
+    [(mode, filename, size)] = conn.execute(
+        "SELECT mode, filename, length(value) FROM Cache WHERE typeof(key) = 'blob'"
+    ).fetchall()
+    conn.close()
+    assert (mode, filename) == (1, None) and size > 40000
     acme.cache = acme.open()
+    assert acme.cache.get(req()).value == big  # type: ignore[union-attr]
+    [(rowid, blob)] = _rows(acme.directory)
+    _set_value(acme.directory, rowid, _flip(blob))
     assert acme.cache.get(req()) is None
     assert len(acme.failures) == 1
 
