@@ -481,6 +481,37 @@ def test_damaged_store_is_moved_aside_and_replaced() -> None:
 # --------------------------------------------------------------------------- rotation
 
 
+def test_a_store_damaged_twice_keeps_only_the_newest_damaged_copy() -> None:
+    """Garbage over cache.db twice (and once more in another second): each time the
+    store is moved aside and replaced, and only the newest damaged copy is kept."""
+    h = Harness(Tenant(name="twice"))
+    other = Harness(Tenant(name="twice2"))  # a tenant whose name starts alike: untouched
+    other.cache.put(req(), {"o": 1}, 3600)
+    other.cache.close()
+    for path in other.directory.glob("cache.db*"):
+        path.unlink()
+    (other.directory / "cache.db").write_bytes(b"garbage of the other tenant" * 100)
+    other.cache = other.open()
+    other.cache.close()
+    for round_, seconds in enumerate((0, 0, 5), start=1):
+        h.clock.now += seconds
+        h.cache.put(req(), {"round": round_}, 3600)
+        h.cache.close()
+        for path in h.directory.glob("cache.db*"):
+            path.unlink()
+        (h.directory / "cache.db").write_bytes(f"garbage {round_} ".encode() * 200)
+        h.cache = h.open()
+        assert "moved" in h.failures[-1]
+        aside = sorted(p for p in h.paths.cache_root.iterdir() if ".damaged-" in p.name)
+        mine = [p for p in aside if p.name.startswith("twice.damaged-")]
+        assert len(mine) == 1, aside
+        assert (mine[0] / "cache.db").read_bytes().startswith(f"garbage {round_} ".encode())
+        assert len([p for p in aside if p.name.startswith("twice2.damaged-")]) == 1
+        assert h.cache.put(req(), {"a": round_}, 3600)
+        assert h.cache.get(req()).value == {"a": round_}  # type: ignore[union-attr]
+    h.cache.close()
+
+
 def test_rotation_keeps_old_entries_until_retired(acme: Harness) -> None:
     """Entries sealed under a rotated key stay readable; after retire_old they are gone."""
     old_id = acme.keyring.active_data_key()[0]
