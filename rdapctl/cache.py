@@ -1026,10 +1026,11 @@ def _stored_bytes(mode: object, filename: object, value: object) -> bytes:
 
 
 # The rows _delete_foreign_rows deletes (the parameter: the rejected counter's key).
+# IS, not =: a NULL mode, raw or key must not make the condition NULL (row kept).
 _DELETE_FOREIGN = (
-    "DELETE FROM Cache WHERE NOT (mode = 1 AND filename IS NULL AND ("
-    "(raw = 1 AND typeof(key) = 'blob' AND typeof(value) = 'blob')"
-    " OR (raw = 1 AND key = ? AND typeof(value) = 'integer')))"
+    "DELETE FROM Cache WHERE NOT (mode IS 1 AND raw IS 1 AND filename IS NULL AND ("
+    "(typeof(key) = 'blob' AND typeof(value) = 'blob')"
+    " OR (key IS ? AND typeof(value) = 'integer')))"
 )
 
 

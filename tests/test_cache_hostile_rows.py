@@ -181,8 +181,8 @@ def test_a_row_naming_a_file_is_a_deleted_miss_and_the_file_is_untouched(
 
 @pytest.mark.parametrize(
     ("mode", "value"),
-    [(1, "text, not bytes"), (1, 12345), (1, None), (1, 1.5), (7, b"RC\x01")],
-    ids=["text", "integer", "null", "real", "unknown-mode"],
+    [(1, "text, not bytes"), (1, 12345), (1, None), (1, 1.5), (7, b"RC\x01"), (None, b"RC")],
+    ids=["text", "integer", "null", "real", "unknown-mode", "null-mode"],
 )
 def test_a_row_of_the_wrong_type_or_mode_is_a_deleted_miss(
     store: tuple[StatePaths, Tenant, Keyring, Clock], mode: int, value: object
@@ -200,6 +200,17 @@ def test_a_row_of_the_wrong_type_or_mode_is_a_deleted_miss(
     assert con.execute("SELECT count(*) FROM Cache WHERE key = ?", (key,)).fetchone() == (0,)
     con.close()
     assert len(failures) == 1
+    # purge deletes such rows wherever they are (under keys no lookup asks for too).
+    plant(db, b"not a cache key", mode=mode, filename=None, value=value)
+    plant(db, "a text key", mode=1, filename=None, value=b"RC")
+    with _open(store, failures) as cache:
+        assert cache.purge() == 2
+        assert cache.get(req("fresh.example")) is None
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM Cache WHERE key != 'rdapctl:rejected'").fetchone() == (
+        0,
+    )
+    con.close()
 
 
 def test_large_values_are_written_inline_by_every_writer(
