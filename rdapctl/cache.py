@@ -24,8 +24,12 @@ values are taken only as the bytes rdapctl stores, never unpickled.
 Freshness is decided against the injected clock, never diskcache's own expiry
 (which is also set, on wall-clock time, only so diskcache can cull dead entries).
 A damaged, tampered or unreadable entry is a miss: deleted, reported through
-``on_integrity_failure``, never served and never a crash. A store that is not a
-database is moved aside, not deleted.
+``on_integrity_failure``, never served and never a crash. Values live in their row,
+never in files: a row naming a file (or in a mode or type rdapctl never writes) is
+such an entry, and no file is opened or removed because of what a row says. Only
+real corruption (SQLite: malformed, not a database) moves a store aside, keeping
+one damaged copy per tenant; a full or read-only disk leaves the store as it is and
+the lookup goes on without caching (``on_unavailable``, reported once).
 
 Must not: import typer/rich, print, decide policy (the lookup pipeline decides what
 is cached and passes the policy-applied value), or hold global state.
@@ -38,6 +42,8 @@ import hashlib
 import hmac
 import json
 import os
+import re
+import shutil
 import sqlite3
 import struct
 import threading
@@ -211,35 +217,50 @@ def _looks_like_sqlite(db: Path) -> bool:
         return False
 
 
-# diskcache's value modes (diskcache.core.MODE_RAW / MODE_BINARY), for _read_direct.
+# diskcache's inline value mode (diskcache.core.MODE_RAW): the only one rdapctl writes.
 _MODE_RAW = 1
-_MODE_BINARY = 2
+# What a read returns for a row rdapctl did not write (another mode, a filename, a value
+# that is not bytes): not an envelope, so get() rejects and deletes it like any damage.
+_FOREIGN = b"\x00a row rdapctl did not write"
+# SQLite primary result codes that mean the file itself is damaged (not a full disk).
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+_DAMAGED_SUFFIX = re.compile(r"\.damaged-\d{8}T\d{6}Z(?:-\d+)?")
+
+
+def _is_corruption(exc: BaseException) -> bool:
+    """Whether a store error means the database file is damaged. A full or read-only
+    disk, a lock or an I/O error is not: the store is kept as it is."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        return "malformed" in text or "not a database" in text
+    return False
 
 
 def _private_disk_class() -> type:
-    """A diskcache Disk whose value files are 0600 in 0700 folders, and that reads
-    nothing but bytes."""
+    """A diskcache Disk that keeps every value inline in its row and never acts on a
+    filename read from a row: diskcache's get, delete, eviction, cull, expire and clear
+    paths call ``fetch`` and ``remove`` with whatever a (planted) row names."""
     import diskcache
 
     class PrivateDisk(diskcache.Disk):  # type: ignore[misc]
-        def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
-            # rdapctl stores bytes only (and one counter, raw): any other mode is
-            # tampering, and diskcache would unpickle it.
-            if mode not in (_MODE_RAW, _MODE_BINARY):
-                return None
-            return super().fetch(mode, filename, value, read)
+        def store(self, value: Any, read: bool, key: Any = None) -> Any:
+            # rdapctl stores envelopes (bytes) and one counter (int): inline, any size.
+            if type(value) is bytes and not read:
+                return 0, _MODE_RAW, None, sqlite3.Binary(value)
+            if type(value) is int:
+                return super().store(value, False)
+            raise TypeError("rdapctl's cache stores bytes only")
 
-        def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> Any:
-            root = Path(self._directory)
-            folder = Path(full_path).parent
-            for part in reversed([folder, *folder.parents]):
-                if part == root or root not in part.parents:
-                    continue
-                with contextlib.suppress(FileExistsError):
-                    part.mkdir(mode=DIR_MODE)
-            size = super()._write(full_path, iterator, mode, encoding)
-            os.chmod(full_path, FILE_MODE)
-            return size
+        def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+            # Never opens a file, never unpickles: anything else is _FOREIGN.
+            return _stored_bytes(mode, filename, value)
+
+        def remove(self, file_path: str) -> None:
+            """Nothing: rdapctl writes no value files, so a filename is a planted one."""
 
     return PrivateDisk
 
@@ -282,6 +303,7 @@ class TenantCache:
         clock: Callable[[], float],
         on_integrity_failure: Callable[[str], None],
         compress: bool,
+        on_unavailable: Callable[[str], None] | None = None,
     ) -> None:
         self._store_obj = store
         # Builds the diskcache store on first use: a cache hit reads with one plain
@@ -292,6 +314,8 @@ class TenantCache:
         self._keyring = keyring
         self._clock = clock
         self._on_failure = on_integrity_failure
+        self._on_unavailable = on_unavailable or on_integrity_failure
+        self._unavailable_reported = False
         self._compress = compress
         self._fingerprint = tenant.fingerprint()
         self._key_head = f'["rdapctl-cache-key/v1",{_quote_json(tenant.name)},'
@@ -338,21 +362,37 @@ class TenantCache:
         on_integrity_failure: Callable[[str], None] = lambda reason: None,
         compress: bool = True,
         defer_bookkeeping: bool = False,
+        on_unavailable: Callable[[str], None] | None = None,
     ) -> TenantCache:
         """Open (creating it 0700/0600) the tenant's store; a store that is not a database
         is moved aside to ``<tenant>.damaged-<UTC timestamp>`` and a new one created.
 
-        ``defer_bookkeeping``: reads write nothing until :meth:`flush_reads` (batch)."""
+        ``defer_bookkeeping``: reads write nothing until :meth:`flush_reads` (batch).
+        ``on_unavailable``: told once (default: ``on_integrity_failure``) when the store
+        cannot be created or written (full or read-only disk); the cache is then a miss
+        and writes are dropped, the store left as it is."""
         directory = paths.tenant_cache_dir(tenant.name)
-        ensure_private_dir(paths.cache_root)
-        cache = cls(None, directory, tenant, keyring, clock, on_integrity_failure, compress)
+        cache = cls(
+            None,
+            directory,
+            tenant,
+            keyring,
+            clock,
+            on_integrity_failure,
+            compress,
+            on_unavailable,
+        )
         cache._deferred = defer_bookkeeping
         cache._store_factory = lambda: cls._build_store(
             cache, paths, tenant, directory, clock, on_integrity_failure
         )
-        if not _looks_like_sqlite(directory / "cache.db"):
-            # New, empty or damaged: let diskcache create it (or move it aside) now.
-            cache._store_obj = cache._store_factory()
+        try:
+            ensure_private_dir(paths.cache_root)
+            if not _looks_like_sqlite(directory / "cache.db"):
+                # New, empty or damaged: let diskcache create it (or move it aside) now.
+                cache._store_obj = cache._store_factory()
+        except (sqlite3.Error, OSError) as exc:
+            cache._store_failure(exc, "cannot be opened")
         return cache
 
     @classmethod
@@ -375,13 +415,17 @@ class TenantCache:
         }
         try:
             store = cls._open_store(diskcache, directory, settings)
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise  # a full or read-only disk: keep the store, go on without it
             # Under a lock and after a second try, so that two processes finding the
             # same damage do not move aside the fresh store the other just created.
             with _locked(paths.cache_root / f".{tenant.name}.lock"):
                 try:
                     store = cls._open_store(diskcache, directory, settings)
-                except sqlite3.DatabaseError:
+                except sqlite3.DatabaseError as again:
+                    if not _is_corruption(again):
+                        raise
                     aside = cls._move_aside(directory, clock)
                     on_integrity_failure(
                         f"the cache store of tenant {tenant.name} was damaged; it was moved"
@@ -405,6 +449,8 @@ class TenantCache:
 
     @staticmethod
     def _move_aside(directory: Path, clock: Callable[[], float]) -> Path:
+        """Rename a damaged store to ``<tenant>.damaged-<UTC timestamp>`` and delete the
+        tenant's older damaged copies: one is kept, the newest (call under the lock)."""
         stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = directory.with_name(f"{directory.name}.damaged-{stamp}")
         n = 1
@@ -412,8 +458,21 @@ class TenantCache:
             n += 1
             aside = directory.with_name(f"{directory.name}.damaged-{stamp}-{n}")
         # Another process may have moved it first; then there is nothing left to move.
-        with contextlib.suppress(FileNotFoundError):
+        try:
             directory.rename(aside)
+        except FileNotFoundError:
+            return aside
+        prefix = directory.name
+        for old in directory.parent.iterdir():
+            name = old.name
+            if (
+                old != aside
+                and name.startswith(prefix)
+                and _DAMAGED_SUFFIX.fullmatch(name, len(prefix))
+                and not old.is_symlink()
+                and old.is_dir()
+            ):
+                shutil.rmtree(old, ignore_errors=True)
         return aside
 
     @classmethod
@@ -543,6 +602,8 @@ class TenantCache:
         from rdapctl.crypto import DecryptionError
 
         if not isinstance(blob, bytes) or len(blob) < 5 or blob[:2] != _MAGIC:
+            if blob is _FOREIGN:
+                raise _Reject("cache entry was not stored inline by rdapctl (a planted row)")
             raise _Reject("cache entry is not a valid envelope")
         version = blob[2]
         if version not in (_VERSION, _VERSION_HEAD):
@@ -595,7 +656,7 @@ class TenantCache:
             else:
                 blob = self._store.get(cache_key)
         except self._store_errors as exc:
-            self._on_failure(f"the cache store of tenant {self.tenant.name} is unreadable: {exc}")
+            self._store_failure(exc, "is unreadable")
             return None
         if blob is None:
             return None
@@ -629,23 +690,26 @@ class TenantCache:
         except sqlite3.Error:
             return self._store.get(cache_key)
         try:
-            row = con.execute(_SELECT_FRESH, (sqlite3.Binary(cache_key), now)).fetchone()
+            try:
+                row = con.execute(_SELECT_FRESH, (sqlite3.Binary(cache_key), now)).fetchone()
+            except sqlite3.DatabaseError as exc:
+                if not _is_corruption(exc) and "no such table" not in str(exc):
+                    raise  # a full or read-only disk, a lock: get() reports it
+                # Damaged or not set up: let diskcache's open move it aside or set it up.
+                con.close()
+                return self._store.get(cache_key)
             if row is None:
-                _write_bookkeeping(con, {}, 0, 1)
-                return None
-            rowid, mode, filename, value, _accessed = row
-            blob = _stored_bytes(self.directory, mode, filename, value)
-            if blob is None:  # not something rdapctl stored: no answer
-                _write_bookkeeping(con, {}, 0, 1)
+                blob, touched, hits = None, {}, 0
             else:
-                _write_bookkeeping(con, {rowid: now}, 1, 0)
+                rowid, mode, filename, value, _accessed = row
+                blob = _stored_bytes(mode, filename, value)  # _FOREIGN: get() deletes it
+                touched, hits = ({rowid: now} if blob is not _FOREIGN else {}), 1
+            try:
+                _write_bookkeeping(con, touched, hits, 1 - hits)
+            except sqlite3.Error as exc:
+                # LRU time and counters unwritten (a full or read-only disk): still served.
+                self._store_failure(exc, "refused a write")
             return blob
-        except sqlite3.DatabaseError:
-            # Damaged or foreign: let diskcache's open move it aside and start afresh.
-            con.close()
-            return self._store.get(cache_key)
-        except FileNotFoundError:
-            return None  # the value file went away between the SELECT and the read
         finally:
             con.close()
 
@@ -663,18 +727,10 @@ class TenantCache:
             self._misses += 1
             return None
         rowid, mode, filename, value, accessed = row
-        try:
-            blob = _stored_bytes(self.directory, mode, filename, value)
-        except FileNotFoundError:
-            # A large value's file, replaced or evicted since this snapshot began: a
-            # miss (as in _read_direct), and a fresh snapshot for the next read.
-            self.end_reads()
-            self._misses += 1
-            return None
-        if blob is None:  # not something rdapctl stored: no answer
-            self._misses += 1
-            return None
+        blob = _stored_bytes(mode, filename, value)
         self._hits += 1
+        if blob is _FOREIGN:  # not something rdapctl stored: get() deletes the row
+            return blob
         # LRU order to the minute: rewriting the access time of an entry used moments ago
         # (the warm run after a cold one) is a scattered page write per hit for nothing.
         if type(accessed) not in (float, int) or now - accessed >= LRU_GRANULARITY_S:
@@ -765,7 +821,7 @@ class TenantCache:
                     )
                 _write_bookkeeping(con, touched, hits, misses)
         except self._store_errors as exc:
-            self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
+            self._store_failure(exc, "refused a write")
 
     def put_many_plain(self, items: Iterable[tuple[CacheRequest, bytes, int, bytes | None]]) -> int:
         """Store already-serialised JSON values (and heads, see :meth:`put`) in one
@@ -787,15 +843,31 @@ class TenantCache:
         try:
             _set_many(self._store, sealed)
         except self._store_errors as exc:
-            self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
+            self._store_failure(exc, "refused a write")
             return 0
         return len(sealed)
 
     def _discard(self, cache_key: bytes) -> None:
-        """Delete an entry found unusable, and count the lookup as a miss, not a hit."""
-        with contextlib.suppress(*self._store_errors):
+        """Delete an entry found unusable, and count the lookup as a miss, not a hit.
+        (TypeError: a planted counter row that holds no number; purge deletes it.)"""
+        with contextlib.suppress(*self._store_errors, TypeError):
             self._store.delete(cache_key)
             self._store.incr(_REJECTED_KEY)
+
+    def _store_failure(self, exc: BaseException, what: str) -> None:
+        """Report a store error: damage as an integrity failure; anything else (a full or
+        read-only disk, a lock) once, as the cache being unavailable."""
+        if _is_corruption(exc):
+            self._on_failure(f"the cache store of tenant {self.tenant.name} {what}: {exc}")
+            return
+        if self._unavailable_reported:
+            return
+        self._unavailable_reported = True
+        reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
+        self._on_unavailable(
+            f"the cache of tenant {self.tenant.name} is not used ({reason or type(exc).__name__});"
+            " lookups go on without caching"
+        )
 
     def put(
         self,
@@ -816,7 +888,7 @@ class TenantCache:
         try:
             self._store.set(cache_key, blob, expire=int(ttl_s))
         except self._store_errors as exc:
-            self._on_failure(f"the cache store of tenant {self.tenant.name} refused a write: {exc}")
+            self._store_failure(exc, "refused a write")
             return False
         return True
 
@@ -849,13 +921,9 @@ class TenantCache:
                 rejected = value
                 continue
             if not raw or not isinstance(key, bytes):
-                continue  # something rdapctl did not write
-            if filename:
-                try:
-                    value = (self.directory / filename).read_bytes()
-                except OSError:
-                    value = None
-            out.append((bytes(key), bytes(value) if isinstance(value, bytes) else value))
+                continue  # not a cache key (purge deletes such rows)
+            # A filename is never opened: such a row is _FOREIGN, an entry that fails.
+            out.append((bytes(key), _stored_bytes(_mode, filename, value)))
         return out, rejected
 
     def iter_entries(self) -> Iterator[InspectedEntry]:
@@ -914,12 +982,21 @@ class TenantCache:
         self._store.stats(reset=True)
         return entries
 
+    def _delete_foreign_rows(self) -> int:
+        """Delete, with plain SQL (no file removed), every row rdapctl did not write:
+        anything but an inline bytes value under a bytes key, or the rejected counter."""
+        _ = self._store  # the store exists (created or moved aside if damaged)
+        con = _connect(self.directory / "cache.db", timeout=60.0, isolation_level=None)
+        try:
+            return con.execute(_DELETE_FOREIGN, (_REJECTED_KEY,)).rowcount
+        finally:
+            con.close()
+
     def purge(self) -> int:
         """Delete expired entries and entries that do not open (key gone or retired,
         tampered, damaged). Tampering is reported; returns how many were deleted."""
         now = self._clock()
-        removed = 0
-        tampered = 0
+        removed = tampered = self._delete_foreign_rows()
         for cache_key, blob in self._scan()[0]:
             try:
                 _value, _stored, expires_at, _kid = self._open_envelope(cache_key, blob)
@@ -940,15 +1017,22 @@ def _connect(db: Path, mode: str = "rw", **options: Any) -> sqlite3.Connection:
     return sqlite3.connect(f"{db.absolute().as_uri()}?mode={mode}", uri=True, **options)
 
 
-def _stored_bytes(directory: Path, mode: object, filename: object, value: object) -> bytes | None:
-    """A value's bytes as diskcache keeps them: in its row, or (large) in a file.
-    None for any other mode: rdapctl stores bytes only, and diskcache's own reading of
-    those modes would unpickle whatever a tampered database holds."""
-    if mode == _MODE_RAW and isinstance(value, bytes):
+def _stored_bytes(mode: object, filename: object, value: object) -> bytes:
+    """A row's value as rdapctl stores it: bytes in the row itself. Any other row (a
+    value file, another mode or type) is ``_FOREIGN``: its filename is never opened,
+    and diskcache's reading of other modes would unpickle what a tampered row holds."""
+    if mode == _MODE_RAW and filename is None and type(value) is bytes:
         return value
-    if mode == _MODE_BINARY and isinstance(filename, str):
-        return (directory / filename).read_bytes()
-    return None
+    return _FOREIGN
+
+
+# The rows _delete_foreign_rows deletes (the parameter: the rejected counter's key).
+# IS, not =: a NULL mode, raw or key must not make the condition NULL (row kept).
+_DELETE_FOREIGN = (
+    "DELETE FROM Cache WHERE NOT (mode IS 1 AND raw IS 1 AND filename IS NULL AND ("
+    "(typeof(key) = 'blob' AND typeof(value) = 'blob')"
+    " OR (key IS ? AND typeof(value) = 'integer')))"
+)
 
 
 def _write_bookkeeping(
@@ -980,31 +1064,21 @@ def _set_many(store: Any, items: list[tuple[bytes, bytes, int]]) -> None:
     whole chunk, with the room it would have had over the single sets (two statements
     per entry instead of five). Uses diskcache's internals the way ``set`` does."""
     now = time.time()  # diskcache's own times are wall-clock
-    disk = store._disk
-    written: list[str] = []  # value files of large entries: removed if nothing commits
-    try:
-        with store._transact(True) as (sql, cleanup):
-            for key, value, ttl_s in items:
-                db_key, raw = disk.put(key)
-                size, mode, filename, db_value = disk.store(value, False, key=key)
-                if filename is not None:
-                    written.append(filename)
-                columns = (now + ttl_s, None, size, mode, filename, db_value)
-                rows = sql(
-                    "SELECT rowid, filename FROM Cache WHERE key = ? AND raw = ?", (db_key, raw)
-                ).fetchall()
-                if rows:
-                    ((rowid, old_filename),) = rows
-                    cleanup(old_filename)
-                    store._row_update(rowid, now, columns)
-                else:
-                    store._row_insert(db_key, raw, now, columns)
-            if store.cull_limit:
-                store._cull(now, sql, cleanup, limit=store.cull_limit * len(items))
-    except BaseException:
-        for name in written:
-            disk.remove(name)
-        raise
+    disk = store._disk  # a PrivateDisk: values inline, no file written or removed
+    with store._transact(True) as (sql, cleanup):
+        for key, value, ttl_s in items:
+            db_key, raw = disk.put(key)
+            columns = (now + ttl_s, None, *disk.store(value, False, key=key))
+            rows = sql(
+                "SELECT rowid FROM Cache WHERE key = ? AND raw = ?", (db_key, raw)
+            ).fetchall()
+            if rows:
+                ((rowid,),) = rows
+                store._row_update(rowid, now, columns)
+            else:
+                store._row_insert(db_key, raw, now, columns)
+        if store.cull_limit:
+            store._cull(now, sql, cleanup, limit=store.cull_limit * len(items))
 
 
 def _to_json(value: Mapping[str, Any]) -> bytes:

@@ -270,6 +270,7 @@ class TenantSession:
             clock=self.runtime.clock,
             on_integrity_failure=self._cache_integrity_failure,
             defer_bookkeeping=self._batch,
+            on_unavailable=self.runtime.warn,
         )
 
     def _cache_integrity_failure(self, reason: str) -> None:

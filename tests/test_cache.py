@@ -288,7 +288,7 @@ def _all_files(root: Path) -> list[Path]:
 def test_no_query_or_response_bytes_in_clear_on_disk(acme: Harness) -> None:
     """Neither the queried name nor response text appear in any file, open or closed."""
     acme.cache.put(req(SECRET_QUERY), rdap_value(), 3600)
-    big = {"blob": SECRET_TEXT + os.urandom(40000).hex()}  # > 32 KB even zipped: a value file
+    big = {"blob": SECRET_TEXT + os.urandom(40000).hex()}  # > 32 KB even zipped: still inline
     acme.cache.put(req(SECRET_QUERY + ".big"), big, 3600)
     acme.cache.get(req(SECRET_QUERY))
     needles = [SECRET_QUERY.encode(), SECRET_TEXT.encode(), b"63311", b"Distinctive"]
@@ -296,7 +296,7 @@ def test_no_query_or_response_bytes_in_clear_on_disk(acme: Harness) -> None:
         if when == "closed":
             acme.cache.close()
         files = _all_files(acme.directory)
-        assert any(f.suffix == ".val" for f in files)
+        assert not any(f.suffix == ".val" for f in files)  # every value is in its row
         for path in files:
             data = path.read_bytes()
             for needle in needles:
@@ -410,13 +410,23 @@ def test_swapped_values_of_two_entries_are_both_rejected(acme: Harness) -> None:
     assert len(acme.failures) == 2
 
 
-def test_tampered_value_file_is_rejected(acme: Harness) -> None:
-    """A large value kept in its own file is authenticated too."""
-    acme.cache.put(req(), {"big": os.urandom(40000).hex()}, 3600)
+def test_large_value_is_stored_inline_and_tampering_is_rejected(acme: Harness) -> None:
+    """A value far above diskcache's 32 KB file threshold stays in its row (no value
+    file, no filename), reads back, and is authenticated like any other."""
+    big = {"big": os.urandom(40000).hex()}
+    acme.cache.put(req(), big, 3600)
     acme.cache.close()
-    [val] = [p for p in _all_files(acme.directory) if p.suffix == ".val"]
-    val.write_bytes(_flip(val.read_bytes()))
+    assert not [p for p in _all_files(acme.directory) if p.suffix == ".val"]
+    conn = sqlite3.connect(acme.directory / "cache.db")
+    [(mode, filename, size)] = conn.execute(
+        "SELECT mode, filename, length(value) FROM Cache WHERE typeof(key) = 'blob'"
+    ).fetchall()
+    conn.close()
+    assert (mode, filename) == (1, None) and size > 40000
     acme.cache = acme.open()
+    assert acme.cache.get(req()).value == big  # type: ignore[union-attr]
+    [(rowid, blob)] = _rows(acme.directory)
+    _set_value(acme.directory, rowid, _flip(blob))
     assert acme.cache.get(req()) is None
     assert len(acme.failures) == 1
 
@@ -469,6 +479,37 @@ def test_damaged_store_is_moved_aside_and_replaced() -> None:
 
 
 # --------------------------------------------------------------------------- rotation
+
+
+def test_a_store_damaged_twice_keeps_only_the_newest_damaged_copy() -> None:
+    """Garbage over cache.db twice (and once more in another second): each time the
+    store is moved aside and replaced, and only the newest damaged copy is kept."""
+    h = Harness(Tenant(name="twice"))
+    other = Harness(Tenant(name="twice2"))  # a tenant whose name starts alike: untouched
+    other.cache.put(req(), {"o": 1}, 3600)
+    other.cache.close()
+    for path in other.directory.glob("cache.db*"):
+        path.unlink()
+    (other.directory / "cache.db").write_bytes(b"garbage of the other tenant" * 100)
+    other.cache = other.open()
+    other.cache.close()
+    for round_, seconds in enumerate((0, 0, 5), start=1):
+        h.clock.now += seconds
+        h.cache.put(req(), {"round": round_}, 3600)
+        h.cache.close()
+        for path in h.directory.glob("cache.db*"):
+            path.unlink()
+        (h.directory / "cache.db").write_bytes(f"garbage {round_} ".encode() * 200)
+        h.cache = h.open()
+        assert "moved" in h.failures[-1]
+        aside = sorted(p for p in h.paths.cache_root.iterdir() if ".damaged-" in p.name)
+        mine = [p for p in aside if p.name.startswith("twice.damaged-")]
+        assert len(mine) == 1, aside
+        assert (mine[0] / "cache.db").read_bytes().startswith(f"garbage {round_} ".encode())
+        assert len([p for p in aside if p.name.startswith("twice2.damaged-")]) == 1
+        assert h.cache.put(req(), {"a": round_}, 3600)
+        assert h.cache.get(req()).value == {"a": round_}  # type: ignore[union-attr]
+    h.cache.close()
 
 
 def test_rotation_keeps_old_entries_until_retired(acme: Harness) -> None:
