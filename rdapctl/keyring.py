@@ -43,7 +43,7 @@ from typing import Any, Literal
 from rdapctl.errors import ConfigError, IntegrityError, UsageError
 from rdapctl.paths import FILE_MODE, StatePaths, ensure_private_dir, write_private_file
 from rdapctl.records import mutable_record, record
-from rdapctl.tenant import TENANT_NAME_PATTERN
+from rdapctl.tenant import is_tenant_name
 
 Purpose = Literal["data", "index", "audit"]
 Status = Literal["active", "previous", "retired"]
@@ -141,7 +141,7 @@ def _b64_32(text: bytes) -> bytes | None:
 
 
 def _check_tenant(tenant: str) -> None:
-    if not re.fullmatch(TENANT_NAME_PATTERN, tenant or ""):
+    if not is_tenant_name(tenant):
         raise ConfigError(f"invalid tenant name {tenant!r}")
 
 
