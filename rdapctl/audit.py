@@ -410,14 +410,14 @@ class AuditLog:
         out = dict(fields)
         query = out.get("query")
         if self._tenant.audit.hash_queries and isinstance(query, str):
-            out["query"] = _hash_query(self._keys.query, query)
+            # Every field, not just "query": URL paths, referral URLs, reasons and
+            # messages can all spell the query out (rdapctl.audit_scrub).
+            from rdapctl.audit_scrub import scrub_record
+
+            token = _hash_query(self._keys.query, query)
+            out = scrub_record(out, query, token)
+            out["query"] = token
             out["query_hashed"] = True
-            path = out.get("url_path")
-            if isinstance(path, str):
-                # "/domain/example.com" would give the query away: keep only the type.
-                _, _, rest = path.lstrip("/").partition("/")
-                kind = path.lstrip("/").partition("/")[0]
-                out["url_path"] = f"/{kind}/{_hash_query(self._keys.query, rest)}"
         return event, out
 
     def _write_chunk(self, chunk: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,13 +45,12 @@ from typing import Any, Literal
 
 from rdapctl.errors import ConfigError, ExitCode, IntegrityError, RdapctlError, most_serious
 from rdapctl.paths import DIR_MODE, FILE_MODE, StatePaths
-from rdapctl.tenant import TENANT_NAME_PATTERN, Tenant
+from rdapctl.tenant import Tenant, is_tenant_name
 
 Status = Literal["pass", "warn", "fail"]
 
 BOOTSTRAP_MAX_AGE_DAYS = 180
 MAX_PLACES_SHOWN = 5
-_TENANT_RE = re.compile(TENANT_NAME_PATTERN)
 _FIX_HINT = "run `rdapctl doctor --fix`"
 
 
@@ -141,7 +139,7 @@ def tenants_on_disk(paths: StatePaths) -> set[str]:
     for root in (paths.cache_root, paths.audit_root):
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             names.update(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink())
-    return {n for n in names if _TENANT_RE.match(n)}
+    return {n for n in names if is_tenant_name(n)}
 
 
 def _profiles_check(
@@ -234,10 +232,10 @@ def _owner_of(paths: StatePaths, path: Path) -> str | None:
             first = path.relative_to(root).parts[0]
             # cache/.<tenant>.lock and cache/<tenant>.damaged-<stamp> belong to the tenant.
             name = first.lstrip(".").removesuffix(".lock").split(".damaged-")[0]
-            return name if _TENANT_RE.match(name) else None
+            return name if is_tenant_name(name) else None
     if path.parent == paths.keys_dir:
         name = path.name.lstrip(".").split(".")[0]
-        return name if _TENANT_RE.match(name) else None
+        return name if is_tenant_name(name) else None
     return None
 
 

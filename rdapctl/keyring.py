@@ -44,7 +44,7 @@ from rdapctl.errors import ConfigError, IntegrityError, UsageError
 from rdapctl.ownership import open_private, read_private
 from rdapctl.paths import FILE_MODE, StatePaths, ensure_private_dir, write_private_file
 from rdapctl.records import mutable_record, record
-from rdapctl.tenant import TENANT_NAME_PATTERN
+from rdapctl.tenant import is_tenant_name
 
 Purpose = Literal["data", "index", "audit"]
 Status = Literal["active", "previous", "retired"]
@@ -142,7 +142,7 @@ def _b64_32(text: bytes) -> bytes | None:
 
 
 def _check_tenant(tenant: str) -> None:
-    if not re.fullmatch(TENANT_NAME_PATTERN, tenant or ""):
+    if not is_tenant_name(tenant):
         raise ConfigError(f"invalid tenant name {tenant!r}")
 
 

@@ -110,7 +110,8 @@ def _run(
     trace = _Trace(budget=lookup_budget(session.tenant, session.runtime.monotonic()))
     failure: RdapctlError | None = None
     try:
-        envelope = _lookup(session, raw, options, trace, parsed, head_only)
+        with session.lookup_scope(lambda: trace.query.value if trace.query else None):
+            envelope = _lookup(session, raw, options, trace, parsed, head_only)
     except RdapctlError as exc:
         failure = exc
     except Exception as exc:  # a bug in rdapctl: one envelope and one audit record, as any

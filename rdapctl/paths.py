@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rdapctl.records import record
+from rdapctl.tenant import check_tenant_name
 
 APP_NAME = "rdapctl"
 DIR_MODE = 0o700
@@ -53,7 +54,7 @@ class StatePaths:
         return self.cache_dir / "cache"
 
     def tenant_cache_dir(self, tenant: str) -> Path:
-        return self.cache_root / tenant
+        return self.cache_root / check_tenant_name(tenant)
 
     @property
     def ratelimit_root(self) -> Path:
@@ -67,14 +68,14 @@ class StatePaths:
         return self.data_dir / "audit"
 
     def tenant_audit_dir(self, tenant: str) -> Path:
-        return self.audit_root / tenant
+        return self.audit_root / check_tenant_name(tenant)
 
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
 
     def keyring_file(self, tenant: str) -> Path:
-        return self.keys_dir / f"{tenant}.json"
+        return self.keys_dir / f"{check_tenant_name(tenant)}.json"
 
 
 def ensure_private_dir(path: Path) -> Path:

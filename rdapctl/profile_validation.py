@@ -36,6 +36,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
+from rdapctl.profile_limits import MAX_TENANTS, nesting_problem, read_profile_bytes
 from rdapctl.records import record
 from rdapctl.tenant import (
     ENTITY_ROLES,
@@ -51,6 +52,7 @@ from rdapctl.tenant import (
     Tenant,
     Tls,
     default_redact_fields,
+    is_tenant_name,
 )
 
 Severity = Literal["error", "warning"]
@@ -99,7 +101,6 @@ JCARD_PROPERTIES: tuple[str, ...] = (
 MAX_TTL_S = 31_536_000
 GDPR_MAX_CONFIGURED_TTL_S = 86_400
 MAX_ASN = 4_294_967_295
-TENANT_NAME_RE = re.compile(TENANT_NAME_PATTERN)
 TENANT_NAME_EXPECTED = (
     "a name matching [a-z0-9][a-z0-9_-]{0,62} "
     "(lower-case letters, digits, '_' or '-', at most 63 characters)"
@@ -487,7 +488,7 @@ def _entity_tag_key(key: str) -> KeyResult:
 
 
 def _tenant_name_key(key: str) -> KeyResult:
-    if not TENANT_NAME_RE.match(key):
+    if not is_tenant_name(key):
         return None, (f"invalid tenant name {key!r}", TENANT_NAME_EXPECTED)
     return key, None
 
@@ -875,10 +876,26 @@ def analyse_text(
 ) -> Analysis:
     """Check a whole profiles document; collect every finding, build what is valid."""
     base = base_dir if base_dir is not None else Path(filename).parent
+    # Checked before tomllib, which recurses per level (a RecursionError, not a finding).
+    deep = nesting_problem(text)
+    if deep is not None:
+        finding = Finding(
+            filename, deep.line, deep.column, "", deep.message, "error", deep.expected
+        )
+        return Analysis([finding], {}, None)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Analysis([_syntax_finding(exc, text, filename)], {}, None)
+    many = data.get("tenants")
+    if isinstance(many, dict) and len(many) > MAX_TENANTS:
+        # Each tenant costs kilobytes once built: a file of tiny tables must not cost gigabytes.
+        message = f"{len(many)} tenants in one file; at most {MAX_TENANTS} are allowed"
+        line, column = _first_line_of(text, "tenants")
+        finding = Finding(
+            filename, line, column, "tenants", message, "error", "split the tenants over files"
+        )
+        return Analysis([finding], {}, None)
     report = _Report(base)
     doc = PROFILE_SPEC.check(data, (), report)
     tenants: dict[str, Tenant] = {}
@@ -904,6 +921,15 @@ def analyse_text(
             )
     findings = _place(report, text, filename, strict=strict)
     return Analysis(findings, tenants, default if isinstance(default, str) else None)
+
+
+def _first_line_of(text: str, key: str) -> tuple[int | None, int | None]:
+    """(line, column) of the first line that starts with ``key`` or ``[key``."""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped.startswith((key, f"[{key}")):
+            return number, len(line) - len(stripped) + 1
+    return None, None
 
 
 def _place(report: _Report, text: str, filename: str, *, strict: bool) -> list[Finding]:
@@ -949,15 +975,11 @@ def validate_text(
 
 
 def read_profiles_text(path: Path) -> tuple[str | None, str | None]:
-    """(text, None) or (None, why it cannot be read) — never raises for I/O problems."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None, "file not found"
-    except IsADirectoryError:
-        return None, "is a directory, not a file"
-    except OSError as exc:
-        return None, f"cannot read file: {exc.strerror or exc.__class__.__name__}"
+    """(text, None) or (None, why it cannot be read) — never raises for I/O problems;
+    files over the size limit are not read (``rdapctl.profile_limits``)."""
+    data, problem = read_profile_bytes(path)
+    if data is None:
+        return None, problem
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
@@ -989,7 +1011,7 @@ def format_key_path(path: KeyPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
             continue
-        seg = part if _BARE_KEY_RE.match(part) else json.dumps(part, ensure_ascii=False)
+        seg = part if _BARE_KEY_RE.fullmatch(part) else json.dumps(part, ensure_ascii=False)
         out = f"{out}.{seg}" if out else seg
     return out
 

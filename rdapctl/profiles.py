@@ -36,14 +36,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from rdapctl.errors import ConfigError
 from rdapctl.records import factory, record
-from rdapctl.tenant import DEFAULT_TENANT, TENANT_NAME_PATTERN, Tenant, builtin_default_tenant
+from rdapctl.tenant import (
+    DEFAULT_TENANT,
+    Tenant,
+    builtin_default_tenant,
+    check_tenant_name,
+    is_tenant_name,
+)
 
 if TYPE_CHECKING:
     from rdapctl.paths import StatePaths
     from rdapctl.profile_validation import Finding
 
 VALIDATE_HINT = "run `rdapctl profile validate` to list every problem"
-_TENANT_NAME_RE = re.compile(TENANT_NAME_PATTERN)
 
 
 @record
@@ -76,18 +81,6 @@ class ProfilesFile:
                 code="unknown_tenant",
             )
         return tenant
-
-
-def check_tenant_name(name: str) -> str:
-    """``name`` if it is a valid tenant name, else ConfigError (it becomes a folder name)."""
-    if not _TENANT_NAME_RE.match(name):
-        raise ConfigError(
-            f"invalid tenant name {name!r}",
-            hint="tenant names use lower-case letters, digits, '_' and '-' "
-            "(first a letter or digit, at most 63 characters)",
-            code="invalid_tenant_name",
-        )
-    return name
 
 
 def find_profiles_file(
@@ -175,17 +168,22 @@ def read_tenant_names_fast(path: Path | None) -> list[str]:
     """
     if path is None:
         return [DEFAULT_TENANT]
+    from rdapctl.profile_limits import nesting_problem, read_profile_bytes
+
+    raw, problem = read_profile_bytes(path)
+    if raw is None:
+        return [DEFAULT_TENANT] if problem == "file not found" else []
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        return [DEFAULT_TENANT]
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError):
+        text = raw.decode("utf-8")
+        if nesting_problem(text) is not None:
+            return []
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError):
         return []
     tenants = data.get("tenants")
     if not isinstance(tenants, dict):
         return [DEFAULT_TENANT] if tenants is None else []
-    names = sorted(n for n in tenants if _TENANT_NAME_RE.match(n))
+    names = sorted(n for n in tenants if is_tenant_name(n))
     return names or ([] if tenants else [DEFAULT_TENANT])
 
 

@@ -10,7 +10,9 @@ so a cache hit never imports httpx.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,10 @@ CacheSink = Callable[["CacheRequest", dict[str, Any], int], None]
 # Services a worker session shares with the session it was made from (thread-safe ones).
 _SHARED_SERVICES = ("bootstrap", "keyring", "cache", "audit")
 _RESIDENCY_MEMO_MAX = 4096
+# The query of the lookup running in this thread (see TenantSession.lookup_scope).
+_LOOKUP_QUERY: ContextVar[Callable[[], str | None] | None] = ContextVar(
+    "rdapctl_lookup_query", default=None
+)
 
 
 @record
@@ -329,10 +335,26 @@ class TenantSession:
             clock=self.runtime.clock,
         )
 
+    @contextmanager
+    def lookup_scope(self, query_of: Callable[[], str | None]) -> Iterator[None]:
+        """Records written in this block belong to the lookup of ``query_of()``: each
+        carries its query, so that ``hash_queries`` can hide it in every field (a
+        referral's refusal or a residency record can spell out the query too)."""
+        token = _LOOKUP_QUERY.set(query_of)
+        try:
+            yield
+        finally:
+            _LOOKUP_QUERY.reset(token)
+
     def record(self, event: str, fields: dict[str, Any]) -> None:
         """Append an audit record for this tenant; raises AuditError when it cannot."""
         if not self._audit_wanted:
             return
+        if "query" not in fields:
+            query_of = _LOOKUP_QUERY.get()
+            query = query_of() if query_of is not None else None
+            if query is not None:
+                fields = {**fields, "query": query}
         if self._audit_sink is not None:
             self._audit_sink(event, fields)
             return

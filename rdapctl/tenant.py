@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict
 from typing import Any, Literal
 
+from rdapctl.errors import ConfigError
 from rdapctl.records import factory, record
 
 Isolation = Literal["strict", "standard", "development"]
@@ -42,8 +44,33 @@ REGIONS: tuple[str, ...] = (
     "africa",
     "global",
 )
+# For the JSON Schema (ECMA-262, where "$" ends the text). Python code checks names with
+# is_tenant_name: a full match, since Python's "$" also matches before a final newline.
 TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_TENANT_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 DEFAULT_TENANT = "default"
+
+
+def is_tenant_name(name: object) -> bool:
+    """Whether ``name`` is a valid tenant name, as a whole (``"evil\\n"`` is not).
+
+    The one check of tenant names: a name becomes a folder and a file name (cache,
+    audit, keyring), so profiles, validation, keyring, doctor and paths all use this.
+    """
+    return isinstance(name, str) and _TENANT_NAME_RE.fullmatch(name) is not None
+
+
+def check_tenant_name(name: str) -> str:
+    """``name`` if :func:`is_tenant_name`, else ConfigError (exit 3)."""
+    if not is_tenant_name(name):
+        raise ConfigError(
+            f"invalid tenant name {name!r}",
+            hint="tenant names use lower-case letters, digits, '_' and '-' "
+            "(first a letter or digit, at most 63 characters)",
+            code="invalid_tenant_name",
+        )
+    return name
+
 
 # jCard properties that identify or reach a person.
 BASE_REDACT_FIELDS: tuple[str, ...] = ("fn", "n", "adr", "email", "tel", "contact-uri")
