@@ -336,6 +336,7 @@ class _Worker:
             requests_per_second=security.requests_per_second,
             clock=runtime.clock,
             wait=self._stop.wait,
+            warn=runtime.warn,
         )
         self._collector = AuditCollector()
         self._writes = CacheWrites()

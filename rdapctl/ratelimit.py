@@ -22,6 +22,7 @@ bound no run could reach, they are reset (see ``STALE_SLOTS``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import queue
@@ -72,6 +73,10 @@ def host_key(url: str) -> str:
     return f"{host}:{port}"
 
 
+# A disk rdapctl cannot write to now: the rate state stays in this process instead.
+_DISK_FULL_OR_READ_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
 class SharedBucket:
     """A GCRA token bucket for one host, its state in a small locked file.
 
@@ -83,8 +88,18 @@ class SharedBucket:
     at once. Unused slots go back when nobody took a slot after them.
     """
 
-    def __init__(self, path: Path, rate: float, burst: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        rate: float,
+        burst: float,
+        on_unshared: Callable[[str], None] | None = None,
+    ) -> None:
         self._path = path
+        # The state kept in this process once the file cannot be written (a full or
+        # read-only disk): the rate still holds here, only not shared with others.
+        self._unshared: tuple[float, float] | None = None
+        self._on_unshared = on_unshared
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._tolerance = self._interval * max(0.0, burst - 1.0)
         self._lease_size = max(
@@ -113,7 +128,18 @@ class SharedBucket:
         ``self._lock``)."""
         import fcntl
 
-        fd = self._open()
+        if self._unshared is not None:
+            self._unshared = change(*self._unshared)
+            return
+        try:
+            fd = self._open()
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL_OR_READ_ONLY:
+                raise
+            self._unshared = change(0.0, 0.0)
+            if self._on_unshared is not None:
+                self._on_unshared(exc.strerror or str(exc))
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
             raw = os.pread(fd, _STATE.size, 0)
@@ -241,10 +267,15 @@ class HostGate:
         clock: Callable[[], float],
         wait: Callable[[float], bool],
         max_total: int | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         """``wait(seconds)`` sleeps and returns True when the run was asked to stop;
-        ``max_total``: in-flight requests over all hosts (default ``max_concurrent``)."""
+        ``max_total``: in-flight requests over all hosts (default ``max_concurrent``);
+        ``warn``: told once when the shared state cannot be written (full or read-only
+        disk) and the rate is kept per process instead."""
         self._dir = state_dir
+        self._warn = warn
+        self._warned = False
         self._max = max(1, max_concurrent)
         self._rate = max(0.0, requests_per_second)
         # A short burst (a tenth of a second's worth) keeps loopback benchmarks from
@@ -266,8 +297,16 @@ class HostGate:
             if slot is None:
                 slot = self._slots[host] = Slots(self._max)
                 path = self._state_path(host)
-                self._buckets[host] = SharedBucket(path, self._rate, self._burst)
+                self._buckets[host] = SharedBucket(path, self._rate, self._burst, self._unshared)
             return slot, self._buckets[host]
+
+    def _unshared(self, reason: str) -> None:
+        if self._warn is not None and not self._warned:
+            self._warned = True
+            self._warn(
+                f"the shared rate-limit state cannot be written ({reason}); "
+                "the request rate is kept within this process only"
+            )
 
     def _state_path(self, host: str) -> Path:
         return self._dir / hashlib.sha256(host.encode()).hexdigest()[:32]

@@ -181,6 +181,7 @@ class TenantSession:
             requests_per_second=security.requests_per_second,
             clock=self.runtime.clock,
             wait=wait,
+            warn=self.runtime.warn,
         )
 
     @cached_property

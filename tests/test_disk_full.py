@@ -226,3 +226,41 @@ def test_a_read_only_disk_is_not_damage(
         assert len(err.splitlines()) == 1 and "cache" in err, err
         assert json.loads(results[name]["out"])["source"] != "cache"
     assert json.loads(results["rw_hit"]["out"])["source"] == "cache"
+
+
+def test_a_read_only_home_is_a_documented_outcome_not_a_crash(
+    httpserver: Any, rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """All of RDAPCTL_HOME read-only: the rate limit is kept in the process (a warning),
+    the cache is not used (a warning) and the audit fails closed (exit 10, a JSON
+    envelope); with the audit off the lookup answers. Never an internal error."""
+    _serve(httpserver)
+    url = httpserver.url_for("/")
+    steps = Steps(tmp_path, rdapctl_home, url)
+    steps.lookup("before", "AS1", "--server", url, "-o", "json")
+    home = _q(rdapctl_home)
+    # A second profiles file, outside the read-only home, with the audit off.
+    quiet = tmp_path / "quiet"
+    loopback_profiles(
+        quiet,
+        int(url.rsplit(":", 1)[1].strip("/")),
+        extra="\n[tenants.lab.audit]\nenabled = false\n",
+    )
+    steps.shell(f"mount -o remount,ro {home} || exit 3")
+    steps.lookup("ro_audited", "AS2", "--server", url, "-o", "json")
+    steps.lookup(
+        "ro_quiet", "AS3", "--server", url, "-o", "json", "--profiles", str(quiet / "profiles.toml")
+    )
+    results = steps.run()
+
+    for result in results.values():
+        _no_damage(result)
+        assert "internal error" not in result["err"], result["err"]
+    assert results["before"]["rc"] == 0, results["before"]["err"]
+    audited = results["ro_audited"]
+    assert audited["rc"] == 10, audited["err"]
+    assert json.loads(audited["out"])["error"]["code"] == "audit_error"
+    quiet_run = results["ro_quiet"]
+    assert quiet_run["rc"] == 0, quiet_run["err"]
+    assert json.loads(quiet_run["out"])["status"] == "ok"
+    assert "rate-limit state cannot be written" in quiet_run["err"], quiet_run["err"]

@@ -154,6 +154,7 @@ def _run(
         requests_per_second=security.requests_per_second,
         clock=runtime.clock,
         wait=stop.wait,
+        warn=runtime.warn,
     )
     collector = AuditCollector()
     session = TenantSession(runtime, tenant, gate=gate, audit_sink=collector, batch=True)
