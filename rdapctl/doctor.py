@@ -340,11 +340,19 @@ def _audit_check(
     from rdapctl.audit import AuditLog
 
     name = target.name
-    if not paths.tenant_audit_dir(name).is_dir():
+    started = keyring is not None and keyring.audit_started
+    if not paths.tenant_audit_dir(name).is_dir() and not started:
         return _pass(name, "audit_chain", "no audit records yet")
     if keyring is None:
         return _warn(name, "audit_chain", "not verified: the tenant's keyring does not open")
-    log = AuditLog(paths, target.tenant, keyring.audit_key(), command="doctor", clock=clock)
+    log = AuditLog(
+        paths,
+        target.tenant,
+        keyring.audit_key(),
+        command="doctor",
+        clock=clock,
+        trail_started=keyring.audit_started,
+    )
     try:
         report = log.verify()
     except RdapctlError as exc:
