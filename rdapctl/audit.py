@@ -587,6 +587,7 @@ class AuditLog:
                 )
             if self._trail_started:
                 # Starting again from nothing would launder a trail deleted whole.
+                # (Day files left with records but no checkpoint were refused above.)
                 raise AuditError(
                     f"audit trail missing: every day file and the checkpoint of tenant"
                     f" {self._tenant.name} are gone, but its keyring says a trail was started",

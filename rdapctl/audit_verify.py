@@ -390,13 +390,14 @@ def scan_trail(
             warnings.append(_gap_warning(entries[i]))
     cp, cp_error = load_checkpoint(directory / CHECKPOINT_NAME, tenant, keys.record)
     loss: list[Problem] = []
-    if trail_started and not names and cp is None and cp_error is None:
+    if trail_started and count == 0 and cp is None and cp_error is None:
+        # Also with day files left empty or torn: no record and no checkpoint is no trail.
         loss.append(
             Problem(
                 CHECKPOINT_NAME,
                 0,
                 "trail_missing",
-                "audit trail missing: every day file and the checkpoint are gone, but the"
+                "audit trail missing: no record and no checkpoint is left, but the"
                 " keyring says a trail was started",
             )
         )
