@@ -22,6 +22,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -50,7 +51,7 @@ from rdapctl.audit_verify import (
 )
 from rdapctl.errors import AuditError
 from rdapctl.paths import StatePaths, ensure_private_dir, write_private_file
-from rdapctl.records import factory, record
+from rdapctl.records import record
 from rdapctl.tenant import Tenant
 
 EVENTS: frozenset[str] = frozenset(
@@ -198,7 +199,7 @@ class RepairResult:
     checkpoint_rebuilt: bool
     record_id: str | None
     # The losses accepted with ``--accept-loss`` (``file:line: kind: message``).
-    accepted: list[str] = factory(list)
+    accepted: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:

@@ -582,7 +582,10 @@ def _open_keyring(
         return None, _fail(name, "keyring", exc.message, code, exc.hint), None
     if keyring is None:
         msg = "has cache or audit data but no keyring: they cannot be read or verified"
-        hint = f"restore the keyring with `rdapctl keys import -t {name}`"
+        hint = (
+            f"restore the keyring with `rdapctl keys import -t {name} BACKUP`, or start a new"
+            f" one with `rdapctl keys init -t {name} --replace-lost`"
+        )
         return None, _fail(name, "keyring", msg, ExitCode.INTEGRITY, hint), None
     purposes = sorted({k.purpose for k in keyring.status()})
     msg = f"own keyring opens ({_plural(len(keyring.status()), 'key')}: {', '.join(purposes)})"

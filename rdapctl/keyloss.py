@@ -17,12 +17,13 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import field
 from typing import Any
 
 from rdapctl.audit_verify import CHECKPOINT_NAME, list_day_files
 from rdapctl.errors import IntegrityError
 from rdapctl.paths import StatePaths
-from rdapctl.records import factory, record
+from rdapctl.records import record
 from rdapctl.tenant import Tenant
 
 
@@ -36,7 +37,7 @@ class KeysInit:
     cache_dropped: bool = False
     old_records: int | None = None
     record_id: str | None = None
-    warnings: list[str] = factory(list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def tenant_state(paths: StatePaths, tenant: str) -> tuple[str, ...]:

@@ -128,7 +128,7 @@ def verify(
         if all_tenants
         else [resolve_tenant(runtime, profiles, tenant)]
     )
-    results = []
+    results: list[dict[str, Any]] = []
     for chosen in tenants:
         with TenantSession(runtime, chosen) as session:
             report = session.audit.verify()
