@@ -25,6 +25,12 @@ Format (schema 1), one tenant's folder ``StatePaths.tenant_audit_dir(tenant)``:
   ``mac``). Rewritten atomically after each append batch.
 * ``audit_prune`` records carry ``anchor`` (hash of the last removed record, i.e.
   the ``prev`` of the first surviving one) and ``pruned_files``.
+* ``keyring_replaced`` (``keys init --replace-lost``) starts a segment under a new key;
+  its ``prev``/``old_head`` pins the hash chain of the records before it, whose MACs
+  can no longer be checked (a ``lost_key_segment`` warning).
+* ``audit_gap_accepted`` (``audit repair --accept-loss``) records a loss a person
+  accepted: ``old_count``/``old_head`` (the checkpoint), ``new_count``/``new_head``
+  (the files), ``reason``; verify reports it as an ``accepted_gap`` warning.
 
 The record key and the query-hash key are derived from the tenant's 32-byte audit
 key with HMAC-SHA256 and fixed labels, so neither use exposes the other.
