@@ -22,6 +22,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -30,11 +31,15 @@ from typing import Any
 from rdapctl.audit_verify import (
     CHECKPOINT_NAME,
     DAY_FILE_RE,
+    GAP_ACCEPTED,
     GENESIS,
+    KEYRING_REPLACED,
     LOCK_NAME,
     SCHEMA,
     AuditKeys,
     Checkpoint,
+    Problem,
+    TrailScan,
     VerifyReport,
     checkpoint_bytes,
     derive_keys,
@@ -65,6 +70,8 @@ EVENTS: frozenset[str] = frozenset(
         "audit_prune",
         "audit_repair",
         "policy_changed",
+        KEYRING_REPLACED,
+        GAP_ACCEPTED,
     }
 )
 # "audit_write_failure" is never a record (the write failed); it exists for syslog.
@@ -192,14 +199,25 @@ class RepairResult:
     bytes_quarantined: int
     checkpoint_rebuilt: bool
     record_id: str | None
+    # The losses accepted with ``--accept-loss`` (``file:line: kind: message``).
+    accepted: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.quarantined) or self.checkpoint_rebuilt
+        return bool(self.quarantined) or self.checkpoint_rebuilt or bool(self.accepted)
+
+
+ACCEPT_LOSS_HINT = (
+    "if the records are known to be lost (e.g. a disk restore), accept it:"
+    " `rdapctl audit repair --accept-loss --reason TEXT`"
+)
 
 
 def _repair_hint() -> str:
-    return "run `rdapctl audit verify`, then `rdapctl audit repair`"
+    return (
+        "run `rdapctl audit verify`; `rdapctl audit repair` quarantines a torn tail, and"
+        " `rdapctl audit repair --accept-loss --reason TEXT` accepts records known to be lost"
+    )
 
 
 class _DayWriter:
@@ -323,8 +341,15 @@ class AuditLog:
         context: AuditContext | None = None,
         lock_timeout_s: float = 10.0,
         syslog_send: SyslogSender | None = None,
+        trail_started: bool = False,
+        mark_started: Callable[[], bool] | None = None,
     ) -> None:
+        """``trail_started``: the tenant's keyring says its trail was started (so a trail
+        that is gone whole is "missing"); ``mark_started`` records that in the keyring
+        before the first write and returns whether it already said so."""
         self._tenant = tenant
+        self._trail_started = trail_started
+        self._mark_started = None if trail_started else mark_started
         self._root: Path = paths.audit_root
         self._dir: Path = paths.tenant_audit_dir(tenant.name)
         self._keys: AuditKeys = derive_keys(audit_key)
@@ -428,6 +453,7 @@ class AuditLog:
                 ensure_private_dir(self._root)
             ensure_private_dir(self._dir)
             with self._lock():
+                self._ensure_marked()
                 head = self._load_head()
                 return self._write_locked(head, chunk)
         except AuditError as exc:
@@ -539,6 +565,14 @@ class AuditLog:
         finally:
             os.close(fd)
 
+    def _ensure_marked(self) -> None:
+        """Before the first write: the keyring records that the trail is started (once)."""
+        mark = self._mark_started
+        if mark is not None:
+            if mark():
+                self._trail_started = True  # another process started it meanwhile
+            self._mark_started = None
+
     def _load_head(self) -> Checkpoint:
         """The chain head, from the checkpoint; recovered from the files after a crash."""
         cp, error = load_checkpoint(
@@ -554,6 +588,15 @@ class AuditLog:
                 raise AuditError(
                     f"audit checkpoint of tenant {self._tenant.name} is missing",
                     hint=_repair_hint(),
+                )
+            if self._trail_started:
+                # Starting again from nothing would launder a trail deleted whole.
+                # (Day files left with records but no checkpoint were refused above.)
+                raise AuditError(
+                    f"audit trail missing: every day file and the checkpoint of tenant"
+                    f" {self._tenant.name} are gone, but its keyring says a trail was started",
+                    hint=_repair_hint(),
+                    code="audit_trail_missing",
                 )
             return Checkpoint()
         if cp.file is None:
@@ -644,7 +687,12 @@ class AuditLog:
 
     def verify(self) -> VerifyReport:
         """Check the whole trail; see ``rdapctl.audit_verify.verify_trail``."""
-        return scan_trail(self._dir, self._tenant.name, self._keys).report
+        return self._scan().report
+
+    def _scan(self) -> TrailScan:
+        return scan_trail(
+            self._dir, self._tenant.name, self._keys, trail_started=self._trail_started
+        )
 
     # --- maintenance -------------------------------------------------------------
 
@@ -692,23 +740,97 @@ class AuditLog:
             ) from None
         return PruneResult(victims, removed, cutoff, rec["id"])
 
-    def repair(self) -> RepairResult:
-        """Quarantine torn writes, rebuild the checkpoint, and record ``audit_repair``.
+    def repair(self, *, accept_loss: bool = False, reason: str | None = None) -> RepairResult:
+        """Quarantine torn writes and record ``audit_repair``: nothing more.
 
-        Tampering (bad MACs, broken chain, missing files) is left for verify to report.
+        A checkpoint that disagrees with the files (records or the newest day file
+        missing, a checkpoint missing or under another key, the whole trail gone) is an
+        AuditError that changes nothing, until ``accept_loss`` (with a ``reason``)
+        records an ``audit_gap_accepted`` record after the surviving records. Tampering
+        inside the trail (bad MACs, broken chain, missing older files) is never accepted.
         """
-        if not self._dir.exists():
+        if accept_loss and not (reason and reason.strip()):
+            raise AuditError("accepting a loss needs a reason")
+        if not self._dir.exists() and not (accept_loss and self._trail_started):
+            if self._trail_started:
+                raise self._unrepaired(self._scan().loss)
             return RepairResult([], 0, 0, False, None)
         try:
+            ensure_private_dir(self._dir)
             with self._lock():
-                return self._repair_locked()
+                return self._repair_locked(accept_loss, reason)
         except OSError as exc:
             raise AuditError(
                 f"cannot repair the audit log of tenant {self._tenant.name}: {exc.strerror}"
             ) from None
 
-    def _repair_locked(self) -> RepairResult:
-        scan = scan_trail(self._dir, self._tenant.name, self._keys)
+    def _unrepaired(self, loss: list[Problem]) -> AuditError:
+        first = loss[0] if loss else None
+        where = f": {first}" if first is not None else ""
+        return AuditError(
+            f"the audit trail of tenant {self._tenant.name} disagrees with its checkpoint"
+            f" (records lost){where}; repair changed nothing",
+            hint=ACCEPT_LOSS_HINT,
+            code="audit_loss",
+        )
+
+    def _repair_locked(self, accept_loss: bool, reason: str | None) -> RepairResult:
+        self._ensure_marked()
+        scan = self._scan()
+        problems = scan.report.problems
+        tampered = [p for p in problems if p.kind != "torn_tail" and p not in scan.loss]
+        if tampered:
+            first = tampered[0]
+            raise AuditError(
+                f"the audit trail of tenant {self._tenant.name} was altered, not only cut"
+                f" short ({first}); repair changed nothing",
+                hint="restore the audit folder (or the keyring: `rdapctl keys import`) from"
+                " a backup; `rdapctl audit verify` lists every place",
+                code="audit_tampered",
+            )
+        if scan.loss and not accept_loss:
+            raise self._unrepaired(scan.loss)
+        quarantined, details, total = self._quarantine(scan)
+        if quarantined:
+            scan = self._scan()
+        cp = scan.checkpoint
+        rebuilt = scan.rebuilt
+        if rebuilt.file is not None:
+            rebuilt.size = (self._dir / rebuilt.file).stat().st_size
+        if scan.loss:
+            fields: dict[str, Any] = {
+                "old_count": cp.count if cp else None,
+                "old_head": cp.head if cp else None,
+                "new_count": rebuilt.count,
+                "new_head": rebuilt.head,
+                "checkpoint_error": scan.checkpoint_error,
+                "problems": [str(p) for p in scan.loss],
+                "reason": reason,
+                "quarantined": details,
+            }
+            rec = self._write_locked(rebuilt, [(GAP_ACCEPTED, fields)])[0]
+            accepted = [str(p) for p in scan.loss]
+            return RepairResult(quarantined, len(details), total, True, rec["id"], accepted)
+        stale = cp is None or (cp.head, cp.count, cp.file) != (
+            rebuilt.head,
+            rebuilt.count,
+            rebuilt.file,
+        )
+        if not quarantined and not stale:
+            return RepairResult([], 0, 0, False, None)
+        # Only a checkpoint behind the files (a crash before its update) gets here.
+        fields = {
+            "quarantined": details,
+            "checkpoint_rebuilt": stale,
+            "checkpoint_error": scan.checkpoint_error,
+            "old_count": cp.count if cp else None,
+            "new_count": rebuilt.count,
+        }
+        rec = self._write_locked(rebuilt, [("audit_repair", fields)])[0]
+        return RepairResult(quarantined, len(details), total, stale, rec["id"])
+
+    def _quarantine(self, scan: TrailScan) -> tuple[list[Path], list[dict[str, Any]], int]:
+        """Move the torn segments ``scan`` found to quarantine files (under the lock)."""
         stamp = format_ts(self._clock()).replace("-", "").replace(":", "").replace(".", "")
         quarantined: list[Path] = []
         details: list[dict[str, Any]] = []
@@ -744,27 +866,60 @@ class AuditLog:
                 )
         if quarantined:
             _fsync_dir(self._dir)
-            scan = scan_trail(self._dir, self._tenant.name, self._keys)
-        cp = scan.checkpoint
-        rebuilt = scan.rebuilt
-        stale = cp is None or (cp.head, cp.count, cp.file) != (
-            rebuilt.head,
-            rebuilt.count,
-            rebuilt.file,
-        )
-        if not quarantined and not stale:
-            return RepairResult([], 0, 0, False, None)
-        fields: dict[str, Any] = {
-            "quarantined": details,
-            "checkpoint_rebuilt": stale,
-            "checkpoint_error": scan.checkpoint_error,
-            "old_count": cp.count if cp else None,
-            "new_count": rebuilt.count,
-        }
-        if rebuilt.file is not None:
-            rebuilt.size = (self._dir / rebuilt.file).stat().st_size
-        rec = self._write_locked(rebuilt, [("audit_repair", fields)])[0]
-        return RepairResult(quarantined, len(details), total, stale, rec["id"])
+        return quarantined, details, total
+
+    def start_segment(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """After a lost keyring: write ``keyring_replaced`` after whatever is on disk.
+
+        The records there were sealed under the lost key (their MACs cannot be checked
+        any more); this record carries the hash (``old_head``, also its ``prev``) and
+        count of the old chain, so verify still checks the old chain's hashes. Torn
+        bytes are quarantined first; the old checkpoint's claims are kept, unverified.
+        Written even when auditing is disabled: it anchors what is already there.
+        """
+        try:
+            ensure_private_dir(self._root)
+            ensure_private_dir(self._dir)
+            with self._lock():
+                self._ensure_marked()
+                scan = self._scan()
+                _, details, _ = self._quarantine(scan)
+                if details:
+                    scan = self._scan()
+                head = scan.rebuilt
+                if head.file is not None:
+                    head.size = (self._dir / head.file).stat().st_size
+                head.policy = None  # no policy_changed before the segment's first record
+                data = {
+                    **fields,
+                    "old_head": head.head,
+                    "old_count": head.count,
+                    "old_checkpoint": _claimed_checkpoint(self._dir / CHECKPOINT_NAME),
+                    "quarantined": details,
+                }
+                return self._write_locked(
+                    head, [(KEYRING_REPLACED, self._prepare(KEYRING_REPLACED, data)[1])]
+                )[0]
+        except OSError as exc:
+            raise AuditError(
+                f"cannot start a new audit segment for tenant {self._tenant.name}:"
+                f" {exc.strerror or exc.__class__.__name__}"
+            ) from None
+
+
+def _claimed_checkpoint(path: Path) -> dict[str, Any] | None:
+    """What a checkpoint sealed under a lost key claims (count and head), unverified."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    count, head = data.get("count"), data.get("head")
+    return {
+        "count": count if isinstance(count, int) and not isinstance(count, bool) else None,
+        "head": head if isinstance(head, str) and len(head) == 64 else None,
+    }
 
 
 class AuditBatch:

@@ -25,6 +25,12 @@ Format (schema 1), one tenant's folder ``StatePaths.tenant_audit_dir(tenant)``:
   ``mac``). Rewritten atomically after each append batch.
 * ``audit_prune`` records carry ``anchor`` (hash of the last removed record, i.e.
   the ``prev`` of the first surviving one) and ``pruned_files``.
+* ``keyring_replaced`` (``keys init --replace-lost``) starts a segment under a new key;
+  its ``prev``/``old_head`` pins the hash chain of the records before it, whose MACs
+  can no longer be checked (a ``lost_key_segment`` warning).
+* ``audit_gap_accepted`` (``audit repair --accept-loss``) records a loss a person
+  accepted: ``old_count``/``old_head`` (the checkpoint), ``new_count``/``new_head``
+  (the files), ``reason``; verify reports it as an ``accepted_gap`` warning.
 
 The record key and the query-hash key are derived from the tenant's 32-byte audit
 key with HMAC-SHA256 and fixed labels, so neither use exposes the other.
@@ -65,7 +71,12 @@ PROBLEM_KINDS: tuple[str, ...] = (
     "time_order",
     "checkpoint_mismatch",
     "missing_file",
+    "trail_missing",
 )
+# Warnings that stand for lost or unverifiable records (``audit verify --strict`` fails).
+LOSS_WARNINGS: tuple[str, ...] = ("lost_key_segment", "accepted_gap")
+KEYRING_REPLACED = "keyring_replaced"
+GAP_ACCEPTED = "audit_gap_accepted"
 
 
 @record
@@ -286,19 +297,45 @@ class TrailScan:
     rebuilt: Checkpoint
     checkpoint: Checkpoint | None
     checkpoint_error: str | None
+    # The problems that are a loss at the end of the trail (the checkpoint disagrees
+    # with the files, or the whole trail is gone): what ``repair --accept-loss`` accepts.
+    loss: list[Problem] = factory(list)
 
 
-def scan_trail(directory: Path, tenant: str, keys: AuditKeys) -> TrailScan:
-    """Read every day file and the checkpoint; report every bad place found."""
+def scan_trail(
+    directory: Path, tenant: str, keys: AuditKeys, *, trail_started: bool = False
+) -> TrailScan:
+    """Read every day file and the checkpoint; report every bad place found.
+
+    Records before the last ``keyring_replaced`` record whose MAC verifies were sealed
+    under a lost key: their MACs cannot be checked, but their hash chain is pinned by
+    that record's ``prev``, so it is checked and they are reported as a warning.
+    ``trail_started``: the keyring says a trail was started, so no trail at all is a
+    problem ("audit trail missing"), not an empty trail.
+    """
     names = list_day_files(directory)
     entries: list[Line] = []
     for name in names:
         entries.extend(read_lines(directory / name, name, keys.record))
 
-    anchors: set[str] = set()
-    for ln in entries:
+    boundary = -1  # index of the record that starts the segment under the current key
+    prunes: list[tuple[int, dict[str, Any]]] = []
+    gaps: list[int] = []
+    for i, ln in enumerate(entries):
         rec = ln.record
-        if ln.mac_ok and rec is not None and rec.get("event") == "audit_prune":
+        if rec is None:
+            continue
+        event = rec.get("event")
+        if event == "audit_prune":
+            prunes.append((i, rec))
+        elif event == GAP_ACCEPTED:
+            gaps.append(i)
+        elif event == KEYRING_REPLACED and ln.mac_ok:
+            boundary = i
+    anchors: set[str] = set()
+    for i, rec in prunes:
+        # A prune record of the old segment is pinned by the chain (its MAC cannot be checked).
+        if entries[i].mac_ok or i < boundary:
             anchor = rec.get("anchor")
             if isinstance(anchor, str):
                 anchors.add(anchor)
@@ -315,9 +352,12 @@ def scan_trail(directory: Path, tenant: str, keys: AuditKeys) -> TrailScan:
     lines_in: dict[str, int] = dict.fromkeys(names, 0)
     present = set(names)
 
+    old_problems = 0
     for i, ln in enumerate(entries):
         lines_in[ln.file] = ln.lineno
         rec = ln.record
+        if i == boundary:
+            old_problems = len(problems)
         if rec is None:
             kind, message = _classify_unparsed(entries, i, expected)
             problems.append(Problem(ln.file, ln.lineno, kind, message))
@@ -327,7 +367,9 @@ def scan_trail(directory: Path, tenant: str, keys: AuditKeys) -> TrailScan:
             continue
         count += 1
         first_in_file = expected_file != ln.file
-        problem = _check_record(ln, rec, expected, expected_file, first_in_file, last_ts, anchors)
+        problem = _check_record(
+            ln, rec, expected, expected_file, first_in_file, last_ts, anchors, i < boundary
+        )
         if problem is not None:
             if problem.kind == "missing_file" and problem.file in present:
                 problem = Problem(ln.file, ln.lineno, "broken_chain", problem.message)
@@ -347,12 +389,57 @@ def scan_trail(directory: Path, tenant: str, keys: AuditKeys) -> TrailScan:
             policy=rec.get("policy") if isinstance(rec.get("policy"), str) else None,
         )
 
+    if boundary >= 0:
+        old_count = sum(1 for e in entries[:boundary] if e.record is not None)
+        warnings.append(_lost_key_warning(entries[boundary], old_count, old_problems == 0))
+    for i in gaps:
+        if entries[i].mac_ok or i < boundary:
+            warnings.append(_gap_warning(entries[i]))
     cp, cp_error = load_checkpoint(directory / CHECKPOINT_NAME, tenant, keys.record)
-    _check_checkpoint(cp, cp_error, count, positions, lines_in, names, problems, warnings)
+    loss: list[Problem] = []
+    if trail_started and count == 0 and cp is None and cp_error is None:
+        # Also with day files left empty or torn: no record and no checkpoint is no trail.
+        loss.append(
+            Problem(
+                CHECKPOINT_NAME,
+                0,
+                "trail_missing",
+                "audit trail missing: no record and no checkpoint is left, but the"
+                " keyring says a trail was started",
+            )
+        )
+    else:
+        _check_checkpoint(cp, cp_error, count, positions, lines_in, names, loss, warnings)
+    problems.extend(loss)
     report = VerifyReport(
         ok=not problems, records=count, files=len(names), problems=problems, warnings=warnings
     )
-    return TrailScan(report, torn, names, rebuilt, cp, cp_error)
+    return TrailScan(report, torn, names, rebuilt, cp, cp_error, loss)
+
+
+def _lost_key_warning(ln: Line, old_count: int, intact: bool) -> Problem:
+    """The warning for the records sealed under a lost key, before ``ln``."""
+    state = "hash chain intact" if intact else "hash chain BROKEN (see the problems)"
+    message = f"sealed under a lost key: {old_count} records, {state}"
+    rec = ln.record or {}
+    claimed = rec.get("old_checkpoint")
+    if isinstance(claimed, dict) and claimed.get("head") != rec.get("old_head"):
+        n = claimed.get("count")
+        named = f"{n} records" if isinstance(n, int) and not isinstance(n, bool) else "others"
+        message += f"; its old checkpoint (unverifiable) named {named}: the newest may be lost"
+    return Problem(ln.file, ln.lineno, "lost_key_segment", message)
+
+
+def _gap_warning(ln: Line) -> Problem:
+    """The warning for an ``audit_gap_accepted`` record: who accepted what, and why."""
+    rec = ln.record or {}
+    old, new = rec.get("old_count"), rec.get("new_count")
+    reason = str(rec.get("reason") or "")[:200]
+    message = (
+        f"accepted loss: the checkpoint counted {'?' if old is None else old} records,"
+        f" {new} remained (by {rec.get('actor')} at {rec.get('ts')}; reason: {reason})"
+    )
+    return Problem(ln.file, ln.lineno, "accepted_gap", message)
 
 
 def _classify_unparsed(entries: list[Line], i: int, expected: str | None) -> tuple[str, str]:
@@ -376,8 +463,9 @@ def _check_record(
     first_in_file: bool,
     last_ts: str | None,
     anchors: set[str],
+    lost_key: bool = False,
 ) -> Problem | None:
-    if not ln.mac_ok:
+    if not ln.mac_ok and not lost_key:
         return Problem(
             ln.file, ln.lineno, "bad_mac", "record MAC does not verify (edited or forged)"
         )
@@ -492,6 +580,8 @@ def _check_checkpoint(
         )
 
 
-def verify_trail(directory: Path, tenant: str, keys: AuditKeys) -> VerifyReport:
+def verify_trail(
+    directory: Path, tenant: str, keys: AuditKeys, *, trail_started: bool = False
+) -> VerifyReport:
     """Check JSON validity, MACs, chain continuity, time order and the checkpoint."""
-    return scan_trail(directory, tenant, keys).report
+    return scan_trail(directory, tenant, keys, trail_started=trail_started).report

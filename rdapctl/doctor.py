@@ -395,11 +395,19 @@ def _audit_check(
     from rdapctl.audit import AuditLog
 
     name = target.name
-    if not paths.tenant_audit_dir(name).is_dir():
+    started = keyring is not None and keyring.audit_started
+    if not paths.tenant_audit_dir(name).is_dir() and not started:
         return _pass(name, "audit_chain", "no audit records yet")
     if keyring is None:
         return _warn(name, "audit_chain", "not verified: the tenant's keyring does not open")
-    log = AuditLog(paths, target.tenant, keyring.audit_key(), command="doctor", clock=clock)
+    log = AuditLog(
+        paths,
+        target.tenant,
+        keyring.audit_key(),
+        command="doctor",
+        clock=clock,
+        trail_started=keyring.audit_started,
+    )
     try:
         report = log.verify()
     except ConfigError as exc:  # a state file rdapctl refuses to use (ownership)
@@ -633,7 +641,10 @@ def _open_keyring(
         return None, _fail(name, "keyring", exc.message, code, exc.hint), None
     if keyring is None:
         msg = "has cache or audit data but no keyring: they cannot be read or verified"
-        hint = f"restore the keyring with `rdapctl keys import -t {name}`"
+        hint = (
+            f"restore the keyring with `rdapctl keys import -t {name} BACKUP`, or start a new"
+            f" one with `rdapctl keys init -t {name} --replace-lost`"
+        )
         return None, _fail(name, "keyring", msg, ExitCode.INTEGRITY, hint), None
     purposes = sorted({k.purpose for k in keyring.status()})
     msg = f"own keyring opens ({_plural(len(keyring.status()), 'key')}: {', '.join(purposes)})"

@@ -274,6 +274,9 @@ class Keyring:
         self._clock = clock
         # How the file on disk is stored, which may lag behind self._master (upgrade).
         self._stored_wrapped = False
+        # When the tenant's audit trail was started (None: never). Sealed with the keys,
+        # so a trail deleted whole is "missing", not "empty" (see rdapctl.keyloss).
+        self._audit_started: float | None = None
 
     def __repr__(self) -> str:
         return f"Keyring(tenant={self.tenant!r}, wrapped={self.wrapped}, keys={len(self._keys)})"
@@ -313,6 +316,12 @@ class Keyring:
                 if path.exists():
                     ring._keys = ring._load()
                 else:
+                    from rdapctl.keyloss import keyring_lost_error, tenant_state
+
+                    left = tenant_state(paths, tenant)
+                    if left:
+                        # A lost keyring is never replaced without a word (see keys init).
+                        raise keyring_lost_error(tenant, left)
                     now = clock()
                     ring._keys = [_new_key(p, now) for p in PURPOSES]
                     ring._save()
@@ -321,6 +330,34 @@ class Keyring:
                 ring._keys = ring._load()
                 if not ring._stored_wrapped:
                     ring._save()  # upgrade: wrap the raw keyring under the master key
+        return ring
+
+    @classmethod
+    def create(
+        cls,
+        paths: StatePaths,
+        tenant: str,
+        env: Mapping[str, str],
+        clock: Callable[[], float] = time.time,
+    ) -> Keyring:
+        """Create a new keyring for a tenant that has none (``keys init``).
+
+        ConfigError (``keyring_exists``) when one exists. Unlike :meth:`open` it does
+        not look at the tenant's cache or audit data: the caller decides (see
+        ``rdapctl.keyloss.init_keyring``).
+        """
+        _check_tenant(tenant)
+        ring = cls(paths, tenant, master_key_from_env(env), [], clock)
+        with _locked(paths, tenant):
+            if os.path.lexists(ring.path):
+                raise ConfigError(
+                    f"tenant {tenant} already has a keyring",
+                    hint="`rdapctl keys status` shows it; `keys rotate` makes new data keys",
+                    code="keyring_exists",
+                )
+            now = clock()
+            ring._keys = [_new_key(p, now) for p in PURPOSES]
+            ring._save()
         return ring
 
     @classmethod
@@ -342,6 +379,22 @@ class Keyring:
             return None
         ring._keys = ring._load()
         return ring
+
+    @property
+    def audit_started(self) -> bool:
+        """Whether the keyring records that the tenant's audit trail was started."""
+        return self._audit_started is not None
+
+    def mark_audit_started(self) -> bool:
+        """Record (once) that the tenant's audit trail is started. Returns whether the
+        keyring on disk already said so (another process may have marked it)."""
+        with _locked(self.paths, self.tenant):
+            self._keys = self._load()
+            if self._audit_started is not None:
+                return True
+            self._audit_started = self._clock()
+            self._save()
+        return False
 
     @property
     def stored_wrapped(self) -> bool:
@@ -414,6 +467,7 @@ class Keyring:
         if not (isinstance(mac, str) and constant_time_equal(mac.encode(), expected_mac)):
             raise _damaged(self.tenant, "integrity check failed: the file was edited or damaged")
         keys = _parse_keys(self.tenant, doc.get("keys"))
+        started = _parse_started(self.tenant, doc.get("audit_started"))
         _decode_raw_material(self.tenant, keys, _WRAPPED_SIZE if wrapped else 32)
         if wrapped:
             assert self._master is not None
@@ -427,6 +481,7 @@ class Keyring:
                     raise _damaged(self.tenant, f"key {key.id} does not unwrap") from None
                 key.material = raw
         self._stored_wrapped = wrapped
+        self._audit_started = started
         return keys
 
     def _save(self) -> None:
@@ -461,6 +516,8 @@ class Keyring:
             "wrapped": self._master is not None,
             "keys": items,
         }
+        if self._audit_started is not None:
+            doc["audit_started"] = self._audit_started
         if self._master is not None:
             doc["check"] = self._check_value(self._master).decode()
         doc["mac"] = hmac_sha256(self._mac_key(self._master), _canonical(doc)).hex()
@@ -624,6 +681,11 @@ class Keyring:
                     }
                     for k in self._keys
                 ],
+                **(
+                    {"audit_started": self._audit_started}
+                    if self._audit_started is not None
+                    else {}
+                ),
             }
         )
         salt = os.urandom(16)
@@ -646,7 +708,16 @@ class Keyring:
         return json.dumps({**header, "data": base64.b64encode(sealed).decode()}, indent=2).encode()
 
 
-def _decrypt_backup(blob: bytes, passphrase: str) -> tuple[str, list[_Key]]:
+def _parse_started(tenant: str, value: object) -> float | None:
+    """The ``audit_started`` time of a keyring or backup: None or a number."""
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _damaged(tenant, "bad audit_started value")
+    return float(value)
+
+
+def _decrypt_backup(blob: bytes, passphrase: str) -> tuple[str, list[_Key], float | None]:
     from rdapctl.crypto import Aead, DecryptionError, scrypt_key
 
     not_backup = IntegrityError(
@@ -686,8 +757,9 @@ def _decrypt_backup(blob: bytes, passphrase: str) -> tuple[str, list[_Key]]:
     if not isinstance(inner, dict) or inner.get("tenant") != tenant:
         raise not_backup
     keys = _parse_keys(tenant, inner.get("keys"))
+    started = _parse_started(tenant, inner.get("audit_started"))
     _decode_raw_material(tenant, keys)
-    return tenant, keys
+    return tenant, keys, started
 
 
 def import_keyring(
@@ -708,13 +780,20 @@ def import_keyring(
     """
     _check_tenant(tenant)
     master = master_key_from_env(env)
-    backup_tenant, keys = _decrypt_backup(blob, passphrase)
+    backup_tenant, keys, started = _decrypt_backup(blob, passphrase)
     if backup_tenant != tenant:
         raise ConfigError(
             f"the backup holds the keyring of tenant {backup_tenant}, not {tenant}",
             hint=f"import it as tenant {backup_tenant}",
         )
     ring = Keyring(paths, tenant, master, keys, clock)
+    ring._audit_started = started
+    if started is None:
+        from rdapctl.keyloss import tenant_state
+
+        # An older backup does not say; a trail on disk does (marking is the safe side).
+        if "audit" in tenant_state(paths, tenant):
+            ring._audit_started = clock()
     with _locked(paths, tenant):
         if ring.path.exists() and not force:
             live = Keyring(paths, tenant, master, [], clock)

@@ -328,12 +328,15 @@ class TenantSession:
     def audit(self) -> AuditLog:
         from rdapctl.audit import AuditLog
 
+        keyring = self.keyring
         return AuditLog(
             self.runtime.paths,
             self.tenant,
-            self.keyring.audit_key(),
+            keyring.audit_key(),
             command=self.runtime.command,
             clock=self.runtime.clock,
+            trail_started=keyring.audit_started,
+            mark_started=keyring.mark_audit_started,
         )
 
     @contextmanager

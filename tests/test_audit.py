@@ -404,8 +404,9 @@ def test_checkpoint_behind_after_crash_is_recovered_on_next_append() -> None:
     assert report.warnings == []
 
 
-def test_missing_checkpoint_blocks_appends_until_repair() -> None:
-    """Without its checkpoint the log refuses appends (hint: repair); repair restores it."""
+def test_missing_checkpoint_blocks_appends_until_the_loss_is_accepted() -> None:
+    """Without its checkpoint the log refuses appends (hint: repair); a plain repair
+    changes nothing; ``accept_loss`` records the gap and appends work again."""
     log = make_log()
     log.append("lookup", lookup_fields(1))
     (log.path() / "checkpoint.json").unlink()
@@ -413,11 +414,16 @@ def test_missing_checkpoint_blocks_appends_until_repair() -> None:
         log.append("lookup", lookup_fields(2))
     assert info.value.hint is not None
     assert "repair" in info.value.hint
-    result = log.repair()
-    assert result.checkpoint_rebuilt
+    with pytest.raises(AuditError, match="disagrees with its checkpoint"):
+        log.repair()
+    assert not (log.path() / "checkpoint.json").exists()
+    result = log.repair(accept_loss=True, reason="checkpoint lost")
+    assert result.accepted
     log.append("lookup", lookup_fields(2))
-    assert log.verify().ok
-    assert [r["event"] for r in log.iter_records()] == ["lookup", "audit_repair", "lookup"]
+    report = log.verify()
+    assert report.ok
+    assert [w.kind for w in report.warnings] == ["accepted_gap"]
+    assert [r["event"] for r in log.iter_records()] == ["lookup", "audit_gap_accepted", "lookup"]
 
 
 def test_verify_with_another_tenants_key_fails() -> None:

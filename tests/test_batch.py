@@ -601,6 +601,9 @@ def test_answers_that_cannot_be_recorded_are_not_shown(
     assert lines == []
     assert "cannot write the audit log of tenant lab" in err
     audit_dir.unlink()  # fixed: the same command with --resume does every line
+    # The trail was deleted whole: that loss is accepted on purpose, never silently.
+    accept = ["audit", "repair", "-t", "lab", "--accept-loss", "--reason", "folder replaced"]
+    assert runner.invoke(app, accept).exit_code == 0
     code, _, err = batch(tmp_path, names, "--output", str(output), "--resume", *extra)
     assert code == 0, err
     done = [json.loads(x)["line"] for x in output.read_text(encoding="utf-8").splitlines()]

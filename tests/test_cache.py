@@ -432,11 +432,17 @@ def test_large_value_is_stored_inline_and_tampering_is_rejected(acme: Harness) -
 
 
 def test_lost_keyring_makes_old_entries_unreadable_not_fatal(acme: Harness) -> None:
-    """After the keyring is deleted a new one is made; old entries miss and purge drops them."""
+    """After the keyring is deleted it is not silently replaced; a new one made on purpose
+    (``Keyring.create``, as ``keys init`` does) reads none of the old entries, and purge
+    drops them."""
+    from rdapctl.errors import IntegrityError
+
     acme.cache.put(req(), {"a": 1}, 3600)
     acme.cache.close()
     acme.paths.keyring_file("acme").unlink()
-    acme.keyring = Keyring.open(acme.paths, "acme", {}, clock=acme.clock)
+    with pytest.raises(IntegrityError, match="missing but its cache/audit data exist"):
+        Keyring.open(acme.paths, "acme", {}, clock=acme.clock)
+    acme.keyring = Keyring.create(acme.paths, "acme", {}, clock=acme.clock)
     acme.cache = acme.open()
     assert acme.cache.get(req()) is None
     assert acme.cache.purge() == 1

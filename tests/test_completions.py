@@ -241,7 +241,7 @@ def test_fish_protocol_returns_values_with_help() -> None:
     )
     assert result.returncode == 0, result.stderr
     values = [line.split("\t")[0] for line in result.stdout.splitlines() if line]
-    assert values == ["status", "rotate", "export", "import"]
+    assert values == ["status", "init", "rotate", "export", "import"]
     assert "\t" in result.stdout
 
 

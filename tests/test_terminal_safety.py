@@ -33,6 +33,7 @@ from typer.testing import CliRunner
 from rdapctl.audit import AuditContext, AuditLog
 from rdapctl.cli import app
 from rdapctl.cli.render_rdap import render_envelope
+from rdapctl.keyring import Keyring
 from rdapctl.paths import StatePaths
 from rdapctl.tenant import Tenant
 from tests.support import FIXTURES, KEY, StepClock, loopback_profiles
@@ -105,8 +106,11 @@ def plant_audit(
     t = Tenant(name=tenant)
     fields = {"tenant": tenant, "actor": actor, "host": host, "command": "lookup"}
     context = AuditContext(tenant, t.fingerprint(), MappingProxyType(fields))
+    paths = StatePaths.from_env({"RDAPCTL_HOME": str(home)})
+    # The tenant has a keyring (audit data without one is a lost keyring: exit 9).
+    Keyring.open(paths, tenant, {})
     log = AuditLog(
-        StatePaths.from_env({"RDAPCTL_HOME": str(home)}),
+        paths,
         t,
         KEY,
         command="lookup",
@@ -170,6 +174,7 @@ def test_audit_verify_and_repair_keep_a_planted_file_name_on_one_line(
 ) -> None:
     """A planted day file whose name ends in a newline cannot start lines of its own in
     the verify report, its stderr summary, or the repair message."""
+    Keyring.open(StatePaths.from_env({"RDAPCTL_HOME": str(rdapctl_home)}), "default", {})
     folder = rdapctl_home / "audit" / "default"
     folder.mkdir(parents=True)
     (folder / "2026-11-25.jsonl\n").write_bytes(b'{"a":1}\nnot json\n{"torn')
@@ -178,9 +183,13 @@ def test_audit_verify_and_repair_keep_a_planted_file_name_on_one_line(
     assert_terminal_safe(result.output.replace("\n", ""))
     assert "  2026-11-25.jsonl\\n:2: invalid_json: line is not a JSON object" in result.stdout
     assert not any(line.startswith(":") for line in result.output.splitlines())
-    repaired = invoke("audit", "repair").stdout
-    assert "2026-11-25.jsonl\\n.quarantine-" in repaired
-    assert len(repaired.splitlines()) == 2  # moved …, rebuilt the checkpoint
+    # Not only a torn tail: repair changes nothing and says where, on one line.
+    repaired = invoke("audit", "repair")
+    code, out, err = repaired.exit_code, repaired.stdout, repaired.stderr
+    assert code == 10
+    assert "2026-11-25.jsonl\\n:1: bad_mac" in err
+    assert len(err.splitlines()) == 2  # error, hint
+    assert not any(line.startswith(":") for line in (out + err).splitlines())
 
 
 _PIECES = [

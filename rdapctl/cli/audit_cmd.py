@@ -113,7 +113,14 @@ def export(
     return 0
 
 
-def verify(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt: str | None) -> int:
+def verify(
+    *,
+    tenant: str | None,
+    all_tenants: bool,
+    profiles: Path | None,
+    fmt: str | None,
+    strict: bool = False,
+) -> int:
     out = choose_format(fmt)
     runtime = make_runtime("audit verify")
     tenants = (
@@ -121,7 +128,7 @@ def verify(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt:
         if all_tenants
         else [resolve_tenant(runtime, profiles, tenant)]
     )
-    results = []
+    results: list[dict[str, Any]] = []
     for chosen in tenants:
         with TenantSession(runtime, chosen) as session:
             report = session.audit.verify()
@@ -136,11 +143,17 @@ def verify(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt:
             }
         )
     bad = [r for r in results if not r["ok"]]
+    warned = [r for r in results if r["ok"] and _loss_warnings(r)]
+    failed = bad + warned if strict else bad
     if out == "json":
-        print_json({"ok": not bad, "tenants": results})
+        print_json({"ok": not failed, "strict": strict, "tenants": results})
     else:
         for r in results:
             state = "intact" if r["ok"] else "PROBLEMS FOUND"
+            if any(p["kind"] == "trail_missing" for p in r["problems"]):
+                state = "AUDIT TRAIL MISSING"
+            elif r["ok"] and r["warnings"]:
+                state = "intact, with warnings"
             print(f"{_safe(r['tenant'])}: {state} ({r['records']} records in {r['files']} files)")
             for p in r["problems"]:
                 print(f"  {_problem_line(p)}")
@@ -158,7 +171,22 @@ def verify(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt:
                 file=sys.stderr,
             )
         return int(ExitCode.AUDIT)
+    if failed:
+        first = _loss_warnings(failed[0])[0]
+        print(
+            "rdapctl: error: audit verification failed under --strict (first warning:"
+            f" {_safe(first['location'])}: {_safe(first['kind'])})",
+            file=sys.stderr,
+        )
+        return int(ExitCode.AUDIT)
     return 0
+
+
+def _loss_warnings(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The warnings that stand for lost or unverifiable records (``--strict`` fails)."""
+    from rdapctl.audit_verify import LOSS_WARNINGS
+
+    return [w for w in result["warnings"] if w["kind"] in LOSS_WARNINGS]
 
 
 def _problem_line(p: dict[str, Any]) -> str:
@@ -206,9 +234,19 @@ def prune(*, tenant: str | None, profiles: Path | None, fmt: str | None) -> int:
     return 0
 
 
-def repair(*, tenant: str | None, profiles: Path | None) -> int:
+def repair(
+    *,
+    tenant: str | None,
+    profiles: Path | None,
+    accept_loss: bool = False,
+    reason: str | None = None,
+) -> int:
+    if reason is not None and not accept_loss:
+        raise UsageError("--reason goes with --accept-loss")
+    if accept_loss:
+        reason = _reason(reason)
     with _session("audit repair", tenant, profiles) as session:
-        result = session.audit.repair()
+        result = session.audit.repair(accept_loss=accept_loss, reason=reason)
         name = session.tenant.name
     shown = _safe(name)
     if not result.changed:
@@ -216,6 +254,25 @@ def repair(*, tenant: str | None, profiles: Path | None) -> int:
         return 0
     for q in result.quarantined:
         print(f"{shown}: moved {result.bytes_quarantined} torn bytes to {_safe(q)}")
-    if result.checkpoint_rebuilt:
+    for loss in result.accepted:
+        print(f"{shown}: accepted loss: {_safe(loss)}")
+    if result.accepted:
+        print(f"{shown}: recorded audit_gap_accepted (`audit verify` reports it as a warning)")
+    elif result.checkpoint_rebuilt:
         print(f"{shown}: rebuilt the checkpoint")
     return 0
+
+
+REASON_CHARS = 500
+
+
+def _reason(reason: str | None) -> str:
+    """The --reason of an accepted loss: one line of text a person wrote."""
+    text = (reason or "").strip()
+    if not text:
+        raise UsageError(
+            "--accept-loss needs --reason TEXT", hint='e.g. --reason "restored from backup"'
+        )
+    if len(text) > REASON_CHARS or any(ch < " " or ch == "\x7f" for ch in text):
+        raise UsageError(f"--reason must be one line of at most {REASON_CHARS} characters")
+    return text

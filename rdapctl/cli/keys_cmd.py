@@ -75,6 +75,44 @@ def _day(epoch: float) -> str:
         return "?"
 
 
+def init(*, tenant: str | None, profiles: Path | None, replace_lost: bool, fmt: str | None) -> int:
+    from rdapctl.keyloss import init_keyring
+
+    out = choose_format(fmt)
+    runtime = make_runtime("keys init")
+    chosen = resolve_tenant(runtime, profiles, tenant)
+    done = init_keyring(
+        runtime.paths, chosen, runtime.env, replace_lost=replace_lost, clock=runtime.clock
+    )
+    for warning in done.warnings:
+        runtime.warn(warning)
+    if out == "json":
+        print_json(
+            {
+                "tenant": chosen.name,
+                "created": True,
+                "replaced_lost": done.replaced_lost,
+                "cache_dropped": done.cache_dropped,
+                "old_records": done.old_records,
+            }
+        )
+        return 0
+    name = _safe(chosen.name)
+    if not done.replaced_lost:
+        print(f"rdapctl: created the keyring of {name}", file=sys.stderr)
+        return 0
+    print(f"rdapctl: replaced the lost keyring of {name}", file=sys.stderr)
+    if done.cache_dropped:
+        print(f"rdapctl: dropped the cache of {name} (sealed under the lost keys)", file=sys.stderr)
+    if done.old_records is not None:
+        print(
+            f"rdapctl: new audit segment after {done.old_records} records sealed under the lost"
+            " key (`rdapctl audit verify` reports them as a warning)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def rotate(*, tenant: str | None, profiles: Path | None, retire_old: bool, fmt: str | None) -> int:
     out = choose_format(fmt)
     runtime = make_runtime("keys rotate")

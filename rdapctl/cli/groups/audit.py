@@ -42,11 +42,19 @@ def audit_verify(
     all_tenants: AllTenantsOpt = False,
     profiles: ProfilesOpt = None,
     output: FormatOpt = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Accepted gaps and records under a lost key fail too (exit 10)."
+        ),
+    ] = False,
 ) -> None:
     """Check JSON, chain, MACs, checkpoint and time order; exit 10 on any problem."""
     from rdapctl.cli.audit_cmd import verify
 
-    raise typer.Exit(verify(tenant=tenant, all_tenants=all_tenants, profiles=profiles, fmt=output))
+    raise typer.Exit(
+        verify(tenant=tenant, all_tenants=all_tenants, profiles=profiles, fmt=output, strict=strict)
+    )
 
 
 @app.command("path")
@@ -88,8 +96,23 @@ def audit_export(
 
 
 @app.command("repair")
-def audit_repair(tenant: TenantOpt = None, profiles: ProfilesOpt = None) -> None:
+def audit_repair(
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    accept_loss: Annotated[
+        bool,
+        typer.Option(
+            "--accept-loss",
+            help="Accept records known to be lost (recorded as audit_gap_accepted).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why the loss is accepted (with --accept-loss).")
+    ] = None,
+) -> None:
     """Move a torn last line (after a crash) to a quarantine file; nothing is deleted."""
     from rdapctl.cli.audit_cmd import repair
 
-    raise typer.Exit(repair(tenant=tenant, profiles=profiles))
+    raise typer.Exit(
+        repair(tenant=tenant, profiles=profiles, accept_loss=accept_loss, reason=reason)
+    )

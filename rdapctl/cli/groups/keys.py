@@ -14,7 +14,7 @@ from rdapctl.cli.options import (
 )
 
 app = typer.Typer(
-    help="The tenant's keyring: status, rotate, export, import.", rich_markup_mode=None
+    help="The tenant's keyring: status, init, rotate, export, import.", rich_markup_mode=None
 )
 
 
@@ -26,6 +26,25 @@ def keys_status(
     from rdapctl.cli.keys_cmd import status
 
     raise typer.Exit(status(tenant=tenant, profiles=profiles, fmt=output))
+
+
+@app.command("init")
+def keys_init(
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    replace_lost: Annotated[
+        bool,
+        typer.Option(
+            "--replace-lost",
+            help="The keyring was lost: drop the cache it sealed and start a new audit segment.",
+        ),
+    ] = False,
+    output: FormatOpt = None,
+) -> None:
+    """Create a keyring for a tenant that has none (refuses when one exists)."""
+    from rdapctl.cli.keys_cmd import init
+
+    raise typer.Exit(init(tenant=tenant, profiles=profiles, replace_lost=replace_lost, fmt=output))
 
 
 @app.command("rotate")
