@@ -120,10 +120,7 @@ def write_replacing(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
     """Atomically replace ``path`` (any file, a symlink included) with ``data``: written
     to an unpredictable temporary name in its folder (created O_EXCL, 0600, no symlink
     followed), given ``mode``, then renamed into place. The folder is left as it is."""
-    import tempfile
-
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(name)
+    fd, tmp = _new_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             if mode != FILE_MODE:
@@ -135,6 +132,20 @@ def write_replacing(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _new_temp_file(path: Path) -> tuple[int, Path]:
+    """A new file next to ``path`` under an unpredictable name: created exclusively
+    (O_EXCL, so never a file or symlink someone planted), 0600. As ``tempfile.mkstemp``
+    does, without importing ``tempfile`` (and ``random``) on every lookup."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
+        try:
+            return os.open(tmp, flags, FILE_MODE), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(path.parent))
 
 
 def write_new_file(path: Path, data: bytes, *, replace: bool = False) -> None:

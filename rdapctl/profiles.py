@@ -27,7 +27,6 @@ Decisions:
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -419,16 +418,8 @@ def write_starter(path: Path, tenant: str, force: bool = False, *, in_state: boo
     else:
         # New parent folders may be rdapctl's own state folder: keep them owner-only.
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    import tempfile
+    from rdapctl.paths import write_replacing
 
     # An unpredictable name, created exclusively (0600, no symlink followed), renamed over.
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_replacing(path, text.encode("utf-8"))
     return path

@@ -276,6 +276,7 @@ class HostGate:
         self._dir = state_dir
         self._warn = warn
         self._warned = False
+        self._host_keys: dict[str, str] = {}
         self._max = max(1, max_concurrent)
         self._rate = max(0.0, requests_per_second)
         # A short burst (a tenth of a second's worth) keeps loopback benchmarks from
@@ -308,6 +309,19 @@ class HostGate:
                 "the request rate is kept within this process only"
             )
 
+    def _host_key(self, url: str) -> str:
+        """:func:`host_key` of ``url``, kept per scheme and authority (it depends on
+        nothing else): a run asks one registry host for many names."""
+        scheme, sep, rest = url.partition("://")
+        origin = scheme + sep + rest.partition("/")[0] if sep else url
+        key = self._host_keys.get(origin)
+        if key is None:
+            key = host_key(url)
+            if len(self._host_keys) >= 1024:
+                self._host_keys.clear()
+            self._host_keys[origin] = key
+        return key
+
     def _state_path(self, host: str) -> Path:
         return self._dir / hashlib.sha256(host.encode()).hexdigest()[:32]
 
@@ -316,7 +330,7 @@ class HostGate:
         ``max_wait_s``: how long the caller may wait out a Retry-After; a longer one,
         even one that comes while the caller waits for its turn, fails it at once
         (RateLimitedError) instead of holding it past its patience."""
-        slot, bucket = self._for(host_key(url))
+        slot, bucket = self._for(self._host_key(url))
         waited_until = 0.0
         started = self._clock()
         while True:
@@ -381,14 +395,14 @@ class HostGate:
                 raise InterruptedRunError("interrupted while waiting for a connection slot")
 
     def retry_after(self, url: str, wait_s: float) -> None:
-        _, bucket = self._for(host_key(url))
+        _, bucket = self._for(self._host_key(url))
         # Kept in the shared state for later runs too: a bogus "wait a year" must not
         # shut a registry off for good.
         bucket.block_until(self._clock() + min(wait_s, MAX_BLOCK_S))
         self.slowed.set()
 
     def blocked_s(self, url: str) -> float:
-        host = host_key(url)
+        host = self._host_key(url)
         with self._lock:
             bucket = self._buckets.get(host)
         if bucket is None:

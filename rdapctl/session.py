@@ -9,10 +9,10 @@ so a cache hit never imports httpx.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +38,6 @@ CacheSink = Callable[["CacheRequest", dict[str, Any], int], None]
 # Services a worker session shares with the session it was made from (thread-safe ones).
 _SHARED_SERVICES = ("bootstrap", "keyring", "cache", "audit")
 _RESIDENCY_MEMO_MAX = 4096
-# The query of the lookup running in this thread (see TenantSession.lookup_scope).
-_LOOKUP_QUERY: ContextVar[Callable[[], str | None] | None] = ContextVar(
-    "rdapctl_lookup_query", default=None
-)
 
 
 @record
@@ -86,6 +82,8 @@ class TenantSession:
         # Residency decisions by (server netloc, query TLD): a pure function of those
         # and the tenant, asked once per lookup (see check_residency).
         self._residency_memo: dict[tuple[str, str | None], Residency] = {}
+        # The query of the lookup running in each thread (see lookup_scope).
+        self._lookup_query = threading.local()
         # Before any state of the tenant is read or created: refuse folders and files
         # another account owns or may write (exit 3).
         from rdapctl.ownership import check_state
@@ -344,18 +342,20 @@ class TenantSession:
         """Records written in this block belong to the lookup of ``query_of()``: each
         carries its query, so that ``hash_queries`` can hide it in every field (a
         referral's refusal or a residency record can spell out the query too)."""
-        token = _LOOKUP_QUERY.set(query_of)
+        scope = self._lookup_query
+        outer = getattr(scope, "query_of", None)
+        scope.query_of = query_of
         try:
             yield
         finally:
-            _LOOKUP_QUERY.reset(token)
+            scope.query_of = outer
 
     def record(self, event: str, fields: dict[str, Any]) -> None:
         """Append an audit record for this tenant; raises AuditError when it cannot."""
         if not self._audit_wanted:
             return
         if "query" not in fields:
-            query_of = _LOOKUP_QUERY.get()
+            query_of = getattr(self._lookup_query, "query_of", None)
             query = query_of() if query_of is not None else None
             if query is not None:
                 fields = {**fields, "query": query}
