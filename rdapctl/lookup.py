@@ -35,7 +35,7 @@ from rdapctl.errors import (
 )
 from rdapctl.limits import RequestBudget, lookup_budget
 from rdapctl.query import Query, parse_query
-from rdapctl.rdapanswer import answer_error, error_message, expected_type
+from rdapctl.rdapanswer import answer_error, error_message, expected_type, has_related_links
 from rdapctl.records import factory, mutable_record, record
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ def _lookup(
         if problem is not None:
             raise _answer_problem(session, problem, response, answered, trace)
         referrals: list[dict[str, Any]] = []
-        if follow and query.type in ("domain", "url") and body.get("links"):
+        if follow and query.type in ("domain", "url") and has_related_links(body):
             referrals = _follow_referrals(session, body, url, response, trace)
         body = _apply_policy(session, body, answered, trace)
         envelope = make_envelope(
@@ -480,6 +480,8 @@ def _fetch_referral(
 def _server_of(chosen_base: str, answered_url: str) -> str:
     """The base URL of the server that answered: the chosen one, or the origin a
     redirect led to."""
+    if chosen_base.endswith("/") and answered_url.startswith(chosen_base):
+        return chosen_base  # asked and answered there (no redirect to another origin)
     try:
         chosen, answered = urlsplit(chosen_base), urlsplit(answered_url)
         if (chosen.scheme, chosen.netloc) == (answered.scheme, answered.netloc):

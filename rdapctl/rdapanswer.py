@@ -44,6 +44,15 @@ def expected_type(query_type: str, url: str) -> str | None:
     return None
 
 
+def has_related_links(body: dict[str, Any]) -> bool:
+    """Whether the answer has any ``related`` link (a referral to look at more closely);
+    most answers link only to themselves."""
+    links = body.get("links")
+    if not isinstance(links, list):
+        return False
+    return any(isinstance(link, dict) and link.get("rel") != "self" for link in links)
+
+
 def answer_error(body: dict[str, Any], query_type: str | None, url: str) -> RdapctlError | None:
     """Why a 2xx JSON object does not answer the query (None when it does).
 
