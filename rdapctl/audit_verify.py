@@ -48,7 +48,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from rdapctl.errors import AuditError
+from rdapctl.errors import AuditError, ConfigError
 from rdapctl.ownership import read_private
 from rdapctl.records import factory, mutable_record, record
 
@@ -72,6 +72,7 @@ PROBLEM_KINDS: tuple[str, ...] = (
     "checkpoint_mismatch",
     "missing_file",
     "trail_missing",
+    "unreadable_file",
 )
 # Warnings that stand for lost or unverifiable records (``audit verify --strict`` fails).
 LOSS_WARNINGS: tuple[str, ...] = ("lost_key_segment", "accepted_gap")
@@ -168,7 +169,9 @@ def parse_line(raw: bytes, key: bytes) -> tuple[dict[str, Any] | None, bool]:
 
 
 def read_lines(path: Path, name: str, key: bytes) -> list[Line]:
-    data = path.read_bytes()
+    """The lines of day file ``path``, read as a state file (no symlink followed, owned
+    by us); ConfigError or OSError when it cannot be."""
+    data = read_private(path)
     lines: list[Line] = []
     offset = 0
     lineno = 0
@@ -315,8 +318,13 @@ def scan_trail(
     """
     names = list_day_files(directory)
     entries: list[Line] = []
+    unreadable: list[Problem] = []
     for name in names:
-        entries.extend(read_lines(directory / name, name, keys.record))
+        try:
+            entries.extend(read_lines(directory / name, name, keys.record))
+        except (ConfigError, OSError) as exc:  # a symlink, a folder, another owner
+            why = exc.message if isinstance(exc, ConfigError) else (exc.strerror or str(exc))
+            unreadable.append(Problem(name, 0, "unreadable_file", why))
 
     boundary = -1  # index of the record that starts the segment under the current key
     prunes: list[tuple[int, dict[str, Any]]] = []
@@ -411,6 +419,7 @@ def scan_trail(
     else:
         _check_checkpoint(cp, cp_error, count, positions, lines_in, names, loss, warnings)
     problems.extend(loss)
+    problems[:0] = unreadable
     report = VerifyReport(
         ok=not problems, records=count, files=len(names), problems=problems, warnings=warnings
     )

@@ -43,8 +43,8 @@ class KeysInit:
 def tenant_state(paths: StatePaths, tenant: str) -> tuple[str, ...]:
     """Which of the tenant's keyed data exist on disk: ``"cache"``, ``"audit"``."""
     found: list[str] = []
-    if os.path.lexists(paths.tenant_cache_dir(tenant)):
-        found.append("cache")
+    if os.path.lexists(paths.tenant_cache_dir(tenant) / "cache.db"):
+        found.append("cache")  # an empty folder holds nothing sealed under the keys
     audit = paths.tenant_audit_dir(tenant)
     try:
         has_trail = os.path.lexists(audit / CHECKPOINT_NAME) or bool(list_day_files(audit))
@@ -84,22 +84,28 @@ def init_keyring(
     """
     from rdapctl.keyring import Keyring
 
+    from rdapctl.ownership import check_state
+
     name = tenant.name
+    check_state(paths, name)  # never write keys into state another account controls
     found = tenant_state(paths, name)
     if found and not replace_lost and not os.path.lexists(paths.keyring_file(name)):
         raise keyring_lost_error(name, found)
-    ring = Keyring.create(paths, name, env, clock)
+    # A replacement is stored last: interrupted before that (a crash, a full disk), the
+    # keyring is still missing and the same command can simply be run again (a segment
+    # record sealed under keys never stored then counts as part of the old segment).
+    ring = Keyring.create(paths, name, env, clock, save=not found)
     if not found:
         return KeysInit(name, False)
     dropped = "cache" in found and _drop_cache(paths, name)
     from rdapctl.audit import AuditLog
 
-    ring.mark_audit_started()
     log = AuditLog(
         paths, tenant, ring.audit_key(), command=command, clock=clock, trail_started=True
     )
     fields: dict[str, Any] = {"reason": "keyring lost", "cache_dropped": dropped}
     rec = log.start_segment(fields)
+    ring.save_created(audit_started=True)
     warnings = []
     old = rec.get("old_checkpoint")
     if isinstance(old, dict) and old.get("head") != rec.get("old_head"):

@@ -330,6 +330,13 @@ class Keyring:
                 ring._keys = ring._load()
                 if not ring._stored_wrapped:
                     ring._save()  # upgrade: wrap the raw keyring under the master key
+        if ring._audit_started is None:
+            from rdapctl.keyloss import tenant_state
+
+            if "audit" in tenant_state(paths, tenant):
+                # A keyring from before trails were marked: mark the trail it already
+                # has now, so that deleting it whole is never "intact (0 records)".
+                ring.mark_audit_started()
         return ring
 
     @classmethod
@@ -339,26 +346,43 @@ class Keyring:
         tenant: str,
         env: Mapping[str, str],
         clock: Callable[[], float] = time.time,
+        *,
+        save: bool = True,
     ) -> Keyring:
         """Create a new keyring for a tenant that has none (``keys init``).
 
         ConfigError (``keyring_exists``) when one exists. Unlike :meth:`open` it does
         not look at the tenant's cache or audit data: the caller decides (see
-        ``rdapctl.keyloss.init_keyring``).
+        ``rdapctl.keyloss.init_keyring``). ``save=False``: the keys exist in memory
+        only until :meth:`save_created` (so that what is sealed under them can be
+        written first, and an interrupted replacement can simply be run again).
         """
         _check_tenant(tenant)
         ring = cls(paths, tenant, master_key_from_env(env), [], clock)
         with _locked(paths, tenant):
-            if os.path.lexists(ring.path):
-                raise ConfigError(
-                    f"tenant {tenant} already has a keyring",
-                    hint="`rdapctl keys status` shows it; `keys rotate` makes new data keys",
-                    code="keyring_exists",
-                )
+            ring._refuse_existing()
             now = clock()
             ring._keys = [_new_key(p, now) for p in PURPOSES]
-            ring._save()
+            if save:
+                ring._save()
         return ring
+
+    def save_created(self, *, audit_started: bool) -> None:
+        """Store a keyring made with ``create(save=False)``; ConfigError when another
+        one appeared meanwhile."""
+        with _locked(self.paths, self.tenant):
+            self._refuse_existing()
+            if audit_started:
+                self._audit_started = self._clock()
+            self._save()
+
+    def _refuse_existing(self) -> None:
+        if os.path.lexists(self.path):
+            raise ConfigError(
+                f"tenant {self.tenant} already has a keyring",
+                hint="`rdapctl keys status` shows it; `keys rotate` makes new data keys",
+                code="keyring_exists",
+            )
 
     @classmethod
     def load(
@@ -521,7 +545,17 @@ class Keyring:
         if self._master is not None:
             doc["check"] = self._check_value(self._master).decode()
         doc["mac"] = hmac_sha256(self._mac_key(self._master), _canonical(doc)).hex()
-        write_private_file(self.path, json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n")
+        try:
+            write_private_file(
+                self.path, json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n"
+            )
+        except OSError as exc:  # a full or read-only disk: the old keyring is untouched
+            raise IntegrityError(
+                f"cannot write the keyring of tenant {self.tenant}: "
+                f"{exc.strerror or exc.__class__.__name__}",
+                hint="free disk space or fix the keys folder, then retry",
+                code="keyring_unwritable",
+            ) from None
         self._stored_wrapped = self._master is not None
 
     @staticmethod
@@ -779,6 +813,9 @@ def import_keyring(
     another tenant, or a different live keyring exists and ``force`` is False.
     """
     _check_tenant(tenant)
+    from rdapctl.ownership import check_state
+
+    check_state(paths, tenant)  # never write keys into state another account controls
     master = master_key_from_env(env)
     backup_tenant, keys, started = _decrypt_backup(blob, passphrase)
     if backup_tenant != tenant:

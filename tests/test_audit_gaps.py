@@ -272,3 +272,60 @@ def test_no_deletion_or_truncation_verifies_intact_without_an_accepted_gap(
         report = log.verify()
         if changed and report.ok:
             assert "accepted_gap" in [w.kind for w in report.warnings]
+
+
+def test_a_trail_is_marked_started_only_once_its_empty_checkpoint_is_stored(
+    tmp_path: Path,
+) -> None:
+    """The keyring is told "a trail was started" only after a checkpoint of the empty
+    chain is on disk: a first write that fails after the mark (a full disk, a crash)
+    leaves a trail the next write continues, never "audit trail missing"."""
+    from rdapctl.audit import AuditLog
+    from rdapctl.paths import StatePaths
+    from rdapctl.tenant import Tenant
+
+    paths = StatePaths.from_env({"RDAPCTL_HOME": str(tmp_path / "home")})
+    seen: list[bool] = []
+    checkpoint = paths.tenant_audit_dir("acme") / "checkpoint.json"
+
+    def mark() -> bool:
+        seen.append(checkpoint.exists())
+        return False
+
+    log = AuditLog(paths, Tenant(name="acme"), bytes(range(32)), command="t", mark_started=mark)
+    log.append("lookup", {"query": "a.example"})
+    assert seen == [True]
+    # The state a crash right after the mark leaves: the empty checkpoint, no records.
+    for day in checkpoint.parent.glob("*.jsonl"):
+        day.unlink()
+    from rdapctl.audit_verify import Checkpoint, checkpoint_bytes
+    from rdapctl.paths import write_private_file
+
+    write_private_file(checkpoint, checkpoint_bytes(Checkpoint(), "acme", log._keys.record))
+    again = AuditLog(paths, Tenant(name="acme"), bytes(range(32)), command="t", trail_started=True)
+    again.append("lookup", {"query": "b.example"})
+    report = again.verify()
+    assert report.ok, report.problems
+    assert report.records == 1
+
+
+def test_a_day_file_that_is_a_link_or_a_folder_is_a_problem_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    """verify reads day files as state files: a symlink (even a dangling one) or a
+    folder under a day file's name is reported (exit 10 in the CLI), never followed."""
+    from rdapctl.audit import AuditLog
+    from rdapctl.paths import StatePaths
+    from rdapctl.tenant import Tenant
+
+    paths = StatePaths.from_env({"RDAPCTL_HOME": str(tmp_path / "home")})
+    log = AuditLog(paths, Tenant(name="acme"), bytes(range(32)), command="t")
+    log.append("lookup", {"query": "a.example"})
+    folder = paths.tenant_audit_dir("acme")
+    (folder / "2099-01-01.jsonl").symlink_to(tmp_path / "nowhere")
+    (folder / "2099-01-02.jsonl").mkdir()
+    report = log.verify()
+    assert not report.ok
+    kinds = {(p.file, p.kind) for p in report.problems}
+    assert ("2099-01-01.jsonl", "unreadable_file") in kinds
+    assert ("2099-01-02.jsonl", "unreadable_file") in kinds

@@ -264,3 +264,25 @@ def test_a_read_only_home_is_a_documented_outcome_not_a_crash(
     assert quiet_run["rc"] == 0, quiet_run["err"]
     assert json.loads(quiet_run["out"])["status"] == "ok"
     assert "rate-limit state cannot be written" in quiet_run["err"], quiet_run["err"]
+
+
+def test_a_full_disk_when_the_keyring_is_made_is_a_clear_error(
+    httpserver: Any, rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """The disk is full before a tenant's first lookup: its keyring cannot be written,
+    a clear exit 9 (never an internal error); once there is room the lookup works."""
+    _serve(httpserver)
+    url = httpserver.url_for("/")
+    steps = Steps(tmp_path, rdapctl_home, url)
+    ballast = rdapctl_home / "ballast"
+    steps.shell(FILL.format(ballast=_q(ballast)))
+    steps.lookup("full", "AS1", "--server", url, "-o", "json")
+    steps.shell(f"rm -f {_q(ballast)}")
+    steps.lookup("after", "AS1", "--server", url, "-o", "json")
+    results = steps.run()
+
+    full = results["full"]
+    assert full["rc"] == 9, full["err"]
+    assert json.loads(full["out"])["error"]["code"] == "keyring_unwritable"
+    assert "internal error" not in full["err"]
+    assert results["after"]["rc"] == 0, results["after"]["err"]

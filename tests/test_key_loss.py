@@ -223,3 +223,90 @@ def test_only_a_cache_left_is_a_lost_keyring_too(lab: HTTPServer, rdapctl_home: 
     verify = run("audit", "verify")
     assert verify.exit_code == 0
     assert "sealed under a lost key: 0 records" in verify.stdout
+
+
+def test_an_interrupted_replacement_can_be_run_again(lab: HTTPServer, rdapctl_home: Path) -> None:
+    """``keys init --replace-lost`` that fails before it is done (here the new
+    checkpoint cannot be stored) leaves the keyring missing, so the same command simply
+    runs again; the trail then verifies with the lost-key warning."""
+    assert lookup(lab).exit_code == 0
+    assert lookup(lab, "--refresh").exit_code == 0
+    (rdapctl_home / "keys" / "lab.json").unlink()
+    checkpoint = rdapctl_home / "audit" / "lab" / "checkpoint.json"
+    checkpoint.unlink()
+    checkpoint.mkdir()  # the checkpoint cannot be replaced: the segment fails half-way
+
+    failed = run("keys", "init", "--replace-lost")
+    assert failed.exit_code == 10, failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert not (rdapctl_home / "keys" / "lab.json").exists()
+
+    checkpoint.rmdir()
+    again = run("keys", "init", "--replace-lost")
+    assert again.exit_code == 0, again.stderr
+    assert lookup(lab).exit_code == 0
+    verified = run("audit", "verify")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    assert "sealed under a lost key" in verified.stdout + verified.stderr
+    assert [r["event"] for r in records(rdapctl_home)].count("keyring_replaced") == 2
+
+
+def test_keys_init_and_import_refuse_a_home_of_another_account(
+    lab: HTTPServer, rdapctl_home: Path, tmp_path: Path
+) -> None:
+    """The ownership rule holds for the commands that write keys, not only for lookups:
+    nothing is written into a home another account owns."""
+    outside = tmp_path / "outside"
+    loopback_profiles(outside, lab.port)
+    profiles = str(outside / "profiles.toml")
+    os.chown(rdapctl_home, 65534, 65534)
+    refused = run("keys", "init", "--profiles", profiles)
+    assert refused.exit_code == 3, refused.stderr
+    assert "refusing to use" in refused.stderr
+    backup = tmp_path / "backup.json"
+    backup.write_bytes(b"{}")
+    imported = run("keys", "import", str(backup), "--profiles", profiles, env=PASSPHRASE)
+    assert imported.exit_code == 3, imported.stderr
+    assert not (rdapctl_home / "keys").exists()
+
+
+PASSPHRASE = {"RDAPCTL_BACKUP_PASSPHRASE": "correct horse battery staple"}
+
+
+def test_an_empty_cache_folder_is_no_lost_keyring(lab: HTTPServer, rdapctl_home: Path) -> None:
+    """Only data sealed under the keys counts: an empty cache folder of a new tenant
+    does not make its first lookup exit 9."""
+    (rdapctl_home / "cache" / "lab").mkdir(parents=True, mode=0o700)
+    os.chmod(rdapctl_home / "cache", 0o700)
+    first = lookup(lab)
+    assert first.exit_code == 0, first.stderr
+    assert (rdapctl_home / "keys" / "lab.json").exists()
+
+
+def test_a_keyring_from_before_trails_were_marked_protects_its_trail(
+    lab: HTTPServer, rdapctl_home: Path
+) -> None:
+    """A keyring written before ``audit_started`` existed is marked when it is next
+    opened and its trail exists, so deleting that trail whole is "missing" (10)."""
+    assert lookup(lab).exit_code == 0
+    keyring = rdapctl_home / "keys" / "lab.json"
+    doc = json.loads(keyring.read_text())
+    assert "audit_started" in doc
+    # The keyring as an older rdapctl wrote it: no mark (re-MAC'd as that version did).
+    from rdapctl.keyring import Keyring
+    from rdapctl.paths import StatePaths
+
+    paths = StatePaths.from_env({"RDAPCTL_HOME": str(rdapctl_home)})
+    ring = Keyring.open(paths, "lab", {})
+    ring._audit_started = None  # what an older version wrote (the MAC is its own)
+    ring._save()
+    assert "audit_started" not in json.loads(keyring.read_text())
+
+    assert run("keys", "status").exit_code == 0  # opened: marked again
+    assert "audit_started" in json.loads(keyring.read_text())
+    for day in (rdapctl_home / "audit" / "lab").glob("*.jsonl"):
+        day.unlink()
+    (rdapctl_home / "audit" / "lab" / "checkpoint.json").unlink()
+    verified = run("audit", "verify")
+    assert verified.exit_code == 10
+    assert "audit trail missing" in verified.stdout + verified.stderr
