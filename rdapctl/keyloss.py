@@ -83,7 +83,6 @@ def init_keyring(
     the cache and starts a new audit segment (``keyring_replaced``).
     """
     from rdapctl.keyring import Keyring
-
     from rdapctl.ownership import check_state
 
     name = tenant.name
