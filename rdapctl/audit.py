@@ -572,9 +572,7 @@ class AuditLog:
             # A checkpoint of the empty chain first: a first write that then fails (a
             # full disk, a crash) leaves "0 records" or a checkpoint behind its records,
             # both of which the next write recovers from, never "trail missing".
-            if not os.path.lexists(self._dir / CHECKPOINT_NAME) and not list_day_files(
-                self._dir
-            ):
+            if not os.path.lexists(self._dir / CHECKPOINT_NAME) and not list_day_files(self._dir):
                 self._store_checkpoint(Checkpoint())
             if mark():
                 self._trail_started = True  # another process started it meanwhile
