@@ -327,6 +327,11 @@ class _DayWriter:
             self._name = None
 
 
+# Record fields that can hold server-chosen text (URLs, reasons, messages): their
+# contacts are masked for tenants that redact them (see AuditLog._prepare).
+_SERVER_TEXT = ("url_path", "url", "referrals", "reason", "message", "location")
+
+
 class AuditLog:
     """One tenant's audit trail. Build one per process (see :class:`AuditContext`)."""
 
@@ -358,6 +363,10 @@ class AuditLog:
         self._context_fields = dict(self._context.fields)  # a dict merges faster than a proxy
         self._record_mac = hmac.new(self._keys.record, digestmod=hashlib.sha256)
         self._reserved = _PER_RECORD | self._context.fields.keys()
+        security = tenant.security
+        self._masks_contacts = security.redact_pii and bool(
+            {"email", "tel"} & {str(f).strip().lower() for f in security.redact_fields}
+        )
         self._clock = clock
         self._lock_timeout_s = lock_timeout_s
         self._syslog_send = syslog_send
@@ -433,6 +442,17 @@ class AuditLog:
         if clash:
             raise AuditError(f"audit field(s) {', '.join(sorted(clash))} are reserved")
         out = dict(fields)
+        if self._masks_contacts:
+            # Server-chosen URLs and messages can carry a person's contacts ("never
+            # logged: personal data from responses"); the query is the user's own.
+            from rdapctl.redaction import mask_contacts
+
+            for key in _SERVER_TEXT:
+                value = out.get(key)
+                if isinstance(value, str):
+                    out[key] = mask_contacts(value)
+                elif isinstance(value, list):
+                    out[key] = [mask_contacts(v) if isinstance(v, str) else v for v in value]
         query = out.get("query")
         if self._tenant.audit.hash_queries and isinstance(query, str):
             # Every field, not just "query": URL paths, referral URLs, reasons and

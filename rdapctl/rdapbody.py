@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -119,7 +120,19 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
+def _double_int(text: str) -> int:
+    # 309 digits and more may pass the largest double (1.8e308): such a number is refused
+    # as the same number written as a float would be.
+    value = int(text)
+    if len(text) > 308 and abs(value) > _MAX_DOUBLE:
+        raise ValueError("a number beyond the range of a double")
+    return value
+
+
+_MAX_DOUBLE = int(sys.float_info.max)
+_DECODER = json.JSONDecoder(
+    parse_float=_finite_float, parse_int=_double_int, parse_constant=_refuse_constant
+)
 
 
 def parse_json(body: bytes) -> Any:

@@ -66,23 +66,32 @@ JSCONTACT_MEMBERS: dict[str, tuple[str, ...]] = {
     "tel": ("phones",),
 }
 
+# E-mail addresses, internationalised ones too: a local part of word characters and
+# ".%+-" (so "_john@..." and "jöhn@..." count), then a host name whose labels are letters
+# and digits of any script, or an address literal ("user@[192.0.2.1]").
 _EMAIL_RE = re.compile(
-    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![\w-])"
+    r"(?<![\w.%+-])[\w.%+-]+@"
+    r"(?:\[[0-9A-Fa-f:.]+\]|[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*"
+    r"\.[^\W\d_]{2,}(?![\w-]))"
 )
-# International numbers only: a "+" (or "tel:") then 7..15 digits in groups. National
-# formats without a country code are indistinguishable from serials and are not matched.
+# International numbers only: a "+" (or "tel:") then 7..15 digits in groups, separated
+# by spaces (no-break ones too), dots, hyphens and dashes, or slashes. National formats
+# without a country code are indistinguishable from serials and are not matched. A "+"
+# right after a letter is a number only after "tel", "phone" or "fax" ("Tel+1 555 ...").
+_SEP = r"[ \u00a0.\-\u2010-\u2015/]"
 _PHONE_RE = re.compile(
-    r"(?:(?<![\w+/=])\+|\btel:\+?)\d{1,4}(?:(?:[ .\-]|\s?\(\d{1,4}\)\s?)?\d{1,12}){1,7}"
+    r"(?:(?<![\w+/=])\+|(?i:(?<=tel)|(?<=phone)|(?<=fax))\+|\btel:\+?)"
+    r"\d{1,4}(?:(?:" + _SEP + r"|\s?\(\d{1,4}\)\s?)?\d{1,12}){1,7}"
     r"(?:\s?(?:#|x|ext\.?)\s?\d{1,6})?"
 )
 # What every match of the patterns above contains (a cheap test before the scan).
 _EMAIL_MARKS = ("@",)
 _PHONE_MARKS = ("+", "tel:")
 _JSONPATH_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MAX_CONTAINER_DEPTH = 2
-# Member names of a JSContact card in an RDAP entity (RFC 9083 extension drafts).
-_CARD_MEMBER = re.compile(r"jscard(?:_\w*)?|jscontact_card", re.ASCII)
+_MAX_CONTAINER_DEPTH = 100
+# Member names of a JSContact card in an RDAP entity (RFC 9083 extension drafts): any
+# member whose name starts so (jscard, jscard_0, jscard_x-y, jscardv2, ...) and holds an
+# object, as the abuse contact and the text view read them.
 _CARD_PREFIXES = ("jscard", "jscontact_card")
 # Members whose presence makes an object worth a closer look.
 _INTERESTING = frozenset(
@@ -127,6 +136,30 @@ class ServerRedaction:
     method: str
     reason: str | None
     by_rdapctl: bool = False
+
+
+def mask_contacts(text: str) -> str:
+    """``text`` with e-mail addresses and international phone numbers replaced by the
+    placeholders, also where a URL spells them percent-encoded (the text is then given
+    decoded). For server text rdapctl writes down itself, such as URLs in audit records."""
+    if not any(m in text for m in ("@", "+", "tel:", "%")):
+        return text
+    plain = text
+    if "%" in text:
+        from urllib.parse import unquote
+
+        plain = unquote(text)
+    masked, n = _substitute(_EMAIL_RE, EMAIL_PLACEHOLDER, plain, False)
+    # In a URL a number follows "/", "=" or "&" (which free text's pattern does not
+    # take as a start): matched in a copy where they are spaces, replaced in place.
+    spaced = masked.translate(_URL_SEPARATORS)
+    spans = [m.span() for m in _PHONE_RE.finditer(spaced) if _is_phone(m.group())]
+    for start, end in reversed(spans):
+        masked = masked[:start] + TEL_PLACEHOLDER + masked[end:]
+    return masked if n or spans else text
+
+
+_URL_SEPARATORS = str.maketrans({"/": " ", "=": " ", "&": " ", "?": " ", ";": " "})
 
 
 def find_pii(text: str) -> list[str]:
@@ -232,6 +265,10 @@ class _Run:
         self.entries: list[dict[str, Any]] = []
         self.removed: set[str] = set()
         self.count = 0
+        # Cards redacted with their entity (walked into, not redacted again), and
+        # objects found inside jCard property values (walked after the rest).
+        self.handled: set[int] = set()
+        self.inside_cards: list[tuple[Any, _Link, int | None]] = []
         self.patterns: list[tuple[str, re.Pattern[str], str, tuple[str, ...]]] = []
         if "email" in fields:
             self.patterns.append(("email", _EMAIL_RE, EMAIL_PLACEHOLDER, _EMAIL_MARKS))
@@ -248,30 +285,32 @@ class _Run:
         # closely; the stack carries (parent link, key or index) chains instead.
         stack: list[tuple[Any, _Link, int | None]] = [(root, None, None)]
         seen: set[int] = set()
-        while stack:
+        while stack or self.inside_cards:
+            if not stack:  # objects found inside jCard property values: walked too
+                stack.append(self.inside_cards.pop())
             node, link, index = stack.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
             children: list[tuple[Any, _Link, int | None]] = []
             if isinstance(node, dict):
-                cards: tuple[str, ...] = ()
-                if node.get("@type") == "Card":  # a card on its own: no roles to exempt it
+                if node.get("@type") == "Card" and id(node) not in self.handled:
+                    # A card on its own (anywhere, nested cards too): no roles exempt it.
                     self._jscontact(node, _path(link), "of a card", self.fields)
-                visited = not _INTERESTING.isdisjoint(node)
+                visited = link is None or not _INTERESTING.isdisjoint(node)
                 if visited:
-                    cards = self._visit_object(node, link, index)
+                    self._visit_object(node, link, index)
                 for key, value in node.items():
-                    if isinstance(value, _CONTAINERS) and key != "vcardArray" and key not in cards:
-                        if key == "redacted" and link is None:
-                            continue
-                        if not visited and type(value) is dict and key.startswith("jscard_"):
+                    if isinstance(value, _CONTAINERS) and (
+                        key != "vcardArray" or type(value) is not list
+                    ):
+                        if not visited and type(value) is dict and key.startswith("jscard"):
                             # A card under a member the quick test above does not
                             # know (jscard_0, ...): its entity is looked at after all.
                             visited = True
-                            cards = self._visit_object(node, link, index)
-                            if key in cards:
-                                continue
+                            self._visit_object(node, link, index)
+                        # Cards are walked into after they were redacted: a card may
+                        # hold other cards (relatedTo), which are redacted in full.
                         children.append((value, (link, key), None))
             elif isinstance(node, list):
                 for i, value in enumerate(node):
@@ -294,12 +333,13 @@ class _Run:
             if "vcardArray" in node:
                 self._jcard(node, path, label, fields)
             for member in cards:
+                self.handled.add(id(node[member]))
                 self._jscontact(node[member], _child(path, member), label, fields)
         if self.patterns:
             for key in ("remarks", "notices"):
                 if key in node:
                     self._free_text(node, key, link)
-            if "errorCode" in node:
+            if "errorCode" in node or link is None:  # the answer itself, error or not
                 for key in _ERROR_TEXT:
                     if key in node:
                         self._free_text(node, key, link)
@@ -333,6 +373,14 @@ class _Run:
                     if isinstance(item, list) and item and isinstance(item[0], list):
                         pending.append((item, f"{cpath}[{i}]", depth + 1))
 
+    def _values_inside(self, prop: list[Any], ppath: str) -> None:
+        """Objects and lists among a kept property's parameters and values: walked like
+        the rest of the answer (a card may hide in a value)."""
+        for j in range(1, len(prop)):
+            value = prop[j]
+            if (type(value) is dict and value and j != 2) or type(value) is list:
+                self.inside_cards.append((value, _link_of(f"{ppath}[{j}]"), None))
+
     def _jcard_container(
         self, container: list[Any], cpath: str, label: str, fields: frozenset[str]
     ) -> None:
@@ -344,15 +392,22 @@ class _Run:
             i += 1
             name = _prop_name(item)
             if name is None:
+                if type(item) is dict:  # an object where a property should be
+                    self.inside_cards.append((item, _link_of(f"{cpath}[{len(kept)}]"), None))
                 kept.append(item)
                 continue
             # _field_of, inlined: this runs for every property of every jCard.
             field = name.rpartition(".")[2].lower() if "." in name else name.lower()
             if field not in fields:
+                self._values_inside(item, f"{cpath}[{len(kept)}]")
                 kept.append(item)
                 continue
             if field == "fn":
-                blank = [*item[:3], ""] if len(item) >= 4 else list(item)
+                if len(item) >= 4:
+                    blank = [*item[:3], ""]
+                else:  # a short property: where the name is cannot be told, keep none
+                    params = item[1] if len(item) > 1 and isinstance(item[1], dict) else {}
+                    blank = [item[0], params, "text", ""]
                 if len(blank) >= 2 and isinstance(blank[1], dict):
                     blank[1] = {
                         k: v for k, v in blank[1].items() if str(k).lower() not in _PERSONAL_PARAMS
@@ -518,7 +573,7 @@ def is_exempt(entity: dict[str, Any], cards: Sequence[str], exempt_roles: frozen
         return False
     if not all(isinstance(r, str) and r.strip().lower() in exempt_roles for r in roles):
         return False
-    kinds = [_jcard_kind(entity.get("vcardArray"))]
+    kinds: list[Any] = _jcard_kinds(entity.get("vcardArray"))
     kinds += [entity[m].get("kind") for m in cards if isinstance(entity.get(m), dict)]
     return not any(isinstance(k, str) and k.strip().lower() == "individual" for k in kinds)
 
@@ -527,7 +582,7 @@ def card_members(entity: dict[str, Any]) -> tuple[str, ...]:
     """The members of ``entity`` that hold a JSContact card."""
     found: tuple[str, ...] = ()
     for k, value in entity.items():  # a loop, not a generator: runs for every object looked at
-        if k.startswith(_CARD_PREFIXES) and type(value) is dict and _CARD_MEMBER.fullmatch(k):
+        if k.startswith(_CARD_PREFIXES) and type(value) is dict:
             found += (k,)
     return found
 
@@ -560,13 +615,21 @@ def _field_of(name: str) -> str:
     return name.rpartition(".")[2].lower() if "." in name else name.lower()
 
 
-def _jcard_kind(vcard: Any) -> Any:
-    """The value of a jCard's ``kind`` property (None when it has none)."""
-    if isinstance(vcard, list) and len(vcard) > 1 and isinstance(vcard[1], list):
-        for prop in vcard[1]:
-            if _prop_name(prop) is not None and _field_of(prop[0]) == "kind" and len(prop) >= 4:
-                return prop[3]
-    return None
+def _jcard_kinds(vcard: Any) -> list[Any]:
+    """Every value a jCard gives its ``kind`` property, in the shapes the redaction and
+    the text view accept: ``["vcard", [props]]`` or the properties flattened after
+    ``"vcard"``, a value or a list of values (a person may not hide behind a shape)."""
+    if not isinstance(vcard, list):
+        return []
+    props = vcard[1] if len(vcard) > 1 and isinstance(vcard[1], list) else []
+    if not props or not all(isinstance(p, list) for p in props):
+        props = vcard[1:]
+    kinds: list[Any] = []
+    for prop in props:
+        if _prop_name(prop) is not None and _field_of(prop[0]) == "kind":
+            for value in prop[1:]:
+                kinds.extend(value if isinstance(value, list) else [value])
+    return kinds
 
 
 def _localized_field(pointer: str) -> str | None:
