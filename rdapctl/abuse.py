@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from rdapctl.redaction import card_members
+
 MAX_VALUES = 10
 
 
@@ -75,16 +77,16 @@ def _contacts(entity: dict[str, Any]) -> tuple[list[str], list[str]]:
             email.setdefault(value[len("mailto:") :].split("?", 1)[0], None)
         elif name == "tel":
             phone.setdefault(value.removeprefix("tel:"), None)
-    for key, card in entity.items():
-        if isinstance(card, dict) and (key.startswith("jscard") or key == "jscontact_card"):
-            for item in _values(card.get("emails")):
-                address = item.get("address") if isinstance(item, dict) else None
-                if isinstance(address, str) and address.strip():
-                    email.setdefault(address.strip(), None)
-            for item in _values(card.get("phones")):
-                number = item.get("number") if isinstance(item, dict) else None
-                if isinstance(number, str) and number.strip():
-                    phone.setdefault(number.strip().removeprefix("tel:"), None)
+    for member in card_members(entity):  # the redaction engine's rule for cards
+        card = entity[member]
+        for item in _values(card.get("emails")):
+            address = item.get("address") if isinstance(item, dict) else None
+            if isinstance(address, str) and address.strip():
+                email.setdefault(address.strip(), None)
+        for item in _values(card.get("phones")):
+            number = item.get("number") if isinstance(item, dict) else None
+            if isinstance(number, str) and number.strip():
+                phone.setdefault(number.strip().removeprefix("tel:"), None)
     return list(email)[:MAX_VALUES], list(phone)[:MAX_VALUES]
 
 

@@ -147,7 +147,6 @@ class RetryingGetter:
         self._monotonic = monotonic
         # request_target is pure in the URL and this client's policy: a batch asks the
         # same few servers thousands of times. Only passing targets are kept.
-        self._targets: dict[str, Target] = {}
         self._origins: dict[tuple[str, str], Origin] = {}
         # The budget of the request in progress, and whether it was counted yet.
         self._sending: RequestBudget | None = None
@@ -250,18 +249,10 @@ class RetryingGetter:
             return response, raw
 
     def _target(self, url: str) -> Target:
-        target = self._targets.get(url)
-        if target is None:
-            try:
-                target = request_target(url, self._policy, self._origins)
-            except ValueError as exc:
-                raise UpstreamError(
-                    f"cannot request {host_of(url)}: {exc}", code="bad_url"
-                ) from None
-            if len(self._targets) >= 1024:
-                self._targets.clear()
-            self._targets[url] = target
-        return target
+        try:
+            return request_target(url, self._policy, self._origins)
+        except ValueError as exc:
+            raise UpstreamError(f"cannot request {host_of(url)}: {exc}", code="bad_url") from None
 
     def _request(
         self,

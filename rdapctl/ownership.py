@@ -68,43 +68,37 @@ def problem_with(path: Path | str, st: os.stat_result, *, is_dir: bool) -> Confi
 def check_dir(path: Path) -> os.stat_result | None:
     """The stat of state folder ``path`` if it is trusted, None when it does not exist;
     ConfigError otherwise. A symlink is followed only when the link is ours or root's."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        if st.st_uid not in (os.geteuid(), 0):
-            raise _refuse(
-                path,
-                f"it is a symbolic link owned by uid {st.st_uid}, not by you",
-                f"remove the link, {_other_home_hint()}",
-            )
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise _refuse(path, "it is a dangling symbolic link", "remove the link") from None
-    problem = problem_with(path, st, is_dir=True)
-    if problem is not None:
-        raise problem
-    return st
+    return _trusted_stat(path, is_dir=True, link_owners=(os.geteuid(), 0))
 
 
 def check_file(path: Path, *, follow_own_link: bool = False) -> os.stat_result | None:
     """The stat of state file ``path`` if it is trusted, None when it does not exist;
     ConfigError otherwise. A symlink is refused, unless ``follow_own_link`` (the
     profiles file, often a link into a dotfiles repository) and the link is ours."""
+    owners = (os.geteuid(),) if follow_own_link else ()
+    return _trusted_stat(path, is_dir=False, link_owners=owners)
+
+
+def _trusted_stat(
+    path: Path, *, is_dir: bool, link_owners: tuple[int, ...]
+) -> os.stat_result | None:
+    """What ``path`` is (a symlink followed only when one of ``link_owners`` owns it),
+    checked by :func:`problem_with`; None when nothing is there."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
     if stat.S_ISLNK(st.st_mode):
-        if not (follow_own_link and st.st_uid == os.geteuid()):
-            raise _refuse(path, "it is a symbolic link", f"remove the link, {_other_home_hint()}")
+        if st.st_uid not in link_owners:
+            why = "it is a symbolic link"
+            if link_owners:
+                why += f" owned by uid {st.st_uid}, not by you"
+            raise _refuse(path, why, f"remove the link, {_other_home_hint()}")
         try:
             st = os.stat(path)
         except FileNotFoundError:
             raise _refuse(path, "it is a dangling symbolic link", "remove the link") from None
-    problem = problem_with(path, st, is_dir=False)
+    problem = problem_with(path, st, is_dir=is_dir)
     if problem is not None:
         raise problem
     return st

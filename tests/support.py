@@ -1,10 +1,12 @@
-"""Helpers shared by tests (fixtures on disk)."""
+"""Helpers shared by tests (fixtures on disk, the text view rendered to a string)."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RDAP_FIXTURES = FIXTURES / "rdap"
@@ -59,3 +61,19 @@ class StepClock:
         value = self.now
         self.now += self.step
         return value
+
+
+def render_text(env: Any, *, color: bool = False) -> str:
+    """The text view of envelope ``env`` as a 100-column terminal (or a pipe) shows it."""
+    from rich.console import Console
+
+    from rdapctl.cli.render_rdap import render_envelope
+
+    console = Console(
+        file=io.StringIO(),
+        width=100,
+        force_terminal=color,
+        color_system="standard" if color else None,
+    )
+    render_envelope(env, console)
+    return console.file.getvalue()  # type: ignore[attr-defined]

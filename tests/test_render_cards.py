@@ -11,7 +11,6 @@ stays cut, and no shape of data raises or reaches the terminal raw.
 from __future__ import annotations
 
 import copy
-import io
 import re
 import unicodedata
 from typing import Any
@@ -19,10 +18,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rich.console import Console
 
-from rdapctl.cli.render_rdap import render_envelope
 from rdapctl.redaction import redact_pii
+from tests.support import render_text
 
 N = 100_000
 PII_FIELDS = ["fn", "n", "adr", "email", "tel", "contact-uri"]
@@ -44,15 +42,7 @@ def envelope(response: Any, **overrides: Any) -> dict[str, Any]:
     return env
 
 
-def render(env: Any, *, color: bool = False) -> str:
-    console = Console(
-        file=io.StringIO(),
-        width=100,
-        force_terminal=color,
-        color_system="standard" if color else None,
-    )
-    render_envelope(env, console)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+render = render_text
 
 
 def domain(**members: Any) -> dict[str, Any]:

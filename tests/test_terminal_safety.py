@@ -10,7 +10,6 @@ where the command really reads it and looks at what the command really prints.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import shutil
@@ -27,16 +26,14 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
-from rich.console import Console
 from typer.testing import CliRunner
 
 from rdapctl.audit import AuditContext, AuditLog
 from rdapctl.cli import app
-from rdapctl.cli.render_rdap import render_envelope
 from rdapctl.keyring import Keyring
 from rdapctl.paths import StatePaths
 from rdapctl.tenant import Tenant
-from tests.support import FIXTURES, KEY, StepClock, loopback_profiles
+from tests.support import FIXTURES, KEY, StepClock, loopback_profiles, render_text
 
 runner = CliRunner()
 
@@ -493,15 +490,7 @@ def _hostile_envelope(v: list[str]) -> dict[str, Any]:
     }
 
 
-def _render(env: dict[str, Any], *, color: bool) -> str:
-    console = Console(
-        file=io.StringIO(),
-        width=100,
-        force_terminal=color,
-        color_system="standard" if color else None,
-    )
-    render_envelope(env, console)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+_render = render_text
 
 
 def test_lookup_view_shows_hostile_server_text_safely() -> None:

@@ -438,10 +438,10 @@ def _entity_card(entity: dict[str, Any]) -> _Card:
 
 # A card member: a jCard, or a JSContact card as ``rdapctl.redaction.card_members`` finds
 # it (the redaction engine writes its name dotted: it is always an ASCII identifier).
-_CARD_MEMBER = r"(?:vcardArray|jscontact_card|jscard(?:_[A-Za-z0-9_]*)?)(?![\w-])"
+_CARD_MEMBER = r"(?:vcardArray|jscontact_card|jscard[A-Za-z0-9_]*)(?![\w-])"
 _ENTITY_PATH = re.compile(r"^\$((?:\.[A-Za-z_][\w-]*\[\d+\])*)\." + _CARD_MEMBER)
 # What follows a JSContact card member in a path: its member names, dotted or quoted.
-_JSCARD_PATH = re.compile(r"\.(?:jscontact_card|jscard(?:_[A-Za-z0-9_]*)?)(?![\w-])(.*)$")
+_JSCARD_PATH = re.compile(r"\.(?:jscontact_card|jscard[A-Za-z0-9_]*)(?![\w-])(.*)$")
 _PATH_NAME = re.compile(r"[A-Za-z@][\w@]*")
 # JSContact member -> the view's field (``name`` covers fn and n alike).
 _JSCARD_FIELDS = {
