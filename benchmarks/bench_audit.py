@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from rdapctl.audit import AuditLog
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import AuditSettings, Compliance, Tenant
+from rdapctl.policy.tenant import AuditSettings, Compliance, Tenant
+from rdapctl.store.audit import AuditLog
+from rdapctl.store.paths import StatePaths
 
 KEY = bytes(range(32))
 SINGLES = 300

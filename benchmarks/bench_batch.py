@@ -127,7 +127,9 @@ def profiles(home: Path, port: int, delay_port: int, concurrency: int) -> None:
     their registry: a refreshed copy of the full dns registry with .com pointed at it.
     Tenant "slow" sends everything to the delaying server (servers.all)."""
     home.mkdir(parents=True, exist_ok=True)
-    dns = json.loads((HERE.parent / "rdapctl" / "data" / "bootstrap" / "dns.json").read_text())
+    dns = json.loads(
+        (HERE.parent / "src" / "rdapctl" / "data" / "bootstrap" / "dns.json").read_text()
+    )
     services = [[[k for k in keys if k != "com"], urls] for keys, urls in dns["services"]]
     services = [s for s in services if s[0]] + [[["com"], [f"http://127.0.0.1:{port}/"]]]
     (home / "bootstrap").mkdir(exist_ok=True)

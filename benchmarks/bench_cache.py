@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rdapctl.cache import CacheRequest, TenantCache
-from rdapctl.keyring import Keyring
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import CacheSettings, Tenant
+from rdapctl.policy.tenant import CacheSettings, Tenant
+from rdapctl.store.cache import CacheRequest, TenantCache
+from rdapctl.store.keyring import Keyring
+from rdapctl.store.paths import StatePaths
 
 FIXTURE = Path(__file__).parent.parent / "tests/fixtures/rdap/autnum/arin-as63311.json"
 

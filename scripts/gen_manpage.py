@@ -7,7 +7,7 @@ Usage::
     man ./rdapctl.1                          # read it
 
 Owns: the roff layout. Every command, option, help text, environment variable and
-exit code comes from ``rdapctl.cli`` and ``rdapctl.errors``, so the page cannot drift
+exit code comes from ``rdapctl.cli`` and ``rdapctl.core.errors``, so the page cannot drift
 from the CLI without ``--check`` noticing.
 Must not: depend on the date, the terminal width or the environment (the output is
 compared byte for byte).
@@ -26,7 +26,7 @@ from typer.main import get_command  # noqa: TID251
 
 from rdapctl import __version__
 from rdapctl.cli import ENV_HELP, app
-from rdapctl.errors import ExitCode
+from rdapctl.core.errors import ExitCode
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "rdapctl.1"
 

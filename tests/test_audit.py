@@ -17,16 +17,16 @@ from typing import Any
 
 import pytest
 
-from rdapctl.audit import (
+from rdapctl.core.errors import AuditError, ExitCode
+from rdapctl.policy.tenant import AuditSettings, Compliance, Tenant
+from rdapctl.store.audit import (
     AuditLog,
     base_fields,
     format_ts,
     hash_query,
     is_critical,
 )
-from rdapctl.errors import AuditError, ExitCode
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import AuditSettings, Compliance, Tenant
+from rdapctl.store.paths import StatePaths
 from tests.support import DAY0, DAY_S, KEY, StepClock
 
 OTHER_KEY = bytes(range(1, 33))
@@ -345,10 +345,10 @@ def test_lock_timeout_raises_audit_error() -> None:
 _DISK_FULL_CHILD = textwrap.dedent(
     """
     import os, resource, signal, sys, json
-    from rdapctl.audit import AuditLog
-    from rdapctl.errors import AuditError
-    from rdapctl.paths import StatePaths
-    from rdapctl.tenant import Tenant
+    from rdapctl.store.audit import AuditLog
+    from rdapctl.core.errors import AuditError
+    from rdapctl.store.paths import StatePaths
+    from rdapctl.policy.tenant import Tenant
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     log = AuditLog(StatePaths.from_env(os.environ), Tenant(name="acme"), bytes(range(32)),
                    command="lookup", clock=lambda: float(sys.argv[1]))

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from rdapctl.errors import AuditError
+from rdapctl.core.errors import AuditError
 from tests.test_audit import KEY, StepClock, day_lines, lookup_fields, make_log
 
 

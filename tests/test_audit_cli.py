@@ -202,13 +202,13 @@ def test_show_export_path_prune_repair(lab: HTTPServer, rdapctl_home: Path) -> N
 
 WORKER = """
 import sys
-from rdapctl.lookup import LookupOptions, run_lookup
-from rdapctl.runtime import Runtime
-from rdapctl.profiles import find_profiles_file, load_profiles, select_tenant
+from rdapctl.app.lookup import LookupOptions, run_lookup
+from rdapctl.app.runtime import Runtime
+from rdapctl.profiles.loader import find_profiles_file, load_profiles, select_tenant
 import os
 runtime = Runtime.from_env(os.environ, command="lookup")
 tenant = select_tenant(load_profiles(find_profiles_file(None, runtime.env, runtime.paths)), None, runtime.env)
-from rdapctl.session import TenantSession
+from rdapctl.app.session import TenantSession
 with TenantSession(runtime, tenant) as session:
     for i in range(int(sys.argv[2])):
         env = run_lookup(session, "AS63311", LookupOptions(server=sys.argv[1], cache_mode="no-cache"))

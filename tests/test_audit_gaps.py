@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner, Result
 
-from rdapctl.audit import AuditLog
-from rdapctl.audit_verify import Checkpoint, checkpoint_bytes, derive_keys
 from rdapctl.cli import app
-from rdapctl.errors import AuditError
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import Tenant
+from rdapctl.core.errors import AuditError
+from rdapctl.policy.tenant import Tenant
+from rdapctl.store.audit import AuditLog
+from rdapctl.store.audit_verify import Checkpoint, checkpoint_bytes, derive_keys
+from rdapctl.store.paths import StatePaths
 from tests.support import DAY0, DAY_S, KEY, StepClock, load_fixture, loopback_profiles
 
 runner = CliRunner()
@@ -280,9 +280,9 @@ def test_a_trail_is_marked_started_only_once_its_empty_checkpoint_is_stored(
     """The keyring is told "a trail was started" only after a checkpoint of the empty
     chain is on disk: a first write that fails after the mark (a full disk, a crash)
     leaves a trail the next write continues, never "audit trail missing"."""
-    from rdapctl.audit import AuditLog
-    from rdapctl.paths import StatePaths
-    from rdapctl.tenant import Tenant
+    from rdapctl.policy.tenant import Tenant
+    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.paths import StatePaths
 
     paths = StatePaths.from_env({"RDAPCTL_HOME": str(tmp_path / "home")})
     seen: list[bool] = []
@@ -298,8 +298,8 @@ def test_a_trail_is_marked_started_only_once_its_empty_checkpoint_is_stored(
     # The state a crash right after the mark leaves: the empty checkpoint, no records.
     for day in checkpoint.parent.glob("*.jsonl"):
         day.unlink()
-    from rdapctl.audit_verify import Checkpoint, checkpoint_bytes
-    from rdapctl.paths import write_private_file
+    from rdapctl.store.audit_verify import Checkpoint, checkpoint_bytes
+    from rdapctl.store.paths import write_private_file
 
     write_private_file(checkpoint, checkpoint_bytes(Checkpoint(), "acme", log._keys.record))
     again = AuditLog(paths, Tenant(name="acme"), bytes(range(32)), command="t", trail_started=True)
@@ -314,9 +314,9 @@ def test_a_day_file_that_is_a_link_or_a_folder_is_a_problem_not_a_crash(
 ) -> None:
     """verify reads day files as state files: a symlink (even a dangling one) or a
     folder under a day file's name is reported (exit 10 in the CLI), never followed."""
-    from rdapctl.audit import AuditLog
-    from rdapctl.paths import StatePaths
-    from rdapctl.tenant import Tenant
+    from rdapctl.policy.tenant import Tenant
+    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.paths import StatePaths
 
     paths = StatePaths.from_env({"RDAPCTL_HOME": str(tmp_path / "home")})
     log = AuditLog(paths, Tenant(name="acme"), bytes(range(32)), command="t")

@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import pytest
 
-from rdapctl.audit import AuditLog
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import Tenant
+from rdapctl.policy.tenant import Tenant
+from rdapctl.store.audit import AuditLog
+from rdapctl.store.paths import StatePaths
 from tests.support import DAY0, DAY_S, KEY, StepClock
 
 D1, D2, D3 = "2026-11-25.jsonl", "2026-11-26.jsonl", "2026-11-27.jsonl"
@@ -207,9 +207,9 @@ def test_append_after_torn_tail_starts_a_fresh_line() -> None:
 _WRITER = textwrap.dedent(
     """
     import os, sys
-    from rdapctl.audit import AuditLog
-    from rdapctl.paths import StatePaths
-    from rdapctl.tenant import Tenant
+    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.paths import StatePaths
+    from rdapctl.policy.tenant import Tenant
     log = AuditLog(StatePaths.from_env(os.environ), Tenant(name="acme"), bytes(range(32)),
                    command="lookup")
     for i in range(int(sys.argv[1])):

@@ -18,8 +18,8 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from rdapctl.batch_input import split_prefix
-from rdapctl.batch_output import mend_for_resume, resume_scan
+from rdapctl.batch.input import split_prefix
+from rdapctl.batch.output import mend_for_resume, resume_scan
 from rdapctl.cli import app
 
 runner = CliRunner()
@@ -552,8 +552,8 @@ def test_every_answer_has_an_audit_record(lab: list[Recorder], tmp_path: Path) -
     assert code == 0
     result = runner.invoke(app, ["audit", "verify", "-t", "lab"])
     assert result.exit_code == 0
+    from rdapctl.app.session import TenantSession
     from rdapctl.cli.context import make_runtime, resolve_tenant
-    from rdapctl.session import TenantSession
 
     runtime = make_runtime("test")
     with TenantSession(runtime, resolve_tenant(runtime, None, "lab")) as session:
@@ -574,7 +574,7 @@ def test_answers_that_cannot_be_recorded_are_not_shown(
     thread answering from the cache, cold ones from the worker's main thread."""
     import shutil
 
-    from rdapctl.errors import ExitCode
+    from rdapctl.core.errors import ExitCode
 
     if fail_open:
         with (rdapctl_home / "profiles.toml").open("a", encoding="utf-8") as fh:
@@ -616,7 +616,7 @@ def test_large_results_and_more_lines_than_the_window_all_arrive(
     """Chunks of results many times a pipe's size, and more lines than the parent's
     window: cold and warm (cache) runs both finish, every line once, in order. (A guard
     for the worker/parent pipe hand-off; the one hang seen there could not be made to
-    happen on demand, see rdapctl.batch_worker._Worker._send_loop.)"""
+    happen on demand, see rdapctl.batch.workers._Worker._send_loop.)"""
     write_profiles(
         rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 100000.0"
     )

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from rdapctl.errors import ExitCode
+from rdapctl.core.errors import ExitCode
 from tests.test_batch import Recorder, batch, rdapctl, servers, write_profiles
 
 __all__ = ["servers"]  # the fixture, imported for pytest
 
 
 def _lookup_records(tenant: str = "lab") -> list[dict[str, Any]]:
+    from rdapctl.app.session import TenantSession
     from rdapctl.cli.context import make_runtime, resolve_tenant
-    from rdapctl.session import TenantSession
 
     runtime = make_runtime("test")
     with TenantSession(runtime, resolve_tenant(runtime, None, tenant)) as session:
@@ -148,7 +148,7 @@ def test_an_unexpected_error_in_a_lookup_ends_the_run_instead_of_hanging_it(
     """A bug in the pipeline is not a hang: the run stops with an internal error that
     names it. Cold runs answer in a worker's lookup threads, warm ones in the single
     thread that also writes the chunks."""
-    import rdapctl.batch as batch_module
+    import rdapctl.batch.runner as batch_module
 
     write_profiles(
         rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 100000.0"

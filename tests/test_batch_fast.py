@@ -16,13 +16,13 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from rdapctl.cache import CacheRequest, TenantCache
-from rdapctl.errors import NetworkGuardError, UpstreamError
-from rdapctl.fasthttp import StdlibHttpClient, proxy_configured
-from rdapctl.keyring import Keyring
-from rdapctl.netguard import NetworkPolicy
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import Tenant
+from rdapctl.core.errors import NetworkGuardError, UpstreamError
+from rdapctl.net.direct import StdlibHttpClient, proxy_configured
+from rdapctl.net.guard import NetworkPolicy
+from rdapctl.policy.tenant import Tenant
+from rdapctl.store.cache import CacheRequest, TenantCache
+from rdapctl.store.keyring import Keyring
+from rdapctl.store.paths import StatePaths
 from tests.support import loopback_profiles
 
 runner = CliRunner()
@@ -124,7 +124,7 @@ def test_deferred_reads_refresh_lru_times_only_of_entries_not_used_this_minute()
     time at flush; one stored or read moments ago keeps its own (no write per hit)."""
     import sqlite3
 
-    from rdapctl.cache import LRU_GRANULARITY_S
+    from rdapctl.store.cache import LRU_GRANULARITY_S
 
     paths = StatePaths.from_env(os.environ)
     tenant = Tenant(name="acme")
@@ -162,7 +162,7 @@ def test_deferred_reads_share_a_snapshot_that_never_blocks_writes_and_is_let_go(
     closing leaves no reader behind and nothing stored is lost."""
     import sqlite3
 
-    from rdapctl.cache import SNAPSHOT_READS
+    from rdapctl.store.cache import SNAPSHOT_READS
 
     paths = StatePaths.from_env(os.environ)
     tenant = Tenant(name="acme")
@@ -236,10 +236,10 @@ def test_a_large_value_replaced_under_an_open_snapshot_reads_the_snapshot() -> N
 
 WARM_READS_PROBE = """
 import os, sys, time
-from rdapctl.cache import CacheRequest, TenantCache
-from rdapctl.keyring import Keyring
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import Tenant
+from rdapctl.store.cache import CacheRequest, TenantCache
+from rdapctl.store.keyring import Keyring
+from rdapctl.store.paths import StatePaths
+from rdapctl.policy.tenant import Tenant
 paths = StatePaths.from_env(os.environ)
 keyring = Keyring.open(paths, "acme", {}, clock=time.time)
 cache = TenantCache.open(paths, Tenant(name="acme"), keyring, defer_bookkeeping=True)
@@ -380,8 +380,8 @@ def test_batch_workers_in_several_processes_write_one_valid_audit_chain(
     assert lines == list(range(1, 201))
     verify = runner.invoke(app_(), ["audit", "verify", "-t", "lab"])
     assert verify.exit_code == 0, verify.output
+    from rdapctl.app.session import TenantSession
     from rdapctl.cli.context import make_runtime, resolve_tenant
-    from rdapctl.session import TenantSession
 
     runtime = make_runtime("test")
     with TenantSession(runtime, resolve_tenant(runtime, None, "lab")) as session:
@@ -401,7 +401,7 @@ def test_a_lookup_thread_lets_go_of_its_snapshot_only_when_it_must_wait() -> Non
     import queue
     import threading
 
-    from rdapctl.batch import next_job
+    from rdapctl.batch.runner import next_job
 
     class Session:
         idled = 0
@@ -422,7 +422,7 @@ def test_a_lookup_thread_lets_go_of_its_snapshot_only_when_it_must_wait() -> Non
 def test_the_stdlib_client_keeps_a_bounded_number_of_connections(httpserver: HTTPServer) -> None:
     """One keep-alive connection per host, hundreds of hosts (referrals): the least
     recently used are closed, so a thread never holds more than MAX_CONNECTIONS."""
-    from rdapctl.fasthttp import MAX_CONNECTIONS
+    from rdapctl.net.direct import MAX_CONNECTIONS
 
     httpserver.expect_request(re.compile("/domain/.*")).respond_with_json({"ok": True})
     client = StdlibHttpClient(
@@ -450,7 +450,7 @@ def test_the_stdlib_client_reaches_an_idn_host_by_its_idna_2008_name(
 ) -> None:
     """ "straße" is resolved and sent as xn--strae-oqa (as httpx does), never as
     "strasse", another domain; a host with no A-label form is refused, not a crash."""
-    from rdapctl.errors import UpstreamError
+    from rdapctl.core.errors import UpstreamError
 
     asked: list[str] = []
 

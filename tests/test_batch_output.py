@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rdapctl.errors import ExitCode
+from rdapctl.core.errors import ExitCode
 from tests.test_batch import Recorder, batch, lab, rdapctl, runner, servers, write_profiles
 
 __all__ = ["lab", "servers"]  # the fixtures, imported for pytest

@@ -11,8 +11,8 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from rdapctl.batch import _dumps, splice_cache_hit
-from rdapctl.envelope import envelope_head, envelope_head_text, make_envelope
+from rdapctl.batch.runner import _dumps, splice_cache_hit
+from rdapctl.rdap.envelope import envelope_head, envelope_head_text, make_envelope
 from tests.support import loopback_profiles
 
 runner = CliRunner()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rdapctl.bootstrap import Bootstrap, choose_server, query_url
-from rdapctl.errors import ExitCode, NoServerError
-from rdapctl.query import parse_query
-from rdapctl.tenant import Servers, Tenant
+from rdapctl.core.errors import ExitCode, NoServerError
+from rdapctl.policy.tenant import Servers, Tenant
+from rdapctl.rdap.bootstrap import Bootstrap, choose_server, query_url
+from rdapctl.rdap.query import parse_query
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_url_query_carries_its_server(boot: Bootstrap) -> None:
 # The matchers as they first were: a scan of the registry per query. The indexed ones
 # must give the same choice (URLs and reason) for every query.
 def _scan_domain(boot: Bootstrap, name: str) -> tuple[tuple[str, ...], str] | None:
-    from rdapctl.bootstrap import _prefer_https
+    from rdapctl.rdap.bootstrap import _prefer_https
 
     table = {k.lower(): urls for keys, urls in boot.registry("dns").services for k in keys}
     labels = name.split(".")
@@ -144,7 +144,7 @@ def _scan_domain(boot: Bootstrap, name: str) -> tuple[tuple[str, ...], str] | No
 def _scan_ip(boot: Bootstrap, raw: str) -> tuple[tuple[str, ...], str] | None:
     import ipaddress
 
-    from rdapctl.bootstrap import _prefer_https
+    from rdapctl.rdap.bootstrap import _prefer_https
 
     network = ipaddress.ip_network(raw, strict=False)
     name = "ipv4" if network.version == 4 else "ipv6"
@@ -161,7 +161,7 @@ def _scan_ip(boot: Bootstrap, raw: str) -> tuple[tuple[str, ...], str] | None:
 
 
 def _scan_asn(boot: Bootstrap, asn: int) -> tuple[tuple[str, ...], str] | None:
-    from rdapctl.bootstrap import _prefer_https
+    from rdapctl.rdap.bootstrap import _prefer_https
 
     for keys, urls in boot.registry("asn").services:
         for key in keys:

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from rdapctl.cache import CacheRequest, TenantCache, default_ttl, ttl_from_headers
-from rdapctl.keyring import Keyring
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import CacheSettings, Compliance, Security, Tenant
+from rdapctl.policy.tenant import CacheSettings, Compliance, Security, Tenant
+from rdapctl.store.cache import CacheRequest, TenantCache, default_ttl, ttl_from_headers
+from rdapctl.store.keyring import Keyring
+from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture
 
 T0 = 1_700_000_000.0
@@ -166,7 +166,7 @@ def test_clear_removes_everything_and_returns_the_count(acme: Harness) -> None:
 
 def test_non_json_value_is_an_rdapctl_error(acme: Harness) -> None:
     """A value that is not JSON-able is refused with an RdapctlError, not a TypeError."""
-    from rdapctl.errors import RdapctlError
+    from rdapctl.core.errors import RdapctlError
 
     with pytest.raises(RdapctlError):
         acme.cache.put(req(), {"when": object()}, 60)
@@ -435,7 +435,7 @@ def test_lost_keyring_makes_old_entries_unreadable_not_fatal(acme: Harness) -> N
     """After the keyring is deleted it is not silently replaced; a new one made on purpose
     (``Keyring.create``, as ``keys init`` does) reads none of the old entries, and purge
     drops them."""
-    from rdapctl.errors import IntegrityError
+    from rdapctl.core.errors import IntegrityError
 
     acme.cache.put(req(), {"a": 1}, 3600)
     acme.cache.close()
@@ -451,7 +451,7 @@ def test_lost_keyring_makes_old_entries_unreadable_not_fatal(acme: Harness) -> N
 
 def test_wrong_master_key_cannot_open_the_cache_keys() -> None:
     """With the wrong master key the keyring (hence the cache) refuses to open."""
-    from rdapctl.errors import IntegrityError
+    from rdapctl.core.errors import IntegrityError
 
     env = {"RDAPCTL_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
     h = Harness(Tenant(name="wrapped"), env)
@@ -558,7 +558,7 @@ def test_purge_drops_expired_and_unreadable_entries_only(acme: Harness) -> None:
 
 def test_restored_keyring_reads_cache_written_before_the_backup(acme: Harness) -> None:
     """Export, lose the keyring, import: entries cached before the backup are served again."""
-    from rdapctl.keyring import import_keyring
+    from rdapctl.store.keyring import import_keyring
 
     acme.cache.put(req(SECRET_QUERY), rdap_value(), 3600)
     blob = acme.keyring.export_keyring("pw")

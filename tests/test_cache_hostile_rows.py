@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from rdapctl.cache import CacheRequest, TenantCache
-from rdapctl.keyring import Keyring
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import Tenant
+from rdapctl.policy.tenant import Tenant
+from rdapctl.store.cache import CacheRequest, TenantCache
+from rdapctl.store.keyring import Keyring
+from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture, loopback_profiles
 
 T0 = 1_700_000_000.0

@@ -1,7 +1,7 @@
 """The two HTTP clients against the same hostile bytes: they must agree.
 
-Every direct lookup goes through ``rdapctl.fasthttp.StdlibHttpClient`` (our own HTTP/1.1
-framing), every proxied one through ``rdapctl.transport.RdapHttpClient`` (httpx and
+Every direct lookup goes through ``rdapctl.net.direct.StdlibHttpClient`` (our own HTTP/1.1
+framing), every proxied one through ``rdapctl.net.proxied.RdapHttpClient`` (httpx and
 h11). RDAP servers are untrusted, so what one client takes as an answer the other must
 take as the same answer, and what one refuses the other must refuse the same way:
 
@@ -40,11 +40,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from rdapctl.errors import RdapctlError
-from rdapctl.fasthttp import StdlibHttpClient
-from rdapctl.http import RetryPolicy
-from rdapctl.netguard import NetworkPolicy
-from rdapctl.transport import RdapHttpClient
+from rdapctl.core.errors import RdapctlError
+from rdapctl.net.client import RetryPolicy
+from rdapctl.net.direct import StdlibHttpClient
+from rdapctl.net.guard import NetworkPolicy
+from rdapctl.net.proxied import RdapHttpClient
 from tests.rawserver import Answer, RawServer, Request, Step
 
 LIMIT = 20_000  # max_response_bytes of both clients

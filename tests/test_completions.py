@@ -487,7 +487,7 @@ def test_man_page_has_not_drifted() -> None:
 
 def test_man_page_documents_every_command_and_exit_code(tmp_path: Path) -> None:
     """The generated page has a section per sub-command and every exit code; --check sees edits."""
-    from rdapctl.errors import ExitCode
+    from rdapctl.core.errors import ExitCode
 
     page = tmp_path / "rdapctl.1"
     assert _rdapctl(str(MANPAGE_GENERATOR), "--output", str(page)).returncode == 0

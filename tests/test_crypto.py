@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from rdapctl.crypto import Aead, DecryptionError, derive_subkey, new_key, scrypt_key
-from rdapctl.errors import ExitCode
+from rdapctl.core.errors import ExitCode
+from rdapctl.store.crypto import Aead, DecryptionError, derive_subkey, new_key, scrypt_key
 
 
 def test_sealed_data_opens_with_the_same_key_and_associated_data() -> None:
@@ -75,7 +75,7 @@ def test_derived_subkeys_differ_per_label_and_scrypt_is_deterministic() -> None:
 def test_importing_core_modules_does_not_load_cryptography_or_diskcache() -> None:
     """Start-up stays cheap: crypto, keyring and cache import their libraries lazily."""
     code = (
-        "import sys, rdapctl.crypto, rdapctl.keyring, rdapctl.cache\n"
+        "import sys, rdapctl.store.crypto, rdapctl.store.keyring, rdapctl.store.cache\n"
         "bad = [m for m in ('cryptography', 'diskcache', 'typer', 'rich') if m in sys.modules]\n"
         "print(','.join(bad))"
     )
@@ -89,6 +89,6 @@ def test_aesgcm_fast_import_is_the_public_class() -> None:
     """The directly imported AESGCM is the very class cryptography publishes."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from rdapctl.crypto import aesgcm_class
+    from rdapctl.store.crypto import aesgcm_class
 
     assert aesgcm_class() is AESGCM

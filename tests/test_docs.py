@@ -10,7 +10,7 @@ import typer
 import typer.testing
 
 from rdapctl.cli import app
-from rdapctl.errors import ExitCode
+from rdapctl.core.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

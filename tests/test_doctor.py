@@ -16,9 +16,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
+from rdapctl.app.doctor import BOOTSTRAP_MAX_AGE_DAYS, run_doctor
 from rdapctl.cli import app
-from rdapctl.doctor import BOOTSTRAP_MAX_AGE_DAYS, run_doctor
-from rdapctl.paths import StatePaths
+from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture, loopback_profiles
 
 runner = CliRunner()
@@ -231,9 +231,9 @@ def test_an_unknown_tenant_is_a_one_line_config_error(lab: HTTPServer) -> None:
 
 
 def plant_in_cache(tenant_name: str, value: dict[str, Any]) -> None:
-    from rdapctl.cache import CacheRequest, TenantCache
-    from rdapctl.keyring import Keyring
-    from rdapctl.profiles import load_profiles
+    from rdapctl.profiles.loader import load_profiles
+    from rdapctl.store.cache import CacheRequest, TenantCache
+    from rdapctl.store.keyring import Keyring
 
     paths = home_paths()
     tenant = load_profiles(paths.profiles_file).get(tenant_name)
@@ -272,9 +272,9 @@ def test_a_tenant_that_does_not_redact_may_keep_contacts(
 
 def test_a_phone_number_in_an_audit_file_is_found_by_place(used: HTTPServer) -> None:
     """A phone number in an audit record fails with exit 10 and names file:line only."""
-    from rdapctl.audit import AuditLog
-    from rdapctl.keyring import Keyring
-    from rdapctl.profiles import load_profiles
+    from rdapctl.profiles.loader import load_profiles
+    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.keyring import Keyring
 
     paths = home_paths()
     tenant = load_profiles(paths.profiles_file).get("lab")
@@ -318,7 +318,7 @@ def test_text_output_is_a_checklist_grouped_by_tenant(used: HTTPServer) -> None:
 
 
 def newest_embedded_publication() -> datetime:
-    from rdapctl.bootstrap import REGISTRY_NAMES, load_registry
+    from rdapctl.rdap.bootstrap import REGISTRY_NAMES, load_registry
 
     return max(
         datetime.fromisoformat(load_registry(n, None).publication.replace("Z", "+00:00"))

@@ -128,7 +128,7 @@ def _internal_error(lab: dict[str, Any]) -> list[str]:
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("a bug")
 
-    lab["monkeypatch"].setattr("rdapctl.redaction.redact_pii", broken)
+    lab["monkeypatch"].setattr("rdapctl.policy.redaction.redact_pii", broken)
     return ["example.com"]
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from rdapctl.cli.failure import handle_exception
-from rdapctl.errors import ConfigError, ExitCode
+from rdapctl.core.errors import ConfigError, ExitCode
 
 
 def test_rdapctl_errors_keep_their_code_and_hint(capsys: pytest.CaptureFixture[str]) -> None:

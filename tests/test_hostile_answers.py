@@ -451,7 +451,7 @@ def test_an_internal_error_is_an_audited_envelope(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("a bug")
 
-    monkeypatch.setattr("rdapctl.redaction.redact_pii", broken)
+    monkeypatch.setattr("rdapctl.policy.redaction.redact_pii", broken)
     code, env, err = lookup_json("example.com")
     assert code == 1
     assert env["error"]["code"] == "internal_error"

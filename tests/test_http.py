@@ -18,11 +18,11 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from rdapctl import __version__
-from rdapctl.errors import ExitCode, RateLimitedError, UpstreamError
-from rdapctl.fasthttp import StdlibHttpClient
-from rdapctl.http import RETRY_BY_CRITICALITY, RetryPolicy, parse_retry_after
-from rdapctl.netguard import NetworkPolicy
-from rdapctl.transport import RdapHttpClient
+from rdapctl.core.errors import ExitCode, RateLimitedError, UpstreamError
+from rdapctl.net.client import RETRY_BY_CRITICALITY, RetryPolicy, parse_retry_after
+from rdapctl.net.direct import StdlibHttpClient
+from rdapctl.net.guard import NetworkPolicy
+from rdapctl.net.proxied import RdapHttpClient
 from tests.rawserver import RawServer, Step, response
 from tests.rawserver import Request as RawRequest
 from tests.support import load_fixture
@@ -293,7 +293,7 @@ def _wall_clock_gate(wait: Callable[[float], bool] | None = None) -> Any:
     ``wait`` as the run's stop event would (default: nobody stops the run)."""
     import threading
 
-    from rdapctl.ratelimit import HostGate
+    from rdapctl.net.ratelimit import HostGate
 
     return HostGate(
         Path(tempfile.mkdtemp()),
@@ -311,7 +311,7 @@ def test_a_stop_ends_the_backoff_between_attempts(
     no further attempt is sent."""
     import threading
 
-    from rdapctl.errors import InterruptedRunError
+    from rdapctl.core.errors import InterruptedRunError
 
     httpserver.expect_request("/domain/busy.example").respond_with_data("busy", status=503)
     stop = threading.Event()
@@ -335,7 +335,7 @@ def test_url_checks_remembered_per_client_still_refuse_other_urls(
 ) -> None:
     """A client remembers the URL checks it passed (per scheme, host, port and
     credentials); a refused port or credentials on the same host are still refused."""
-    from rdapctl.errors import NetworkGuardError
+    from rdapctl.core.errors import NetworkGuardError
 
     policy = NetworkPolicy(allow_http=True, allow_private=True, allowed_ports=(httpserver.port,))
     httpserver.expect_request("/domain/remembered.example").respond_with_json(

@@ -1,4 +1,4 @@
-"""HTTP/1.1 framing (rdapctl.http1) against a raw loopback server sending exact bytes."""
+"""HTTP/1.1 framing (rdapctl.net.http1) against a raw loopback server sending exact bytes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rdapctl.http1 import (
+from rdapctl.net.http1 import (
     MAX_HEAD_BYTES,
     BodyTooLarge,
     Disconnected,

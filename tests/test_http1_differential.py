@@ -1,4 +1,4 @@
-"""rdapctl.http1.Reader against h11 on generated (often hostile) response byte streams.
+"""rdapctl.net.http1.Reader against h11 on generated (often hostile) response byte streams.
 
 We keep our own HTTP/1.1 response reader for speed (a few µs a response against tens
 with h11), so h11 is the oracle here: the same bytes go to both, ours through a fake
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rdapctl.http1 import (
+from rdapctl.net.http1 import (
     MAX_HEAD_BYTES,
     BodyTooLarge,
     Disconnected,

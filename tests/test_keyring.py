@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from rdapctl.errors import ConfigError, ExitCode, IntegrityError, UsageError
-from rdapctl.keyring import Keyring, import_keyring, master_key_from_env
-from rdapctl.paths import StatePaths
+from rdapctl.core.errors import ConfigError, ExitCode, IntegrityError, UsageError
+from rdapctl.store.keyring import Keyring, import_keyring, master_key_from_env
+from rdapctl.store.paths import StatePaths
 
 DAY = 86400.0
 T0 = 1_700_000_000.0

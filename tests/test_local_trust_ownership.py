@@ -16,7 +16,7 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from rdapctl.cli import app
-from rdapctl.paths import StatePaths, write_private_file
+from rdapctl.store.paths import StatePaths, write_private_file
 from tests.support import load_fixture, loopback_profiles
 
 runner = CliRunner()

@@ -7,8 +7,8 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from rdapctl.errors import ConfigError, ExitCode, NetworkGuardError, UsageError
-from rdapctl.netguard import (
+from rdapctl.core.errors import ConfigError, ExitCode, NetworkGuardError, UsageError
+from rdapctl.net.guard import (
     NetworkPolicy,
     blocked_reason,
     check_addresses,
@@ -16,7 +16,7 @@ from rdapctl.netguard import (
     explain,
     parse_literal_host,
 )
-from rdapctl.tenant import Security, Tenant, Tls
+from rdapctl.policy.tenant import Security, Tenant, Tls
 
 PUBLIC_V4 = "93.184.216.34"
 PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
@@ -296,7 +296,7 @@ def test_netguard_does_not_import_httpx() -> None:
     """The guard is pure: importing it pulls in no HTTP stack."""
     import subprocess
 
-    code = "import rdapctl.netguard, sys; print('httpx' in sys.modules)"
+    code = "import rdapctl.net.guard, sys; print('httpx' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from rdapctl.cli import app
-from rdapctl.errors import ConfigError
-from rdapctl.keyring import Keyring
-from rdapctl.paths import StatePaths
-from rdapctl.profile_limits import MAX_NESTING, MAX_PROFILE_BYTES, MAX_TENANTS
-from rdapctl.profile_validation import PROFILE_SPEC, Map, Spec, Table
-from rdapctl.tenant import is_tenant_name
+from rdapctl.core.errors import ConfigError
+from rdapctl.policy.tenant import is_tenant_name
+from rdapctl.profiles.limits import MAX_NESTING, MAX_PROFILE_BYTES, MAX_TENANTS
+from rdapctl.profiles.validation import PROFILE_SPEC, Map, Spec, Table
+from rdapctl.store.keyring import Keyring
+from rdapctl.store.paths import StatePaths
 
 runner = CliRunner()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rdapctl.profile_validation import (
+from rdapctl.profiles.loader import profiles_schema
+from rdapctl.profiles.validation import (
     PROFILE_SPEC,
     Finding,
     Map,
@@ -20,7 +21,6 @@ from rdapctl.profile_validation import (
     validate_file,
     validate_text,
 )
-from rdapctl.profiles import profiles_schema
 
 PROFILES = Path(__file__).parent / "fixtures" / "profiles"
 BROKEN = PROFILES / "broken"

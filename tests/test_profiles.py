@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rdapctl.errors import ConfigError, ExitCode
-from rdapctl.paths import StatePaths
-from rdapctl.profile_validation import validate_text
-from rdapctl.profiles import (
+from rdapctl.core.errors import ConfigError, ExitCode
+from rdapctl.policy.tenant import COMPLIANCE_REDACT_FIELDS, Tenant, builtin_default_tenant
+from rdapctl.profiles.loader import (
     ProfilesFile,
     find_profiles_file,
     load_profiles,
@@ -28,7 +27,8 @@ from rdapctl.profiles import (
     tenant_to_toml,
     write_starter,
 )
-from rdapctl.tenant import COMPLIANCE_REDACT_FIELDS, Tenant, builtin_default_tenant
+from rdapctl.profiles.validation import validate_text
+from rdapctl.store.paths import StatePaths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "profiles"
 REPO_ROOT = Path(__file__).parent.parent
@@ -289,9 +289,9 @@ def test_fast_tenant_names_import_nothing_heavy(tmp_path: Path) -> None:
     """Shell completion must not import the validator, idna or tomli-w."""
     path = _write(tmp_path / "p.toml", TWO_TENANTS)
     code = (
-        "import sys; from rdapctl.profiles import read_tenant_names_fast as f;"
+        "import sys; from rdapctl.profiles.loader import read_tenant_names_fast as f;"
         f"print(f(__import__('pathlib').Path({str(path)!r})));"
-        "bad = {'rdapctl.profile_validation', 'idna', 'tomli_w', 'typer', 'rich', 'httpx'};"
+        "bad = {'rdapctl.profiles.validation', 'idna', 'tomli_w', 'typer', 'rich', 'httpx'};"
         "print(sorted(bad & set(sys.modules)))"
     )
     out = subprocess.run(

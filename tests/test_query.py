@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rdapctl.errors import ExitCode, UsageError
-from rdapctl.query import parse_query
+from rdapctl.core.errors import ExitCode, UsageError
+from rdapctl.rdap.query import parse_query
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_forced_type_must_fit() -> None:
 def test_plain_names_parse_as_every_form_tried_in_order_would() -> None:
     """The shortcut for plain ASCII names gives exactly the query (or the refusal) that
     trying every form in order gives, for look-alikes of every other form too."""
-    from rdapctl.query import detect_query
+    from rdapctl.rdap.query import detect_query
 
     label63 = "a" * 63
     samples = [
@@ -142,8 +142,8 @@ def test_audit_host_and_path_of_a_query_url_are_what_urlsplit_says() -> None:
     split once, equal splitting each query URL, for odd base URLs too."""
     from urllib.parse import urlsplit
 
-    from rdapctl.bootstrap import ServerChoice, query_url
-    from rdapctl.lookup import url_host_and_path
+    from rdapctl.app.lookup import url_host_and_path
+    from rdapctl.rdap.bootstrap import ServerChoice, query_url
 
     bases = [
         "http://127.0.0.1:18480/",

@@ -8,7 +8,7 @@ import hashlib
 import struct
 from pathlib import Path
 
-from rdapctl.ratelimit import MAX_BLOCK_S, HostGate
+from rdapctl.net.ratelimit import MAX_BLOCK_S, HostGate
 
 NOW = 1_800_000_000.0
 URL = "http://127.0.0.1:8080/domain/example.com"
@@ -205,7 +205,7 @@ def test_checking_a_host_nobody_asked_creates_nothing(tmp_path: Path) -> None:
 def test_one_host_one_key_whatever_the_spelling() -> None:
     """The scheme's own port and an IDN's Unicode or A-label form name the same host
     (httpx reports answers by A-labels)."""
-    from rdapctl.ratelimit import host_key
+    from rdapctl.net.ratelimit import host_key
 
     assert host_key("https://rdap.example:443/x") == host_key("https://RDAP.example/y")
     assert host_key("http://rdap.example:80/x") == "rdap.example"
@@ -218,7 +218,7 @@ def test_idn_hosts_are_keyed_as_httpx_names_them() -> None:
     """IDNA 2008, as httpx: "straße" is not "strasse" (another domain)."""
     import httpx
 
-    from rdapctl.ratelimit import host_key
+    from rdapctl.net.ratelimit import host_key
 
     for url in ("https://straße.example/domain/x", "https://bücher.example/x"):
         assert host_key(url) == host_key(str(httpx.URL(url)))

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from rdapctl.records import factory, mutable_record, record
+from rdapctl.core.records import factory, mutable_record, record
 
 
 @record

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from rdapctl.redaction import find_pii, redact_pii, server_redactions
-from rdapctl.tenant import BASE_REDACT_FIELDS, COMPLIANCE_REDACT_FIELDS
+from rdapctl.policy.redaction import find_pii, redact_pii, server_redactions
+from rdapctl.policy.tenant import BASE_REDACT_FIELDS, COMPLIANCE_REDACT_FIELDS
 from tests.support import RDAP_FIXTURES, all_fixture_files, load_fixture
 
 REDACTED_FIXTURE = "redacted/icann.org-registrant-excerpt-redacted.json"

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rdapctl.redaction import redact_pii
+from rdapctl.policy.redaction import redact_pii
 from tests.hostile import audit_records, invoke, lab_profiles, lookup_json
 from tests.rawserver import RawServer, Request, fixture_bytes, response
 

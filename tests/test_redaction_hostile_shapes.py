@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rdapctl.redaction import find_pii, redact_pii
+from rdapctl.policy.redaction import find_pii, redact_pii
 from tests.hostile import audit_records, invoke, lab_profiles
 from tests.rawserver import RawServer, Request, response
 from tests.test_redaction_exact import (

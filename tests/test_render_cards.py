@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rdapctl.redaction import redact_pii
+from rdapctl.policy.redaction import redact_pii
 from tests.support import render_text
 
 N = 100_000

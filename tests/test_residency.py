@@ -10,9 +10,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from rdapctl.errors import ConfigError, ExitCode, PolicyDeniedError, UsageError
-from rdapctl.redaction import find_pii
-from rdapctl.residency import (
+from rdapctl.core.errors import ConfigError, ExitCode, PolicyDeniedError, UsageError
+from rdapctl.policy.redaction import find_pii
+from rdapctl.policy.residency import (
     COUNTRY_REGIONS,
     RegionInfo,
     anonymise_record,
@@ -21,10 +21,10 @@ from rdapctl.residency import (
     denied_error,
     region_for,
 )
-from rdapctl.tenant import REGIONS, Tenant
+from rdapctl.policy.tenant import REGIONS, Tenant
 from tests.support import all_fixture_files, load_fixture
 
-BOOTSTRAP_DNS = Path(__file__).parent.parent / "rdapctl" / "data" / "bootstrap" / "dns.json"
+BOOTSTRAP_DNS = Path(__file__).parent.parent / "src" / "rdapctl" / "data" / "bootstrap" / "dns.json"
 
 
 # --- region_for -------------------------------------------------------------------------

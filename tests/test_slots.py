@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from rdapctl.ratelimit import Slots
+from rdapctl.net.ratelimit import Slots
 
 
 def test_slots_admit_at_most_n_and_time_out_when_full() -> None:

@@ -28,11 +28,11 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
-from rdapctl.audit import AuditContext, AuditLog
 from rdapctl.cli import app
-from rdapctl.keyring import Keyring
-from rdapctl.paths import StatePaths
-from rdapctl.tenant import Tenant
+from rdapctl.policy.tenant import Tenant
+from rdapctl.store.audit import AuditContext, AuditLog
+from rdapctl.store.keyring import Keyring
+from rdapctl.store.paths import StatePaths
 from tests.support import FIXTURES, KEY, StepClock, loopback_profiles, render_text
 
 runner = CliRunner()
@@ -50,7 +50,7 @@ HOSTILE_UTF8 = HOSTILE.replace("\ud800", "")
 # Rich markup and emoji codes: must be shown as typed, never styled, linked or replaced.
 MARKUP = "[bold]x[/bold] [link=https://evil.example/]y[/link] :smile:"
 
-# The categories rdapctl.termtext makes visible: nothing of them may reach the terminal
+# The categories rdapctl.core.termtext makes visible: nothing of them may reach the terminal
 # raw (newline excepted: it ends rdapctl's own lines).
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # Rich's own styling (SGR) when colour is on; anything else starting with ESC is data.

@@ -30,12 +30,12 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from rdapctl.connect import Resolver, spki_pin
-from rdapctl.errors import ConfigError, ExitCode, NetworkGuardError, UpstreamError
-from rdapctl.fasthttp import StdlibHttpClient
-from rdapctl.http import RetryPolicy
-from rdapctl.netguard import NetworkPolicy
-from rdapctl.transport import RdapHttpClient, build_transport
+from rdapctl.core.errors import ConfigError, ExitCode, NetworkGuardError, UpstreamError
+from rdapctl.net.client import RetryPolicy
+from rdapctl.net.connect import Resolver, spki_pin
+from rdapctl.net.direct import StdlibHttpClient
+from rdapctl.net.guard import NetworkPolicy
+from rdapctl.net.proxied import RdapHttpClient, build_transport
 
 DOMAIN = {"objectClassName": "domain", "ldhName": "example.com"}
 SECURE = {"objectClassName": "domain", "ldhName": "secure.example"}

@@ -1,0 +1,1 @@
+"""The application: the run-time context, the tenant session, the lookup pipeline, doctor."""

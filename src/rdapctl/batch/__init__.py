@@ -1,0 +1,1 @@
+"""Batch lookups: input lines, jobs shared by threads and processes, runners, ordered output."""

@@ -1,0 +1,51 @@
+"""Turning exceptions into one-line messages and exit codes (the only place that does)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from rdapctl.core.errors import ExitCode, RdapctlError
+from rdapctl.core.termtext import visible
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    """``rdapctl: error:`` and ``rdapctl: hint:`` lines on stderr; messages may quote
+    server text, so each is made terminal-safe and kept to one line."""
+    lines = [f"rdapctl: error: {visible(message, one_line=True)}\n"]
+    if hint:
+        lines.append(f"rdapctl: hint: {visible(hint, one_line=True)}\n")
+    sys.stderr.write("".join(lines))
+    sys.stderr.flush()
+
+
+def print_warning(message: str) -> None:
+    sys.stderr.write(f"rdapctl: warning: {visible(message, one_line=True)}\n")
+    sys.stderr.flush()
+
+
+def handle_exception(exc: BaseException, *, debug: bool) -> int | None:
+    """Report ``exc`` on stderr and return its exit code; None lets Typer/click handle it."""
+    if isinstance(exc, RdapctlError):
+        print_error(exc.message, exc.hint)
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        return int(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        print("rdapctl: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    if isinstance(exc, SystemExit):
+        return None
+    if type(exc).__module__.startswith(("click", "typer")):
+        return None
+    if isinstance(exc, BrokenPipeError):
+        # The reader went away (e.g. `| head`): not an error worth a message.
+        return 0
+    first_line = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+    message = f"internal error: {type(exc).__name__}: {first_line}"
+    if debug:
+        print_error(message)
+        traceback.print_exception(exc, file=sys.stderr)
+    else:
+        print_error(message, "run with --debug for a traceback")
+    return int(ExitCode.INTERNAL)

@@ -1,0 +1,97 @@
+"""``rdapctl lookup``: run the pipeline and render the envelope.
+
+Under ``-o json`` and ``-o rdap`` stdout is one valid JSON document whatever happens,
+errors met before the lookup could start (profiles, tenant, keys) included: they
+become an error envelope (or its RFC 9083 error object) too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rdapctl.app.lookup import LookupOptions, run_lookup
+from rdapctl.app.session import TenantSession
+from rdapctl.cli.context import make_runtime, resolve_tenant
+from rdapctl.cli.failure import print_error, print_warning
+from rdapctl.cli.output import choose_format, console, print_json
+from rdapctl.core.errors import RdapctlError
+from rdapctl.rdap.envelope import exit_code_of, make_envelope, rdap_error_object, status_for_error
+
+
+def run(
+    query: str,
+    *,
+    query_type: str | None,
+    server: str | None,
+    tenant: str | None,
+    profiles: Path | None,
+    output: str | None,
+    referrals: bool,
+    no_cache: bool,
+    refresh: bool,
+    offline: bool,
+    no_color: bool,
+    debug: bool = False,
+) -> int:
+    from rdapctl.cli.options import cache_mode
+
+    fmt = choose_format(output, ("text", "json", "rdap"))
+    runtime = make_runtime("lookup", debug=debug)
+    try:
+        options = LookupOptions(
+            forced_type=query_type,
+            server=server,
+            referrals=referrals,
+            cache_mode=cache_mode(no_cache, refresh, offline),  # type: ignore[arg-type]
+        )
+        chosen = resolve_tenant(runtime, profiles, tenant)
+        with TenantSession(runtime, chosen) as session:
+            envelope = run_lookup(session, query, options)
+    except Exception as exc:
+        if fmt == "text":
+            raise  # one line on stderr from the CLI's error handler
+        error = exc if isinstance(exc, RdapctlError) else runtime.internal_error(exc)
+        envelope = make_envelope(
+            query=query,
+            query_type=None,
+            tenant=tenant or runtime.env.get("RDAPCTL_TENANT") or None,
+            status=status_for_error(error),
+            source=None,
+            error=error,
+        )
+    render(envelope, fmt, no_color=no_color)
+    return exit_code_of(envelope)
+
+
+def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
+    if fmt == "json":
+        print_json(envelope)
+        _print_error_line(envelope)
+        return
+    if fmt == "rdap":
+        response = envelope.get("response")
+        ok = envelope["status"] == "ok" and response is not None
+        print_json(response if ok else rdap_error_object(envelope))
+        _print_error_line(envelope)
+        return
+    from rdapctl.cli.render_rdap import render_envelope
+
+    if envelope.get("response") is not None or envelope["status"] == "ok":
+        render_envelope(envelope, console(no_color=no_color))
+    _print_error_line(envelope)
+
+
+def _print_error_line(envelope: dict[str, Any]) -> None:
+    error = envelope.get("error")
+    if error:
+        print_error(str(error.get("message")), error.get("hint"))
+        return
+    skipped = 0
+    for ref in envelope.get("referrals") or []:
+        if ref.get("status") == "skipped":
+            skipped += 1
+        elif ref.get("error"):
+            print_warning(f"referral {ref.get('url')} failed: {ref['error'].get('message')}")
+    if skipped:
+        print_warning(f"{skipped} referral link(s) not followed (referral limits)")

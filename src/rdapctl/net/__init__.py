@@ -1,0 +1,3 @@
+"""Talking to registries: the network guard, URL rules, TLS connections, the HTTP clients and
+rate limits.
+"""

@@ -1,0 +1,3 @@
+"""The tenant's policy model and the pure rules that apply it: residency, redaction, request
+limits.
+"""
