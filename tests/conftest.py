@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from rdapctl.core import diagnostics
+
 # Property-based tests: a fixed seed and a bounded example budget by default (CI, about a
 # minute in all); HYPOTHESIS_PROFILE=long for a deeper local search.
 settings.register_profile(
@@ -57,4 +59,7 @@ def rdapctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     home = tmp_path / "rdapctl-home"
     monkeypatch.setenv("RDAPCTL_HOME", str(home))
     monkeypatch.setenv("COLUMNS", "100")
+    # Diagnostics on stderr as the command line sets them up (tests that call command
+    # bodies directly, without the root callback, see the same lines).
+    diagnostics.configure()
     yield home

@@ -13,7 +13,6 @@ from typing import TextIO
 
 from rdapctl.core.errors import RdapctlError
 from rdapctl.core.records import factory, mutable_record
-from rdapctl.core.termtext import visible
 from rdapctl.store.paths import StatePaths
 
 
@@ -33,12 +32,10 @@ class Runtime:
     monotonic: Callable[[], float] = time.monotonic
 
     def warn(self, message: str) -> None:
-        """A diagnostic for the user on stderr (never stdout); server text in it is
-        made terminal-safe."""
-        # One write, newline included: batch worker processes share the stream, and
-        # print() writes the text and its newline apart, so their lines interleaved.
-        self.stderr.write(f"rdapctl: warning: {visible(message, one_line=True)}\n")
-        self.stderr.flush()
+        """A warning for the user on stderr (never stdout), through the diagnostics."""
+        from rdapctl.core import diagnostics
+
+        diagnostics.warning(message)
 
     def internal_error(self, exc: Exception) -> RdapctlError:
         """A bug in rdapctl met while serving one request, as the error its envelope

@@ -130,8 +130,18 @@ def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks for internal errors.")
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="Show more detail on stderr."),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Show errors only on stderr.")
+    ] = False,
 ) -> None:
     """Policy-enforcing RDAP lookups on behalf of a tenant."""
+    from rdapctl.core import diagnostics
+
+    diagnostics.configure(diagnostics.level_for(verbose=verbose, quiet=quiet))
 
 
 @app.command()

@@ -6,22 +6,19 @@ import sys
 import traceback
 
 from rdapctl.core.errors import ExitCode, RdapctlError
-from rdapctl.core.termtext import visible
 
 
 def print_error(message: str, hint: str | None = None) -> None:
-    """``rdapctl: error:`` and ``rdapctl: hint:`` lines on stderr; messages may quote
-    server text, so each is made terminal-safe and kept to one line."""
-    lines = [f"rdapctl: error: {visible(message, one_line=True)}\n"]
-    if hint:
-        lines.append(f"rdapctl: hint: {visible(hint, one_line=True)}\n")
-    sys.stderr.write("".join(lines))
-    sys.stderr.flush()
+    """``rdapctl: error:`` and ``rdapctl: hint:`` lines on stderr."""
+    from rdapctl.core import diagnostics
+
+    diagnostics.error(message, hint)
 
 
 def print_warning(message: str) -> None:
-    sys.stderr.write(f"rdapctl: warning: {visible(message, one_line=True)}\n")
-    sys.stderr.flush()
+    from rdapctl.core import diagnostics
+
+    diagnostics.warning(message)
 
 
 def handle_exception(exc: BaseException, *, debug: bool) -> int | None:
@@ -32,7 +29,9 @@ def handle_exception(exc: BaseException, *, debug: bool) -> int | None:
             traceback.print_exception(exc, file=sys.stderr)
         return int(exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
-        print("rdapctl: interrupted", file=sys.stderr)
+        from rdapctl.core import diagnostics
+
+        diagnostics.note("interrupted")
         return int(ExitCode.INTERRUPTED)
     if isinstance(exc, SystemExit):
         return None
