@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from datetime import UTC, datetime
@@ -77,3 +78,22 @@ def render_text(env: Any, *, color: bool = False) -> str:
     )
     render_envelope(env, console)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def stop_server(server: Any) -> None:
+    """Stop a pytest-httpserver ``HTTPServer`` without waiting out its poll interval.
+
+    ``stop()`` asks the serving loop to end, which it notices only when its select()
+    returns: every half second, or at once when a connection arrives. So each stop
+    used to cost up to 0.5 s; connecting (and closing) until the loop has ended
+    wakes it instead."""
+    import socket
+    import threading
+
+    host, port = server.host, server.port
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    while stopper.is_alive():
+        with contextlib.suppress(OSError):
+            socket.create_connection((host, port), timeout=0.5).close()
+        stopper.join(0.01)

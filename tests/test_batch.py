@@ -21,8 +21,10 @@ from werkzeug import Request, Response
 from rdapctl.batch.input import split_prefix
 from rdapctl.batch.output import mend_for_resume, resume_scan
 from rdapctl.cli import app
+from tests.support import stop_server
 
 runner = CliRunner()
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -101,7 +103,7 @@ def servers() -> Iterator[list[Recorder]]:
     yield recorders
     for srv in made:
         srv.clear()
-        srv.stop()
+        stop_server(srv)
 
 
 def write_profiles(

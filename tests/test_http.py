@@ -25,7 +25,7 @@ from rdapctl.net.guard import NetworkPolicy
 from rdapctl.net.proxied import RdapHttpClient
 from tests.rawserver import RawServer, Step, response
 from tests.rawserver import Request as RawRequest
-from tests.support import load_fixture
+from tests.support import load_fixture, stop_server
 
 DOMAIN = load_fixture("domain-gtld-registry/verisign-com-google.com-2022-05.json")
 
@@ -387,7 +387,7 @@ def test_a_retry_after_from_a_redirect_target_is_waited_out(
         assert time.monotonic() - started >= 0.9  # the server's second was waited out
     finally:
         target.clear()
-        target.stop()
+        stop_server(target)
 
 
 def test_a_redirect_to_a_host_asked_to_wait_is_not_followed(
@@ -419,7 +419,7 @@ def test_a_redirect_to_a_host_asked_to_wait_is_not_followed(
         assert len(httpserver.log) == 2  # the origin is not blocked: it was asked
     finally:
         target.clear()
-        target.stop()
+        stop_server(target)
 
 
 # -- content coding, size and deadline against raw bytes (tests.rawserver) ---------------

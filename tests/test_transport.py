@@ -36,6 +36,7 @@ from rdapctl.net.connect import Resolver, spki_pin
 from rdapctl.net.direct import StdlibHttpClient
 from rdapctl.net.guard import NetworkPolicy
 from rdapctl.net.proxied import RdapHttpClient, build_transport
+from tests.support import stop_server
 
 DOMAIN = {"objectClassName": "domain", "ldhName": "example.com"}
 SECURE = {"objectClassName": "domain", "ldhName": "secure.example"}
@@ -75,7 +76,7 @@ def local_server() -> Iterator[HTTPServer]:
     server.start()
     yield server
     server.clear()
-    server.stop()
+    stop_server(server)
 
 
 @pytest.fixture
@@ -365,7 +366,7 @@ def proxy_server() -> Iterator[HTTPServer]:
     yield server
     server.clear()
     if server.is_running():
-        server.stop()
+        stop_server(server)
 
 
 def test_proxy_is_trusted_but_the_target_is_checked(proxy_server: HTTPServer) -> None:
@@ -472,7 +473,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     server.start()
     yield TlsServer(server, cert_pem, pin)
     server.clear()
-    server.stop()
+    stop_server(server)
 
 
 @pytest.fixture
