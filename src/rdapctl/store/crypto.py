@@ -1,19 +1,22 @@
 """Cryptographic primitives of rdapctl: AES-256-GCM sealing, HMAC-SHA256, key
-derivation (HMAC labels, scrypt) and random keys.
+derivation (HKDF-Expand labels, scrypt) and random keys.
 
-This is the ONLY module that imports ``cryptography`` (lazily, so start-up does
-not pay for it). It knows nothing about tenants, files or caches, and it must
-never put key material in an exception message, a log line or a repr.
+This is the ONLY module that imports ``cryptography``, through its public
+``hazmat.primitives`` API and lazily, so start-up does not pay for it. It knows
+nothing about tenants, files or caches, and it must never put key material in an
+exception message, a log line or a repr.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rdapctl.core.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -43,21 +46,11 @@ def _check_key(key: bytes) -> None:
         raise ValueError(f"an AES-256 key must be {KEY_BYTES} bytes")
 
 
-def aesgcm_class() -> Any:
-    """cryptography's AESGCM.
+def aesgcm_class() -> type[AESGCM]:
+    """cryptography's public AESGCM class, imported on first use (not at start-up)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    ``cryptography.hazmat.primitives.ciphers.aead`` re-exports the class from the Rust
-    bindings, but importing it loads every cipher, mode and legacy algorithm first:
-    about 3 ms of each cache hit. The public module remains the fallback.
-    """
-    try:
-        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
-
-        return rust_openssl.aead.AESGCM
-    except (ImportError, AttributeError):  # pragma: no cover - other cryptography layouts
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        return AESGCM
+    return AESGCM
 
 
 class Aead:
@@ -68,7 +61,7 @@ class Aead:
 
     def __init__(self, key: bytes) -> None:
         _check_key(key)
-        self._cipher: Any = aesgcm_class()(bytes(key))
+        self._cipher = aesgcm_class()(bytes(key))
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
         """Encrypt under a fresh random 96-bit nonce; returns ``nonce || ciphertext || tag``."""
@@ -96,13 +89,18 @@ class Aead:
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
-    """HMAC-SHA256 (stdlib; no need for the cryptography package)."""
+    """HMAC-SHA256 (the standard library's; no need for the cryptography package)."""
     return hmac.digest(key, data, "sha256")
 
 
 def derive_subkey(key: bytes, label: str) -> bytes:
-    """A 256-bit key for one purpose, derived from ``key`` (HKDF-Expand with one block),
-    so one master key never serves two algorithms directly."""
+    """A 256-bit key for one purpose, derived from ``key``, so one master key never
+    serves two algorithms directly.
+
+    This is HKDF-Expand (RFC 5869) with SHA-256, ``info=label`` and one output block,
+    i.e. ``HMAC(key, label || 0x01)``: computed with the standard library so that key
+    derivation does not import cryptography (a test pins it to cryptography's HKDFExpand).
+    """
     return hmac_sha256(key, label.encode("utf-8") + b"\x01")
 
 
@@ -114,8 +112,5 @@ def scrypt_key(passphrase: str, salt: bytes, *, n: int, r: int, p: int) -> bytes
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:
+    """Compare two MACs without leaking where they differ."""
     return hmac.compare_digest(a, b)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
