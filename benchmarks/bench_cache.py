@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from rdapctl.policy.tenant import CacheSettings, Tenant
-from rdapctl.store.cache import CacheRequest, TenantCache
+from rdapctl.store.cache.entries import CacheRequest
+from rdapctl.store.cache.tenant_cache import TenantCache
 from rdapctl.store.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 

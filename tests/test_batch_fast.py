@@ -20,7 +20,8 @@ from rdapctl.core.errors import NetworkGuardError, UpstreamError
 from rdapctl.net.direct import StdlibHttpClient, proxy_configured
 from rdapctl.net.guard import NetworkPolicy
 from rdapctl.policy.tenant import Tenant
-from rdapctl.store.cache import CacheRequest, TenantCache
+from rdapctl.store.cache.entries import CacheRequest
+from rdapctl.store.cache.tenant_cache import TenantCache
 from rdapctl.store.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from tests.support import loopback_profiles
@@ -124,7 +125,7 @@ def test_deferred_reads_refresh_lru_times_only_of_entries_not_used_this_minute()
     time at flush; one stored or read moments ago keeps its own (no write per hit)."""
     import sqlite3
 
-    from rdapctl.store.cache import LRU_GRANULARITY_S
+    from rdapctl.store.cache.sqlite_adapter import LRU_GRANULARITY_S
 
     paths = StatePaths.from_env(os.environ)
     tenant = Tenant(name="acme")
@@ -162,7 +163,7 @@ def test_deferred_reads_share_a_snapshot_that_never_blocks_writes_and_is_let_go(
     closing leaves no reader behind and nothing stored is lost."""
     import sqlite3
 
-    from rdapctl.store.cache import SNAPSHOT_READS
+    from rdapctl.store.cache.sqlite_adapter import SNAPSHOT_READS
 
     paths = StatePaths.from_env(os.environ)
     tenant = Tenant(name="acme")
@@ -236,7 +237,8 @@ def test_a_large_value_replaced_under_an_open_snapshot_reads_the_snapshot() -> N
 
 WARM_READS_PROBE = """
 import os, sys, time
-from rdapctl.store.cache import CacheRequest, TenantCache
+from rdapctl.store.cache.entries import CacheRequest
+from rdapctl.store.cache.tenant_cache import TenantCache
 from rdapctl.store.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from rdapctl.policy.tenant import Tenant

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from rdapctl.policy.tenant import CacheSettings, Compliance, Security, Tenant
-from rdapctl.store.cache import CacheRequest, TenantCache, default_ttl, ttl_from_headers
+from rdapctl.store.cache.entries import CacheRequest
+from rdapctl.store.cache.freshness import default_ttl, ttl_from_headers
+from rdapctl.store.cache.tenant_cache import TenantCache
 from rdapctl.store.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture

@@ -232,7 +232,8 @@ def test_an_unknown_tenant_is_a_one_line_config_error(lab: HTTPServer) -> None:
 
 def plant_in_cache(tenant_name: str, value: dict[str, Any]) -> None:
     from rdapctl.profiles.loader import load_profiles
-    from rdapctl.store.cache import CacheRequest, TenantCache
+    from rdapctl.store.cache.entries import CacheRequest
+    from rdapctl.store.cache.tenant_cache import TenantCache
     from rdapctl.store.keyring import Keyring
 
     paths = home_paths()

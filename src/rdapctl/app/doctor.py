@@ -467,7 +467,7 @@ def _cache_check(
     pii: _PiiFinds | None,
     pii_kinds: tuple[bool, bool],
 ) -> CheckResult:
-    from rdapctl.store.cache import TenantCache
+    from rdapctl.store.cache.tenant_cache import TenantCache
 
     name = target.name
     directory = paths.tenant_cache_dir(name)

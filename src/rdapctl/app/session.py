@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from rdapctl.policy.residency import ResidencyDecision
     from rdapctl.rdap.query import Query
     from rdapctl.store.audit import AuditLog
-    from rdapctl.store.cache import CacheRequest, TenantCache
+    from rdapctl.store.cache.entries import CacheRequest
+    from rdapctl.store.cache.tenant_cache import TenantCache
     from rdapctl.store.keyring import Keyring
 
 Resolver = Callable[[str, int], list[str]]
@@ -266,7 +267,7 @@ class TenantSession:
 
     @cached_property
     def cache(self) -> TenantCache:
-        from rdapctl.store.cache import TenantCache
+        from rdapctl.store.cache.tenant_cache import TenantCache
 
         return TenantCache.open(
             self.runtime.paths,
@@ -287,7 +288,7 @@ class TenantSession:
         return self.tenant.cache.enabled
 
     def cache_request(self, query: Query, server: str, follow_referrals: bool) -> CacheRequest:
-        from rdapctl.store.cache import CacheRequest
+        from rdapctl.store.cache.entries import CacheRequest
 
         return CacheRequest(query.type, query.value, server, follow_referrals)
 
@@ -310,7 +311,7 @@ class TenantSession:
         self, key: CacheRequest, envelope: dict[str, Any], response: HttpResponse
     ) -> None:
         from rdapctl.rdap.envelope import envelope_head
-        from rdapctl.store.cache import default_ttl, ttl_from_headers
+        from rdapctl.store.cache.freshness import default_ttl, ttl_from_headers
 
         default = default_ttl(self.tenant, response.status)
         ttl = ttl_from_headers(response.headers, default, self.runtime.clock())

@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from rdapctl.app.runtime import Runtime
     from rdapctl.batch.runner import Job
     from rdapctl.policy.tenant import Tenant
-    from rdapctl.store.cache import CacheRequest
+    from rdapctl.store.cache.entries import CacheRequest
 
 # A worker sends what it has after this many results or this long, whichever first.
 CHUNK_RESULTS = 256
