@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +54,23 @@ def private_disk_class() -> type:
             """Nothing: rdapctl writes no value files, so a filename is a planted one."""
 
     return PrivateDisk
+
+
+def _closing_cache_class() -> type:
+    """diskcache's Cache, closing the connection it opened when opening fails (a
+    damaged store): otherwise that connection is left for the garbage collector."""
+    import diskcache
+
+    class ClosingCache(diskcache.Cache):  # type: ignore[misc]
+        def __init__(self, directory: str, **settings: Any) -> None:
+            try:
+                super().__init__(directory, **settings)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.close()
+                raise
+
+    return ClosingCache
 
 
 def timeout_error() -> type[BaseException]:
@@ -134,9 +150,7 @@ def _open(directory: Path, settings: dict[str, Any]) -> Any:
     db = directory / "cache.db"
     if not db.exists():
         os.close(open_private(db, os.O_WRONLY | os.O_CREAT, FILE_MODE))
-    import diskcache
-
-    store = diskcache.Cache(str(directory), **settings)
+    store = _closing_cache_class()(str(directory), **settings)
     _tighten(directory)
     return store
 
@@ -172,20 +186,15 @@ def _move_aside(directory: Path, clock: Callable[[], float]) -> Path:
 def set_many(store: Any, items: list[tuple[bytes, bytes, int]]) -> None:
     """``store.set(key, value, expire=ttl)`` for each item, in one transaction, with
     diskcache's eviction pass (expired entries, then the size limit) run once for the
-    whole chunk. Uses diskcache's internals the way ``set`` does."""
-    now = time.time()  # diskcache's own times are wall-clock
-    disk = store._disk  # a PrivateDisk: values inline, no file written or removed
-    with store._transact(True) as (sql, cleanup):
-        for key, value, ttl_s in items:
-            db_key, raw = disk.put(key)
-            columns = (now + ttl_s, None, *disk.store(value, False, key=key))
-            rows = sql(
-                "SELECT rowid FROM Cache WHERE key = ? AND raw = ?", (db_key, raw)
-            ).fetchall()
-            if rows:
-                ((rowid,),) = rows
-                store._row_update(rowid, now, columns)
-            else:
-                store._row_insert(db_key, raw, now, columns)
-        if store.cull_limit:
-            store._cull(now, sql, cleanup, limit=store.cull_limit * len(items))
+    whole chunk instead of after every set: ``cull_limit`` is 0 for this store object
+    (not in the database, ``update=False``) while the chunk is written."""
+    with store.transact(retry=True):
+        limit = store.cull_limit
+        store.reset("cull_limit", 0, update=False)
+        try:
+            for key, value, ttl_s in items:
+                store.set(key, value, expire=ttl_s)
+        finally:
+            store.reset("cull_limit", limit, update=False)
+        if limit:
+            store.cull(retry=True)
