@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,12 @@ def test_the_pinned_diskcache_is_5_6() -> None:
 
 def test_cache_table_layout_is_the_one_the_adapter_reads(store_db: Path) -> None:
     """Columns, their types and order, and the (key, raw) unique index of the Cache table."""
-    with sqlite3.connect(store_db) as con:
+    with closing(sqlite3.connect(store_db)) as con:
         columns = [(c[1], c[2], c[5]) for c in con.execute("PRAGMA table_info(Cache)")]
         indexes = {
             row[1]: (row[2], [c[2] for c in con.execute(f"PRAGMA index_info({row[1]})")])
             for row in con.execute("PRAGMA index_list(Cache)")
         }
-    con.close()
     assert columns == CACHE_COLUMNS
     assert indexes["Cache_key_raw"] == (1, ["key", "raw"])
     assert indexes["Cache_access_time"] == (0, ["access_time"])  # least-recently-used
@@ -82,10 +82,9 @@ def test_cache_table_layout_is_the_one_the_adapter_reads(store_db: Path) -> None
 
 def test_settings_table_layout_and_keys(store_db: Path) -> None:
     """Settings is (key, value) with the statistics switch and the hit/miss counters."""
-    with sqlite3.connect(store_db) as con:
+    with closing(sqlite3.connect(store_db)) as con:
         columns = [c[1] for c in con.execute("PRAGMA table_info(Settings)")]
         settings = dict(con.execute("SELECT key, value FROM Settings").fetchall())
-    con.close()
     assert columns == ["key", "value"]
     assert set(settings) >= SETTINGS_KEYS
     assert settings["statistics"] == 1
@@ -97,25 +96,22 @@ def test_rows_are_written_in_the_mode_the_adapter_reads(store_db: Path) -> None:
     from diskcache.core import MODE_RAW
 
     assert sqlite_adapter.MODE_RAW == MODE_RAW
-    with sqlite3.connect(store_db) as con:
+    with closing(sqlite3.connect(store_db)) as con:
         rows = con.execute("SELECT raw, mode, filename, typeof(value) FROM Cache").fetchall()
-    con.close()
     assert rows == [(1, MODE_RAW, None, "blob")]
 
 
 def test_direct_reads_and_bookkeeping_match_diskcache_get(store_db: Path) -> None:
     """A hit read without diskcache counts like diskcache's get and refreshes LRU time."""
     cache, _db = _open()
-    with sqlite3.connect(store_db) as con:
+    with closing(sqlite3.connect(store_db)) as con:
         before = con.execute("SELECT access_time FROM Cache").fetchone()[0]
-    con.close()
     assert cache.get(CacheRequest("domain", "example.com")) is not None  # direct read
     assert cache.get(CacheRequest("domain", "missing.example")) is None
     stats = cache.stats()
     assert (stats["hits"], stats["misses"]) == (1, 1)
-    with sqlite3.connect(store_db) as con:
+    with closing(sqlite3.connect(store_db)) as con:
         after = con.execute("SELECT access_time FROM Cache").fetchone()[0]
-    con.close()
     assert after >= before
     cache.close()
 
@@ -167,11 +163,10 @@ def test_set_many_writes_every_item_and_culls_expired_rows_once(store_db: Path) 
         assert all(store.get(bytes([i]) * 32) == b"v%d" % i for i in range(20))
     finally:
         store.close()
-    with sqlite3.connect(store_db) as con:
+    with closing(sqlite3.connect(store_db)) as con:
         assert con.execute("SELECT value FROM Settings WHERE key = 'cull_limit'").fetchone() == (
             limit,
         )
-    con.close()
 
 
 @pytest.mark.parametrize("module", [codec, diskcache_store, sqlite_adapter, tenant_cache])

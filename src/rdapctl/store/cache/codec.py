@@ -48,7 +48,7 @@ _ZLIB_MEMLEVEL = 6
 # that is not bytes): not an envelope, so it is rejected and deleted like any damage.
 FOREIGN = b"\x00a row rdapctl did not write"
 # A JSON string literal as json.dumps(..., ensure_ascii=False) writes it.
-_quote_json = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote_json = json.encoder.encode_basestring
 _decode_json = json.JSONDecoder().decode
 
 

@@ -31,13 +31,20 @@ if TYPE_CHECKING:
 _DAMAGED_SUFFIX = re.compile(r"\.damaged-\d{8}T\d{6}Z(?:-\d+)?")
 
 
+def _diskcache() -> Any:
+    """The diskcache package, imported on first use (it ships no type information)."""
+    import diskcache  # type: ignore[import-untyped]
+
+    return diskcache
+
+
 def private_disk_class() -> type:
     """A diskcache Disk that keeps every value inline in its row and never acts on a
     filename read from a row: diskcache's get, delete, eviction, cull, expire and clear
     paths call ``fetch`` and ``remove`` with whatever a (planted) row names."""
-    import diskcache
+    disk: Any = _diskcache().Disk
 
-    class PrivateDisk(diskcache.Disk):  # type: ignore[misc]
+    class PrivateDisk(disk):  # type: ignore[misc]
         def store(self, value: Any, read: bool, key: Any = None) -> Any:
             # rdapctl stores envelopes (bytes) and one counter (int): inline, any size.
             if type(value) is bytes and not read:
@@ -59,9 +66,9 @@ def private_disk_class() -> type:
 def _closing_cache_class() -> type:
     """diskcache's Cache, closing the connection it opened when opening fails (a
     damaged store): otherwise that connection is left for the garbage collector."""
-    import diskcache
+    cache: Any = _diskcache().Cache
 
-    class ClosingCache(diskcache.Cache):  # type: ignore[misc]
+    class ClosingCache(cache):  # type: ignore[misc]
         def __init__(self, directory: str, **settings: Any) -> None:
             try:
                 super().__init__(directory, **settings)
@@ -75,9 +82,7 @@ def _closing_cache_class() -> type:
 
 def timeout_error() -> type[BaseException]:
     """diskcache's Timeout (a store error like sqlite3's), once diskcache is imported."""
-    import diskcache
-
-    timeout: type[BaseException] = diskcache.Timeout
+    timeout: type[BaseException] = _diskcache().Timeout
     return timeout
 
 

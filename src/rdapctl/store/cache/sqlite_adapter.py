@@ -56,7 +56,10 @@ _SQLITE_NOTADB = 26
 def connect(db: Path, mode: str = "rw", **options: Any) -> sqlite3.Connection:
     """A connection to ``db`` that never creates it (``mode``: "rw" or "ro"): SQLite
     would make a missing file with the umask's permissions instead of 0600."""
-    return sqlite3.connect(f"{db.absolute().as_uri()}?mode={mode}", uri=True, **options)
+    con: sqlite3.Connection = sqlite3.connect(
+        f"{db.absolute().as_uri()}?mode={mode}", uri=True, **options
+    )
+    return con
 
 
 def looks_like_sqlite(db: Path) -> bool:
