@@ -192,7 +192,12 @@ def set_many(store: Any, items: list[tuple[bytes, bytes, int]]) -> None:
     """``store.set(key, value, expire=ttl)`` for each item, in one transaction, with
     diskcache's eviction pass (expired entries, then the size limit) run once for the
     whole chunk instead of after every set: ``cull_limit`` is 0 for this store object
-    (not in the database, ``update=False``) while the chunk is written."""
+    (not in the database, ``update=False``) while the chunk is written. A single item
+    is one plain ``set``, which culls by itself."""
+    if len(items) == 1:
+        ((key, value, ttl_s),) = items
+        store.set(key, value, expire=ttl_s, retry=True)
+        return
     with store.transact(retry=True):
         limit = store.cull_limit
         store.reset("cull_limit", 0, update=False)
