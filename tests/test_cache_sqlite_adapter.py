@@ -205,3 +205,23 @@ def test_importing_the_cache_does_not_load_diskcache_or_cryptography() -> None:
         check=True,
     ).stdout
     assert json.loads(out) == []
+
+
+def test_batch_reads_never_open_the_file_behind_an_open_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once this process has the store open, a reader never opens and closes cache.db by
+    other means: closing any descriptor of the file drops the process's SQLite locks
+    (two processes then lost each other's writes)."""
+    paths = StatePaths.from_env(os.environ)
+    tenant = Tenant(name="acme")
+    keyring = Keyring.open(paths, tenant.name, {}, clock=time.time)
+    cache = TenantCache.open(paths, tenant, keyring, defer_bookkeeping=True)  # a new store
+    peeks: list[Path] = []
+    monkeypatch.setattr(sqlite_adapter, "looks_like_sqlite", peeks.append)
+    try:
+        assert cache.get(CacheRequest("domain", "example.com")) is None
+        assert cache.put_many_plain([(CacheRequest("domain", "a.example"), b"{}", 60, None)])
+    finally:
+        cache.close()
+    assert peeks == []

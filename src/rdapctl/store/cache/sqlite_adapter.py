@@ -152,11 +152,15 @@ class DirectReader:
 
     ``ensure_store`` makes diskcache create, set up or move aside the store; it is
     called only when the file is missing, not a database, or has no tables yet.
+    ``store_is_open`` tells whether this process has the store open already.
     """
 
-    def __init__(self, db: Path, ensure_store: Callable[[], object]) -> None:
+    def __init__(
+        self, db: Path, ensure_store: Callable[[], object], store_is_open: Callable[[], bool]
+    ) -> None:
         self._db = db
         self._ensure_store = ensure_store
+        self._store_is_open = store_is_open
         # Deferred bookkeeping: rowids read since the last flush, and hit/miss counts.
         self._touched: dict[int, float] = {}
         self._hits = 0
@@ -255,7 +259,9 @@ class DirectReader:
         # writes (a write cannot start inside this read transaction); a second one
         # just for reading keeps the two apart. Closed by close(), from another thread.
         db = self._db
-        if not looks_like_sqlite(db):
+        # Only while this process has no connection to the file: closing any descriptor
+        # of it (as looks_like_sqlite does) drops every SQLite lock the process holds.
+        if not self._store_is_open() and not looks_like_sqlite(db):
             self._ensure_store()  # new, empty or damaged: diskcache creates or moves it
         con = self._connect_reader(db)
         if con is None:

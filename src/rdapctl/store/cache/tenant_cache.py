@@ -75,7 +75,7 @@ class TenantCache:
         self._unavailable_reported = False
         self._codec = EntryCodec(tenant, keyring, compress)
         self._db = directory / "cache.db"
-        self._reader = DirectReader(self._db, self._ensure_store)
+        self._reader = DirectReader(self._db, self._ensure_store, self._store_is_open)
         self._store_errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
         self._deferred = False  # defer_bookkeeping
         self._store_lock = threading.Lock()
@@ -96,6 +96,9 @@ class TenantCache:
 
     def _ensure_store(self) -> object:
         return self._store
+
+    def _store_is_open(self) -> bool:
+        return self._store_obj is not None
 
     @classmethod
     def open(
