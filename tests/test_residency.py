@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import pytest
 
 from rdapctl.core.errors import ConfigError, ExitCode, PolicyDeniedError, UsageError
-from rdapctl.policy.redaction import find_pii
+from rdapctl.policy.contact_text import find_pii
 from rdapctl.policy.residency import (
     COUNTRY_REGIONS,
     RegionInfo,

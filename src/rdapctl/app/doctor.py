@@ -444,7 +444,7 @@ class _PiiFinds:
     cache_unscanned: bool = False
 
     def scan(self, text: str, place: str, code: int, emails: bool, phones: bool) -> None:
-        from rdapctl.policy.redaction import find_pii
+        from rdapctl.policy.contact_text import find_pii
 
         e = p = 0
         for value in find_pii(text):
