@@ -571,7 +571,8 @@ def _pii_result(target: _Target, pii: _PiiFinds, kinds: tuple[bool, bool]) -> Ch
 
 
 def _bootstrap_check(paths: StatePaths, clock: Callable[[], float]) -> CheckResult:
-    from rdapctl.rdap.bootstrap import REGISTRY_NAMES, load_registry
+    from rdapctl.rdap.bootstrap import REGISTRY_NAMES
+    from rdapctl.store.bootstrap_files import load_registry
 
     updated = paths.bootstrap_dir if paths.bootstrap_dir.is_dir() else None
     newest: datetime | None = None

@@ -21,6 +21,7 @@ from rdapctl.core.errors import AuditError, PolicyDeniedError, RdapctlError
 from rdapctl.core.records import record
 from rdapctl.policy.tenant import Tenant
 from rdapctl.rdap.bootstrap import Bootstrap
+from rdapctl.store.bootstrap_files import open_bootstrap
 
 if TYPE_CHECKING:
     from rdapctl.net.client import HttpResponse, RequestGate, RetryingGetter
@@ -133,7 +134,7 @@ class TenantSession:
 
     @cached_property
     def bootstrap(self) -> Bootstrap:
-        return Bootstrap(self.runtime.paths.bootstrap_dir)
+        return open_bootstrap(self.runtime.paths.bootstrap_dir)
 
     @cached_property
     def http(self) -> RetryingGetter:
