@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.app.runtime import Runtime
-from rdapctl.core.errors import AuditError, PolicyDeniedError, RdapctlError
+from rdapctl.core.errors import AuditError, RdapctlError
 from rdapctl.core.records import record
 from rdapctl.policy.tenant import Tenant
 from rdapctl.rdap.bootstrap import Bootstrap
@@ -238,12 +238,9 @@ class TenantSession:
         isolation refuses here; anonymise and warn are recorded (and warned)."""
         residency = self.residency_for(url, query_tld)
         if residency.action == "deny":
-            raise PolicyDeniedError(
-                f"data residency: {residency.reason}",
-                code="residency_violation",
-                hint="add the region to data_residency in the tenant profile "
-                "(or set regions.<host> if the server's region is known)",
-            )
+            from rdapctl.policy.residency import residency_refusal
+
+            raise residency_refusal(residency.reason)
         if residency.action in ("anonymise", "warn"):
             self.record("residency_violation", {"residency": residency.as_dict()})
             if residency.action == "warn":
