@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rdapctl.core.errors import ConfigError, ExitCode, IntegrityError, RdapctlError, most_serious
-from rdapctl.policy.tenant import Tenant, is_tenant_name
+from rdapctl.policy.tenant import Tenant, check_tenant_name, is_tenant_name
 from rdapctl.store.paths import DIR_MODE, FILE_MODE, StatePaths
 
 Status = Literal["pass", "warn", "fail"]
@@ -180,7 +180,7 @@ def _profiles_check(
 def _targets(
     loaded: Any, only: str | None, paths: StatePaths, env: Mapping[str, str]
 ) -> list[_Target]:
-    from rdapctl.profiles.loader import check_tenant_name, select_tenant
+    from rdapctl.profiles.loader import select_tenant
 
     if loaded is None:
         # The profiles file does not load: still check what is on disk, with defaults.

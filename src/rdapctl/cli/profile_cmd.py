@@ -125,7 +125,8 @@ def _toml_visible(text: str) -> str:
 
 
 def init(path: Path | None, *, tenant: str, force: bool) -> int:
-    from rdapctl.profiles.loader import check_tenant_name, write_starter
+    from rdapctl.policy.tenant import check_tenant_name
+    from rdapctl.profiles.loader import write_starter
 
     runtime = make_runtime("profile init")
     check_tenant_name(tenant)
