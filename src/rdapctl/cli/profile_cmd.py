@@ -26,8 +26,9 @@ _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def validate(files: list[Path], *, fmt: str, strict: bool, profiles: Path | None) -> int:
+    from rdapctl.profiles.findings import format_findings, has_errors
     from rdapctl.profiles.loader import find_profiles_file
-    from rdapctl.profiles.validation import format_findings, has_errors, validate_file
+    from rdapctl.profiles.validation import validate_file
 
     if fmt not in ("text", "json", "github"):
         raise UsageError(f"unknown format {fmt!r}", hint="one of: text, json, github")
