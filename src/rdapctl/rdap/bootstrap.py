@@ -19,6 +19,8 @@ from rdapctl.core.records import factory, mutable_record, record
 from rdapctl.rdap.query import IpNetwork, Query
 
 REGISTRY_NAMES: tuple[str, ...] = ("dns", "ipv4", "ipv6", "asn", "object-tags")
+# A registry's services: (keys, base URLs) per entry, in registry order.
+Services = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 
 
 class BootstrapFormatError(ValueError):
@@ -31,7 +33,7 @@ class Registry:
     publication: str
     source: str  # "embedded" or "updated"
     path: str
-    services: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+    services: Services
 
 
 @record
@@ -47,7 +49,7 @@ class ServerChoice:
         return self.servers[0]
 
 
-def parse_registry(name: str, data: Any) -> tuple[str, tuple[tuple[tuple[str, ...], ...], ...]]:
+def parse_registry(name: str, data: Any) -> tuple[str, Services]:
     """Validate an RFC 9224 document; return (publication, services)."""
     if not isinstance(data, dict):
         raise BootstrapFormatError(f"{name}: not a JSON object")
@@ -56,7 +58,7 @@ def parse_registry(name: str, data: Any) -> tuple[str, tuple[tuple[tuple[str, ..
         raise BootstrapFormatError(f"{name}: no services")
     if not isinstance(data.get("version"), str) or not isinstance(data.get("publication"), str):
         raise BootstrapFormatError(f"{name}: missing version or publication")
-    parsed = []
+    parsed: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     for entry in services:
         if not isinstance(entry, list) or len(entry) not in (2, 3):
             raise BootstrapFormatError(f"{name}: malformed service entry")
