@@ -1,6 +1,7 @@
-"""Choosing the server for one query of a tenant: ``--server``, the tenant's own
-servers (``servers.all``, its per-TLD/prefix/AS/tag overrides, ``servers.fallback``)
-and the IANA bootstrap, in that order. Pure: no disk, no network.
+"""Choosing the server for one query of a tenant: ``--server``, then the tenant's
+``servers.all``, then its per-TLD/prefix/AS/tag overrides, then the IANA bootstrap,
+then ``servers.fallback``. Pure: reads no file itself (the bootstrap's loader does),
+sends nothing.
 """
 
 from __future__ import annotations
