@@ -318,7 +318,8 @@ def test_text_output_is_a_checklist_grouped_by_tenant(used: HTTPServer) -> None:
 
 
 def newest_embedded_publication() -> datetime:
-    from rdapctl.rdap.bootstrap import REGISTRY_NAMES, load_registry
+    from rdapctl.rdap.bootstrap import REGISTRY_NAMES
+    from rdapctl.store.bootstrap_files import load_registry
 
     return max(
         datetime.fromisoformat(load_registry(n, None).publication.replace("Z", "+00:00"))

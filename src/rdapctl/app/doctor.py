@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rdapctl.core.errors import ConfigError, ExitCode, IntegrityError, RdapctlError, most_serious
-from rdapctl.policy.tenant import Tenant, is_tenant_name
+from rdapctl.policy.tenant import Tenant, check_tenant_name, is_tenant_name
 from rdapctl.store.paths import DIR_MODE, FILE_MODE, StatePaths
 
 Status = Literal["pass", "warn", "fail"]
@@ -180,7 +180,7 @@ def _profiles_check(
 def _targets(
     loaded: Any, only: str | None, paths: StatePaths, env: Mapping[str, str]
 ) -> list[_Target]:
-    from rdapctl.profiles.loader import check_tenant_name, select_tenant
+    from rdapctl.profiles.loader import select_tenant
 
     if loaded is None:
         # The profiles file does not load: still check what is on disk, with defaults.
@@ -444,7 +444,7 @@ class _PiiFinds:
     cache_unscanned: bool = False
 
     def scan(self, text: str, place: str, code: int, emails: bool, phones: bool) -> None:
-        from rdapctl.policy.redaction import find_pii
+        from rdapctl.policy.contact_text import find_pii
 
         e = p = 0
         for value in find_pii(text):
@@ -571,7 +571,8 @@ def _pii_result(target: _Target, pii: _PiiFinds, kinds: tuple[bool, bool]) -> Ch
 
 
 def _bootstrap_check(paths: StatePaths, clock: Callable[[], float]) -> CheckResult:
-    from rdapctl.rdap.bootstrap import REGISTRY_NAMES, load_registry
+    from rdapctl.rdap.bootstrap import REGISTRY_NAMES
+    from rdapctl.store.bootstrap_files import load_registry
 
     updated = paths.bootstrap_dir if paths.bootstrap_dir.is_dir() else None
     newest: datetime | None = None

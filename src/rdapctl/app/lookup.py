@@ -33,8 +33,9 @@ from rdapctl.core.errors import (
 )
 from rdapctl.core.records import factory, mutable_record, record
 from rdapctl.policy.limits import RequestBudget, lookup_budget
+from rdapctl.policy.server_choice import choose_server
 from rdapctl.rdap.answer import answer_error, error_message, expected_type, has_related_links
-from rdapctl.rdap.bootstrap import ServerChoice, choose_server, query_url
+from rdapctl.rdap.bootstrap import ServerChoice, query_url
 from rdapctl.rdap.envelope import make_envelope, status_for_error
 from rdapctl.rdap.query import Query, parse_query
 

@@ -17,10 +17,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.app.runtime import Runtime
-from rdapctl.core.errors import AuditError, PolicyDeniedError, RdapctlError
+from rdapctl.core.errors import AuditError, RdapctlError
 from rdapctl.core.records import record
 from rdapctl.policy.tenant import Tenant
 from rdapctl.rdap.bootstrap import Bootstrap
+from rdapctl.store.bootstrap_files import open_bootstrap
 
 if TYPE_CHECKING:
     from rdapctl.net.client import HttpResponse, RequestGate, RetryingGetter
@@ -133,7 +134,7 @@ class TenantSession:
 
     @cached_property
     def bootstrap(self) -> Bootstrap:
-        return Bootstrap(self.runtime.paths.bootstrap_dir)
+        return open_bootstrap(self.runtime.paths.bootstrap_dir)
 
     @cached_property
     def http(self) -> RetryingGetter:
@@ -237,12 +238,9 @@ class TenantSession:
         isolation refuses here; anonymise and warn are recorded (and warned)."""
         residency = self.residency_for(url, query_tld)
         if residency.action == "deny":
-            raise PolicyDeniedError(
-                f"data residency: {residency.reason}",
-                code="residency_violation",
-                hint="add the region to data_residency in the tenant profile "
-                "(or set regions.<host> if the server's region is known)",
-            )
+            from rdapctl.policy.residency import residency_refusal
+
+            raise residency_refusal(residency.reason)
         if residency.action in ("anonymise", "warn"):
             self.record("residency_violation", {"residency": residency.as_dict()})
             if residency.action == "warn":

@@ -16,8 +16,10 @@ from rdapctl.cli.context import make_runtime, resolve_tenant
 from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.core.errors import ExitCode
 from rdapctl.core.termtext import visible
-from rdapctl.rdap.bootstrap import REGISTRY_NAMES, Bootstrap, choose_server, query_url
+from rdapctl.policy.server_choice import choose_server
+from rdapctl.rdap.bootstrap import REGISTRY_NAMES, query_url
 from rdapctl.rdap.query import parse_query
+from rdapctl.store.bootstrap_files import open_bootstrap
 
 MAX_CHARS = 1000  # of one value shown on a terminal
 
@@ -68,7 +70,7 @@ def update(
 def status(*, fmt: str | None) -> int:
     out = choose_format(fmt)
     runtime = make_runtime("bootstrap status")
-    boot = Bootstrap(runtime.paths.bootstrap_dir)
+    boot = open_bootstrap(runtime.paths.bootstrap_dir)
     rows = []
     for name in REGISTRY_NAMES:
         reg = boot.registry(name)
@@ -107,7 +109,7 @@ def show(
     runtime = make_runtime("bootstrap show")
     chosen = resolve_tenant(runtime, profiles, tenant)
     parsed = parse_query(query, query_type)
-    choice = choose_server(parsed, chosen, Bootstrap(runtime.paths.bootstrap_dir))
+    choice = choose_server(parsed, chosen, open_bootstrap(runtime.paths.bootstrap_dir))
     data = {
         "query": parsed.value,
         "type": parsed.type,

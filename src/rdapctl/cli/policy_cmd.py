@@ -16,8 +16,10 @@ from rdapctl.cli.context import make_runtime, resolve_tenant
 from rdapctl.cli.output import choose_format, console, print_json
 from rdapctl.core.errors import RdapctlError
 from rdapctl.core.termtext import visible
-from rdapctl.rdap.bootstrap import Bootstrap, choose_server, query_url
+from rdapctl.policy.server_choice import choose_server
+from rdapctl.rdap.bootstrap import query_url
 from rdapctl.rdap.query import parse_query
+from rdapctl.store.bootstrap_files import open_bootstrap
 
 
 def explain(
@@ -44,7 +46,7 @@ def explain(
         "type": parsed.type,
         "query_type_allowed": parsed.type in chosen.security.allowed_query_types,
     }
-    choice = choose_server(parsed, chosen, Bootstrap(runtime.paths.bootstrap_dir), server)
+    choice = choose_server(parsed, chosen, open_bootstrap(runtime.paths.bootstrap_dir), server)
     url = query_url(choice, parsed)
     report.update(server=choice.base_url, url=url, server_reason=choice.reason)
     region = region_for(url, query_tld=parsed.tld, overrides=chosen.regions)

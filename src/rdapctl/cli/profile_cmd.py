@@ -26,8 +26,9 @@ _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def validate(files: list[Path], *, fmt: str, strict: bool, profiles: Path | None) -> int:
+    from rdapctl.profiles.findings import format_findings, has_errors
     from rdapctl.profiles.loader import find_profiles_file
-    from rdapctl.profiles.validation import format_findings, has_errors, validate_file
+    from rdapctl.profiles.validation import validate_file
 
     if fmt not in ("text", "json", "github"):
         raise UsageError(f"unknown format {fmt!r}", hint="one of: text, json, github")
@@ -125,7 +126,8 @@ def _toml_visible(text: str) -> str:
 
 
 def init(path: Path | None, *, tenant: str, force: bool) -> int:
-    from rdapctl.profiles.loader import check_tenant_name, write_starter
+    from rdapctl.policy.tenant import check_tenant_name
+    from rdapctl.profiles.loader import write_starter
 
     runtime = make_runtime("profile init")
     check_tenant_name(tenant)

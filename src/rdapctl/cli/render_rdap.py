@@ -315,7 +315,7 @@ def _card(vcard: Any) -> _Card:
 def _card_members(entity: dict[str, Any]) -> tuple[str, ...]:
     """The members of ``entity`` holding a JSContact card (``jscard``, ``jscard_*``,
     ``jscontact_card``), as the redaction engine finds them."""
-    from rdapctl.policy.redaction import card_members
+    from rdapctl.rdap.cards import card_members
 
     try:
         return card_members(entity)
@@ -436,7 +436,7 @@ def _entity_card(entity: dict[str, Any]) -> _Card:
 
 # --- RFC 9537 redactions -------------------------------------------------------------
 
-# A card member: a jCard, or a JSContact card as ``rdapctl.policy.redaction.card_members`` finds
+# A card member: a jCard, or a JSContact card as ``rdapctl.rdap.cards.card_members`` finds
 # it (the redaction engine writes its name dotted: it is always an ASCII identifier).
 _CARD_MEMBER = r"(?:vcardArray|jscontact_card|jscard[A-Za-z0-9_]*)(?![\w-])"
 _ENTITY_PATH = re.compile(r"^\$((?:\.[A-Za-z_][\w-]*\[\d+\])*)\." + _CARD_MEMBER)

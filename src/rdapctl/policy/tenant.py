@@ -48,6 +48,11 @@ REGIONS: tuple[str, ...] = (
 # is_tenant_name: a full match, since Python's "$" also matches before a final newline.
 TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _TENANT_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# What a valid tenant name looks like, for messages.
+TENANT_NAME_EXPECTED = (
+    "a name matching [a-z0-9][a-z0-9_-]{0,62} "
+    "(lower-case letters, digits, '_' or '-', at most 63 characters)"
+)
 DEFAULT_TENANT = "default"
 
 

@@ -44,7 +44,7 @@ from rdapctl.policy.tenant import (
 )
 
 if TYPE_CHECKING:
-    from rdapctl.profiles.validation import Finding
+    from rdapctl.profiles.findings import Finding
     from rdapctl.store.paths import StatePaths
 
 VALIDATE_HINT = "run `rdapctl profile validate` to list every problem"
@@ -357,7 +357,8 @@ def starter_profiles_toml(tenant: str) -> str:
     from the schema's descriptions) is inserted above it."""
     import tomli_w
 
-    from rdapctl.profiles.validation import PROFILE_SPEC, TENANT_SPEC, Spec, Table
+    from rdapctl.profiles.schema import PROFILE_SPEC, TENANT_SPEC
+    from rdapctl.profiles.spec import Spec, Table
 
     check_tenant_name(tenant)
     body = tomli_w.dumps(_starter_data(tenant))

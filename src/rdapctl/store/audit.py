@@ -445,7 +445,7 @@ class AuditLog:
         if self._masks_contacts:
             # Server-chosen URLs and messages can carry a person's contacts ("never
             # logged: personal data from responses"); the query is the user's own.
-            from rdapctl.policy.redaction import mask_contacts
+            from rdapctl.policy.contact_text import mask_contacts
 
             for key in _SERVER_TEXT:
                 value = out.get(key)

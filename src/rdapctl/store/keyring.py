@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from rdapctl.core.errors import ConfigError, IntegrityError, UsageError
 from rdapctl.core.records import mutable_record, record
-from rdapctl.policy.tenant import is_tenant_name
+from rdapctl.policy.tenant import check_tenant_name
 from rdapctl.store.ownership import open_private, read_private
 from rdapctl.store.paths import FILE_MODE, StatePaths, ensure_private_dir, write_private_file
 
@@ -142,8 +142,7 @@ def _b64_32(text: bytes) -> bytes | None:
 
 
 def _check_tenant(tenant: str) -> None:
-    if not is_tenant_name(tenant):
-        raise ConfigError(f"invalid tenant name {tenant!r}")
+    check_tenant_name(tenant)
 
 
 def _canonical(doc: Mapping[str, Any]) -> bytes:
