@@ -13,7 +13,9 @@ from rdapctl.cli import app
 from tests.support import load_fixture, loopback_profiles
 
 runner = CliRunner()
-SCHEMA = json.loads((resources.files("rdapctl") / "data" / "envelope.schema.json").read_text())
+SCHEMA = json.loads(
+    (resources.files("rdapctl") / "data" / "schemas" / "envelope.schema.json").read_text()
+)
 
 
 def check(envelope: dict) -> None:
