@@ -418,3 +418,34 @@ def test_profile_show_schema_has_the_keys_of_a_tenant_table() -> None:
     for key, sub in tenant["properties"].items():
         if "properties" in sub:
             assert set(shown["properties"][key]["properties"]) == set(sub["properties"]), key
+
+
+FAILING = [
+    ["cache", "stats"],
+    ["cache", "clear"],
+    ["cache", "purge"],
+    ["keys", "status"],
+    ["keys", "init"],
+    ["keys", "rotate"],
+    ["audit", "show"],
+    ["audit", "verify"],
+    ["audit", "prune"],
+    ["policy", "explain", "AS1"],
+    ["bootstrap", "show", "AS1"],
+    ["bootstrap", "update"],
+    ["profile", "list"],
+    ["profile", "show"],
+]
+
+
+@pytest.mark.parametrize("args", FAILING, ids=" ".join)
+def test_a_failed_command_prints_no_json(args: list[str], rdapctl_home: Path) -> None:
+    """Only lookup and batch turn an error into JSON (the envelope); every other command
+    that fails prints nothing on stdout, the error on stderr, and exits with its code."""
+    broken = rdapctl_home / "broken.toml"
+    rdapctl_home.mkdir(parents=True, exist_ok=True)
+    broken.write_text("tenants = [\n", encoding="utf-8")
+    result = runner.invoke(app, [*args, "--profiles", str(broken), "-o", "json"])
+    assert result.exit_code == 3, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("rdapctl: error: ")
