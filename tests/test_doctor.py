@@ -85,7 +85,7 @@ def test_clean_home_after_lookups_passes_with_a_stable_json_document(used: HTTPS
     assert code == 0, failed(doc)
     assert doc["ok"] is True
     assert doc["exit_code"] == 0
-    assert set(doc) == {"ok", "exit_code", "checks"}
+    assert set(doc) == {"schema", "ok", "exit_code", "checks"}
     for c in doc["checks"]:
         assert set(c) == {"tenant", "check", "status", "message", "fixed"}
         assert c["status"] in ("pass", "warn")

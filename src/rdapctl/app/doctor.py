@@ -91,6 +91,7 @@ class DoctorReport:
     def as_dict(self) -> dict[str, Any]:
         """The stable JSON document of ``doctor --format json``."""
         return {
+            "schema": 1,
             "ok": self.ok,
             "exit_code": self.exit_code,
             "checks": [c.as_dict() for c in self.checks],

@@ -63,7 +63,7 @@ LAZY_GROUPS: dict[str, str] = {
 
 
 # Of those, the modules that hold a single top-level command rather than a group.
-LAZY_COMMANDS = frozenset({"batch", "doctor"})
+LAZY_COMMANDS = frozenset({"batch", "doctor", "schema"})
 
 
 class RdapctlGroup(TyperGroup):

@@ -146,7 +146,7 @@ def verify(
     warned = [r for r in results if r["ok"] and _loss_warnings(r)]
     failed = bad + warned if strict else bad
     if out == "json":
-        print_json({"ok": not failed, "strict": strict, "tenants": results})
+        print_json({"schema": 1, "ok": not failed, "strict": strict, "tenants": results})
     else:
         for r in results:
             state = "intact" if r["ok"] else "PROBLEMS FOUND"
@@ -218,6 +218,7 @@ def prune(*, tenant: str | None, profiles: Path | None, fmt: str | None) -> int:
         result = session.audit.prune()
         name = session.tenant.name
     data = {
+        "schema": 1,
         "tenant": name,
         "removed": result.removed,
         "records": result.records,

@@ -51,7 +51,7 @@ def update(
         )
     failed = [r for r in results if r.outcome == "failed"]
     if out == "json":
-        print_json({"registries": [r.as_dict() for r in results]})
+        print_json({"schema": 1, "registries": [r.as_dict() for r in results]})
     else:
         from rich.text import Text
 
@@ -84,7 +84,7 @@ def status(*, fmt: str | None) -> int:
             }
         )
     if out == "json":
-        print_json({"registries": rows})
+        print_json({"schema": 1, "registries": rows})
         return 0
     from rich.table import Table
     from rich.text import Text
@@ -111,6 +111,7 @@ def show(
     parsed = parse_query(query, query_type)
     choice = choose_server(parsed, chosen, open_bootstrap(runtime.paths.bootstrap_dir))
     data = {
+        "schema": 1,
         "query": parsed.value,
         "type": parsed.type,
         "tenant": chosen.name,

@@ -59,7 +59,7 @@ def stats(*, tenant: str | None, all_tenants: bool, profiles: Path | None, fmt: 
     out = choose_format(fmt)
     rows = _each("cache stats", tenant, all_tenants, profiles, lambda s: s.cache.stats())
     if out == "json":
-        print_json({"tenants": rows})
+        print_json({"schema": 1, "tenants": rows})
         return 0
     from rich.table import Table
     from rich.text import Text
@@ -94,7 +94,7 @@ def _purge(session: TenantSession) -> dict[str, Any]:
 
 def _report(rows: list[dict[str, Any]], fmt: str | None, verb: str) -> int:
     if choose_format(fmt) == "json":
-        print_json({"tenants": rows})
+        print_json({"schema": 1, "tenants": rows})
     else:
         for r in rows:
             print(f"{visible(r['tenant'], one_line=True)}: {verb} {r['removed']} entries")

@@ -35,6 +35,7 @@ def status(*, tenant: str | None, profiles: Path | None, fmt: str | None) -> int
     if out == "json":
         print_json(
             {
+                "schema": 1,
                 "tenant": chosen.name,
                 "keyring": where,
                 "wrapped": wrapped,
@@ -89,6 +90,7 @@ def init(*, tenant: str | None, profiles: Path | None, replace_lost: bool, fmt: 
     if out == "json":
         print_json(
             {
+                "schema": 1,
                 "tenant": chosen.name,
                 "created": True,
                 "replaced_lost": done.replaced_lost,
@@ -125,7 +127,14 @@ def rotate(*, tenant: str | None, profiles: Path | None, retire_old: bool, fmt: 
             {"key_id": new.id, "reason": "manual", "retired": [k.id for k in retired]},
         )
     if out == "json":
-        print_json({"tenant": chosen.name, "active": new.id, "retired": [k.id for k in retired]})
+        print_json(
+            {
+                "schema": 1,
+                "tenant": chosen.name,
+                "active": new.id,
+                "retired": [k.id for k in retired],
+            }
+        )
     else:
         name = _safe(chosen.name)
         print(f"{name}: new active data key {_safe(new.id)}")

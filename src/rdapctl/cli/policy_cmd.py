@@ -40,6 +40,7 @@ def explain(
     chosen = resolve_tenant(runtime, profiles, tenant)
     parsed = parse_query(query, query_type)
     report: dict[str, Any] = {
+        "schema": 1,
         "tenant": chosen.name,
         "policy_fingerprint": chosen.fingerprint(),
         "query": parsed.value,

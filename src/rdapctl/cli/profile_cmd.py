@@ -78,7 +78,9 @@ def list_tenants(*, profiles: Path | None, fmt: str | None) -> int:
             }
         )
     if out == "json":
-        print_json({"profiles": str(loaded.path) if loaded.path else None, "tenants": rows})
+        print_json(
+            {"schema": 1, "profiles": str(loaded.path) if loaded.path else None, "tenants": rows}
+        )
         return 0
     from rich.table import Table
     from rich.text import Text

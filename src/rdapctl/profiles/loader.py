@@ -234,7 +234,7 @@ def render_tenant(tenant: Tenant, fmt: Literal["toml", "json"]) -> str:
     if fmt == "json":
         import json
 
-        return json.dumps(tenant_to_dict(tenant), indent=2, sort_keys=False)
+        return json.dumps({"schema": 1, **tenant_to_dict(tenant)}, indent=2, sort_keys=False)
     return tenant_to_toml(tenant)
 
 
@@ -247,7 +247,9 @@ def profiles_schema() -> dict[str, Any]:
     import json
     from importlib import resources
 
-    text = resources.files("rdapctl").joinpath("data/profiles.schema.json").read_text("utf-8")
+    text = (
+        resources.files("rdapctl").joinpath("data/schemas/profiles.schema.json").read_text("utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
