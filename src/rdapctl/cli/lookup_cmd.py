@@ -75,7 +75,7 @@ def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
         print_json(response if ok else rdap_error_object(envelope))
         _print_error_line(envelope)
         return
-    from rdapctl.cli.render_rdap import render_envelope
+    from rdapctl.cli.render.envelope import render_envelope
 
     if envelope.get("response") is not None or envelope["status"] == "ok":
         render_envelope(envelope, console(no_color=no_color))
