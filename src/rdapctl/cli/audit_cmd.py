@@ -18,6 +18,7 @@ from rdapctl.app.session import TenantSession
 from rdapctl.cli.context import all_tenants as all_tenants_in
 from rdapctl.cli.context import make_runtime, resolve_tenant
 from rdapctl.cli.output import choose_format, console, print_json
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import ExitCode, UsageError
 from rdapctl.core.termtext import visible
 
@@ -109,7 +110,7 @@ def export(
             return 0
         with output.open("w", encoding="utf-8") as fh:
             count = _write_jsonl(records, fh)
-    print(f"rdapctl: exported {count} records to {_safe(output)}", file=sys.stderr)
+    diagnostics.note(f"exported {count} records to {_safe(output)}")
     return 0
 
 
@@ -164,19 +165,15 @@ def verify(
         where = (
             f" (first problem: {_safe(first['location'])}: {_safe(first['kind'])})" if first else ""
         )
-        print(f"rdapctl: error: audit verification failed{where}", file=sys.stderr)
-        if any(p["kind"] == "torn_tail" for r in bad for p in r["problems"]):
-            print(
-                "rdapctl: hint: run `rdapctl audit repair` to quarantine the torn tail",
-                file=sys.stderr,
-            )
+        torn = any(p["kind"] == "torn_tail" for r in bad for p in r["problems"])
+        hint = "run `rdapctl audit repair` to quarantine the torn tail" if torn else None
+        diagnostics.error(f"audit verification failed{where}", hint)
         return int(ExitCode.AUDIT)
     if failed:
         first = _loss_warnings(failed[0])[0]
-        print(
-            "rdapctl: error: audit verification failed under --strict (first warning:"
-            f" {_safe(first['location'])}: {_safe(first['kind'])})",
-            file=sys.stderr,
+        diagnostics.error(
+            "audit verification failed under --strict (first warning:"
+            f" {_safe(first['location'])}: {_safe(first['kind'])})"
         )
         return int(ExitCode.AUDIT)
     return 0

@@ -35,6 +35,7 @@ from rdapctl.batch.runner import (
     expected_query,
 )
 from rdapctl.cli.context import make_runtime, resolve_tenant
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import InterruptedRunError, PolicyDeniedError, UsageError
 from rdapctl.policy.tenant import Tenant
 
@@ -160,7 +161,7 @@ def _run(
         requests_per_second=security.requests_per_second,
         clock=runtime.clock,
         wait=stop.wait,
-        warn=runtime.warn,
+        warn=diagnostics.warning,
     )
     collector = AuditCollector()
     session = TenantSession(runtime, tenant, gate=gate, audit_sink=collector, batch=True)
@@ -236,7 +237,7 @@ def _signals(stop: threading.Event, runtime: Runtime) -> Iterator[None]:
     def handler(signum: int, _frame: object) -> None:
         if not stop.is_set():
             name = signal.Signals(signum).name
-            print(f"rdapctl: {name}: stopping; finishing lookups in flight", file=runtime.stderr)
+            diagnostics.note(f"{name}: stopping; finishing lookups in flight")
         stop.set()
 
     if threading.current_thread() is not threading.main_thread():
@@ -310,8 +311,8 @@ def _print_summary(runtime: Runtime, summary: BatchSummary) -> None:
     if summary.skipped:
         parts.append(f"{summary.skipped} skipped (already answered)")
     parts.append(f"{summary.duration_s:.2f} s, {summary.rate:.0f}/s")
-    print("rdapctl: batch: " + "; ".join(parts), file=runtime.stderr)
+    diagnostics.note("batch: " + "; ".join(parts))
     if summary.interrupted:
-        print("rdapctl: batch interrupted; run again with --resume", file=runtime.stderr)
+        diagnostics.note("batch interrupted; run again with --resume")
     elif summary.stopped_early:
-        print("rdapctl: batch stopped at the first failure (--fail-fast)", file=runtime.stderr)
+        diagnostics.note("batch stopped at the first failure (--fail-fast)")

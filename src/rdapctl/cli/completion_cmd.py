@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rdapctl.cli.completion import SHELLS, completion_script, normalise_shell
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import ConfigError, UsageError
 from rdapctl.store.paths import write_replacing
 
@@ -35,9 +36,9 @@ def install(shell: str) -> int:
     script = completion_script(name)
     changed = _write_script(target, script)
     verb = "installed" if changed else "already up to date:"
-    print(f"rdapctl: {verb} {name} completion in {target}", file=sys.stderr)
+    diagnostics.note(f"{verb} {name} completion in {target}")
     for line in activation_notes(name, target):
-        print(f"rdapctl: {line}", file=sys.stderr)
+        diagnostics.note(line)
     return 0
 
 

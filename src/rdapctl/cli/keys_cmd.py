@@ -16,6 +16,7 @@ from pathlib import Path
 from rdapctl.app.session import TenantSession
 from rdapctl.cli.context import make_runtime, resolve_tenant
 from rdapctl.cli.output import choose_format, console, print_json
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import UsageError
 from rdapctl.core.termtext import visible
 
@@ -85,7 +86,7 @@ def init(*, tenant: str | None, profiles: Path | None, replace_lost: bool, fmt: 
         runtime.paths, chosen, runtime.env, replace_lost=replace_lost, clock=runtime.clock
     )
     for warning in done.warnings:
-        runtime.warn(warning)
+        diagnostics.warning(warning)
     if out == "json":
         print_json(
             {
@@ -99,16 +100,15 @@ def init(*, tenant: str | None, profiles: Path | None, replace_lost: bool, fmt: 
         return 0
     name = _safe(chosen.name)
     if not done.replaced_lost:
-        print(f"rdapctl: created the keyring of {name}", file=sys.stderr)
+        diagnostics.note(f"created the keyring of {name}")
         return 0
-    print(f"rdapctl: replaced the lost keyring of {name}", file=sys.stderr)
+    diagnostics.note(f"replaced the lost keyring of {name}")
     if done.cache_dropped:
-        print(f"rdapctl: dropped the cache of {name} (sealed under the lost keys)", file=sys.stderr)
+        diagnostics.note(f"dropped the cache of {name} (sealed under the lost keys)")
     if done.old_records is not None:
-        print(
-            f"rdapctl: new audit segment after {done.old_records} records sealed under the lost"
-            " key (`rdapctl audit verify` reports them as a warning)",
-            file=sys.stderr,
+        diagnostics.note(
+            f"new audit segment after {done.old_records} records sealed under the lost"
+            " key (`rdapctl audit verify` reports them as a warning)"
         )
     return 0
 
@@ -161,7 +161,7 @@ def export(output: Path, *, tenant: str | None, profiles: Path | None, force: bo
     with TenantSession(runtime, chosen) as session:
         blob = session.keyring.export_keyring(passphrase)
     write_export(output, blob, force=force)
-    print(f"rdapctl: wrote the keyring backup of {chosen.name} to {output}", file=sys.stderr)
+    diagnostics.note(f"wrote the keyring backup of {chosen.name} to {output}")
     return 0
 
 
@@ -177,5 +177,5 @@ def import_(backup: Path, *, tenant: str | None, profiles: Path | None, force: b
     import_keyring(
         runtime.paths, chosen.name, blob, _passphrase(confirm=False), runtime.env, force=force
     )
-    print(f"rdapctl: restored the keyring of {chosen.name} from {backup}", file=sys.stderr)
+    diagnostics.note(f"restored the keyring of {chosen.name} from {backup}")
     return 0

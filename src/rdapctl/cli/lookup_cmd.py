@@ -13,8 +13,8 @@ from typing import Any
 from rdapctl.app.lookup import LookupOptions, run_lookup
 from rdapctl.app.session import TenantSession
 from rdapctl.cli.context import make_runtime, resolve_tenant
-from rdapctl.cli.failure import print_error, print_warning
 from rdapctl.cli.output import choose_format, console, print_json
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import RdapctlError
 from rdapctl.rdap.envelope import exit_code_of, make_envelope, rdap_error_object, status_for_error
 
@@ -85,13 +85,13 @@ def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
 def _print_error_line(envelope: dict[str, Any]) -> None:
     error = envelope.get("error")
     if error:
-        print_error(str(error.get("message")), error.get("hint"))
+        diagnostics.error(str(error.get("message")), error.get("hint"))
         return
     skipped = 0
     for ref in envelope.get("referrals") or []:
         if ref.get("status") == "skipped":
             skipped += 1
         elif ref.get("error"):
-            print_warning(f"referral {ref.get('url')} failed: {ref['error'].get('message')}")
+            diagnostics.warning(f"referral {ref.get('url')} failed: {ref['error'].get('message')}")
     if skipped:
-        print_warning(f"{skipped} referral link(s) not followed (referral limits)")
+        diagnostics.warning(f"{skipped} referral link(s) not followed (referral limits)")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rdapctl.cli.context import make_runtime
 from rdapctl.cli.output import choose_format, console, print_json
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import ConfigError, ExitCode, UsageError
 from rdapctl.core.termtext import visible
 
@@ -57,7 +58,7 @@ def _load(profiles: Path | None, command: str):  # type: ignore[no-untyped-def]
     runtime = make_runtime(command)
     loaded = load_profiles(find_profiles_file(profiles, runtime.env, runtime.paths))
     for finding in loaded.warnings:
-        runtime.warn(f"{finding.key_path}: {finding.message}")
+        diagnostics.warning(f"{finding.key_path}: {finding.message}")
     return runtime, loaded
 
 
@@ -132,7 +133,7 @@ def init(path: Path | None, *, tenant: str, force: bool) -> int:
     written = write_starter(
         path or runtime.paths.profiles_file, tenant, force, in_state=path is None
     )
-    print(f"rdapctl: wrote {written} (tenant {tenant!r})", file=sys.stderr)
+    diagnostics.note(f"wrote {written} (tenant {tenant!r})")
     return 0
 
 
