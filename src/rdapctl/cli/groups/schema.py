@@ -10,7 +10,7 @@ app = typer.Typer(help="JSON Schemas shipped with rdapctl.", rich_markup_mode=No
 @app.command("envelope")
 def schema_envelope() -> None:
     """Print the JSON Schema of the lookup envelope (-o json, batch JSONL)."""
-    from rdapctl.cli.profile_cmd import print_packaged_json
+    from rdapctl.cli.packaged import print_packaged_json
 
     raise typer.Exit(print_packaged_json("envelope.schema.json"))
 
@@ -18,6 +18,6 @@ def schema_envelope() -> None:
 @app.command("profiles")
 def schema_profiles() -> None:
     """Print the JSON Schema of the profiles file (same as profile schema)."""
-    from rdapctl.cli.profile_cmd import schema
+    from rdapctl.cli.packaged import schema
 
     raise typer.Exit(schema())
