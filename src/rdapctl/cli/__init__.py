@@ -76,6 +76,22 @@ class RdapctlGroup(TyperGroup):
             command.name = cmd_name
         return command
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:
+            # Typer suggests close names ("Did you mean ...?") only among the commands it
+            # has built; the lazy ones are not built until used, so suggest among them here.
+            message = getattr(exc, "message", None)
+            if args and message == f"No such command {args[0]!r}.":
+                from difflib import get_close_matches
+
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    names = ", ".join(repr(name) for name in matches)
+                    exc.message = f"No such command {args[0]!r}. Did you mean {names}?"  # type: ignore[attr-defined]
+            raise
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
