@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer._click import Context
+from typer import Context
 from typer.main import get_command
 from typer.testing import CliRunner
 

@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from rdapctl.cli import app
-from rdapctl.cli.groups.schema import load_schema, schema_names
+from rdapctl.cli.commands.schema import load_schema, schema_names
 from tests.support import FIXTURES, load_fixture, loopback_profiles
 
 runner = CliRunner()

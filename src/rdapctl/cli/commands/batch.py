@@ -12,48 +12,80 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
-from rdapctl.app.runtime import Runtime
-from rdapctl.app.session import TenantSession
-from rdapctl.batch.input import BatchInput
-from rdapctl.batch.output import (
-    LineSet,
-    OutputWriteError,
-    check_resume_identity,
-    mend_for_resume,
-    open_output,
-    resume_scan,
+import typer
+
+from rdapctl.cli.commands import exits
+from rdapctl.cli.options import (
+    NoCacheOpt,
+    NoReferralOpt,
+    OfflineOpt,
+    ProfilesOpt,
+    RefreshOpt,
+    TenantOpt,
+    cache_mode,
 )
-from rdapctl.batch.runner import (
-    AuditCollector,
-    BatchOptions,
-    BatchRun,
-    BatchSummary,
-    expected_query,
-)
-from rdapctl.cli.context import make_runtime, resolve_tenant
-from rdapctl.core.errors import InterruptedRunError, PolicyDeniedError, UsageError
-from rdapctl.policy.tenant import Tenant
+
+if TYPE_CHECKING:
+    from rdapctl.app.runtime import Runtime
+    from rdapctl.batch.input import BatchInput
+    from rdapctl.batch.output import LineSet, OutputWriteError
+    from rdapctl.batch.runner import BatchOptions, BatchSummary
+    from rdapctl.policy.tenant import Tenant
 
 PROGRESS_REFRESH_S = 0.1
 
+app = typer.Typer(rich_markup_mode=None, add_completion=False)
 
-def run(
-    input_file: str,
-    *,
-    tenant: str | None,
-    profiles: Path | None,
-    output: Path | None,
-    resume: bool,
-    unordered: bool,
-    fail_fast: bool,
-    referrals: bool,
-    cache_mode: Any,
-    progress: bool | None,
+
+@app.command()
+@exits
+def batch(
+    input_file: Annotated[
+        str, typer.Argument(help="File with one query per line, or - for standard input.")
+    ] = "-",
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    output_file: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write JSONL to this file (0600, locked) instead of stdout."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Skip queries answered in --output; ask failed ones again."),
+    ] = False,
+    unordered: Annotated[
+        bool, typer.Option("--unordered", help="Write results in completion order.")
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failed query.")
+    ] = False,
+    no_referral: NoReferralOpt = False,
+    no_cache: NoCacheOpt = False,
+    refresh: RefreshOpt = False,
+    offline: OfflineOpt = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Force the progress bar on or off (default: on when stderr is a terminal).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> int:
+    """Look up many queries (one per line, optional type: prefix) as JSONL envelopes."""
+    from contextlib import ExitStack
+
+    from rdapctl.batch.input import BatchInput
+    from rdapctl.batch.runner import BatchOptions
+    from rdapctl.cli.context import make_runtime, resolve_tenant
+    from rdapctl.core.errors import UsageError
+
+    mode = cache_mode(no_cache, refresh, offline)
+    output = output_file
     if output is not None and str(output) == "-":
         output = None  # standard output, as for the input
     if resume and output is None:
@@ -61,7 +93,7 @@ def run(
     runtime = make_runtime("batch")
     chosen = resolve_tenant(runtime, profiles, tenant)
     options = BatchOptions(
-        referrals=referrals, cache_mode=cache_mode, unordered=unordered, fail_fast=fail_fast
+        referrals=not no_referral, cache_mode=mode, unordered=unordered, fail_fast=fail_fast
     )
     with ExitStack() as held:
         with _stop_before_the_run():
@@ -82,6 +114,14 @@ def _open_output(
 ) -> tuple[BinaryIO, LineSet | None]:
     """The output file, locked for this run; with --resume, mended, and the lines an
     earlier run answered in it (refused if they are another input's or tenant's)."""
+    from rdapctl.batch.output import (
+        check_resume_identity,
+        mend_for_resume,
+        open_output,
+        resume_scan,
+    )
+    from rdapctl.batch.runner import expected_query
+
     out = open_output(output, resume=resume, input_identity=source.identity())
     if not resume:
         return out, None
@@ -106,6 +146,7 @@ def _open_output(
 def _stop_before_the_run() -> Iterator[None]:
     """Ctrl-C or SIGTERM before the run starts (spooling standard input, counting,
     reading the output to resume) stops at once: exit 130, nothing looked up."""
+    from rdapctl.core.errors import InterruptedRunError
 
     def handler(signum: int, _frame: object) -> None:
         raise InterruptedRunError(
@@ -125,6 +166,9 @@ def _stop_before_the_run() -> Iterator[None]:
 
 
 def _check_size(runtime: Runtime, tenant: Tenant, total: int) -> None:
+    from rdapctl.app.session import TenantSession
+    from rdapctl.core.errors import PolicyDeniedError
+
     limit = tenant.security.max_batch_size
     if total <= limit:
         return
@@ -150,6 +194,9 @@ def _run(
     options: BatchOptions,
     progress: bool | None,
 ) -> BatchSummary:
+    from rdapctl.app.session import TenantSession
+    from rdapctl.batch.runner import AuditCollector, BatchRun
+    from rdapctl.core import diagnostics
     from rdapctl.net.ratelimit import HostGate
 
     stop = threading.Event()
@@ -160,7 +207,7 @@ def _run(
         requests_per_second=security.requests_per_second,
         clock=runtime.clock,
         wait=stop.wait,
-        warn=runtime.warn,
+        warn=diagnostics.warning,
     )
     collector = AuditCollector()
     session = TenantSession(runtime, tenant, gate=gate, audit_sink=collector, batch=True)
@@ -222,6 +269,8 @@ class _StdoutWriter:
 
 
 def _write_failed(exc: OSError, where: str) -> OutputWriteError:
+    from rdapctl.batch.output import OutputWriteError
+
     return OutputWriteError(
         f"cannot write the results to {where}: {exc.strerror or exc.__class__.__name__}",
         hint="the lines written are whole up to the last one; free space, then run again "
@@ -233,10 +282,12 @@ def _write_failed(exc: OSError, where: str) -> OutputWriteError:
 def _signals(stop: threading.Event, runtime: Runtime) -> Iterator[None]:
     """SIGINT/SIGTERM ask the run to stop (once); the previous handlers come back after."""
 
+    from rdapctl.core import diagnostics
+
     def handler(signum: int, _frame: object) -> None:
         if not stop.is_set():
             name = signal.Signals(signum).name
-            print(f"rdapctl: {name}: stopping; finishing lookups in flight", file=runtime.stderr)
+            diagnostics.note(f"{name}: stopping; finishing lookups in flight")
         stop.set()
 
     if threading.current_thread() is not threading.main_thread():
@@ -301,6 +352,8 @@ def _progress_bar(show: bool, total: int) -> Iterator[Callable[[BatchSummary], N
 
 
 def _print_summary(runtime: Runtime, summary: BatchSummary) -> None:
+    from rdapctl.core import diagnostics
+
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items())) or "none"
     parts = [f"{summary.done} of {summary.total} answered ({statuses})"]
     if summary.cache_hits:
@@ -310,8 +363,8 @@ def _print_summary(runtime: Runtime, summary: BatchSummary) -> None:
     if summary.skipped:
         parts.append(f"{summary.skipped} skipped (already answered)")
     parts.append(f"{summary.duration_s:.2f} s, {summary.rate:.0f}/s")
-    print("rdapctl: batch: " + "; ".join(parts), file=runtime.stderr)
+    diagnostics.note("batch: " + "; ".join(parts))
     if summary.interrupted:
-        print("rdapctl: batch interrupted; run again with --resume", file=runtime.stderr)
+        diagnostics.note("batch interrupted; run again with --resume")
     elif summary.stopped_early:
-        print("rdapctl: batch stopped at the first failure (--fail-fast)", file=runtime.stderr)
+        diagnostics.note("batch stopped at the first failure (--fail-fast)")

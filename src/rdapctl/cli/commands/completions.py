@@ -2,7 +2,7 @@
 
 Owns: where each shell looks for completion scripts, and telling the user (on stderr)
 where the script went and what, if anything, they still have to add to their shell
-start-up file.
+start-up file. The scripts themselves are :mod:`rdapctl.cli.completion`'s.
 
 Must not: edit the user's shell start-up files (``~/.bashrc``, ``~/.zshrc``): it
 prints the line to add instead, since silently rewriting them is not ours to do.
@@ -11,33 +11,46 @@ Must not import httpx, cryptography, diskcache or rich.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from rdapctl.cli.completion import SHELLS, completion_script, normalise_shell
-from rdapctl.core.errors import ConfigError, UsageError
-from rdapctl.store.paths import write_replacing
+import typer
+
+from rdapctl.cli.commands import exits
+from rdapctl.cli.options import ShellArg
+
+app = typer.Typer(help="Shell completion scripts for bash, zsh and fish.", rich_markup_mode=None)
 
 
-def show(shell: str) -> int:
-    """Print the completion script for ``shell`` on stdout."""
+@app.command("show")
+@exits
+def completions_show(shell: ShellArg) -> int:
+    """Print the completion script for SHELL."""
+    from rdapctl.cli.completion import completion_script
+
     sys.stdout.write(completion_script(_shell(shell)))
     sys.stdout.flush()
     return 0
 
 
-def install(shell: str) -> int:
-    """Write the script where ``shell`` finds it and say where (and what to add) on stderr."""
+@app.command("install")
+@exits
+def completions_install(shell: ShellArg) -> int:
+    """Install the completion script where SHELL looks for it, and say where."""
+    import os
+
+    from rdapctl.cli.completion import completion_script
+    from rdapctl.core import diagnostics
+
     name = _shell(shell)
     target = install_path(name, os.environ)
     script = completion_script(name)
     changed = _write_script(target, script)
     verb = "installed" if changed else "already up to date:"
-    print(f"rdapctl: {verb} {name} completion in {target}", file=sys.stderr)
+    diagnostics.note(f"{verb} {name} completion in {target}")
     for line in activation_notes(name, target):
-        print(f"rdapctl: {line}", file=sys.stderr)
+        diagnostics.note(line)
     return 0
 
 
@@ -71,6 +84,9 @@ def activation_notes(shell: str, target: Path) -> list[str]:
 
 
 def _shell(shell: str) -> str:
+    from rdapctl.cli.completion import SHELLS, normalise_shell
+    from rdapctl.core.errors import UsageError
+
     name = normalise_shell(shell)
     if name is None:
         raise UsageError(
@@ -83,6 +99,9 @@ def _shell(shell: str) -> str:
 
 def _write_script(target: Path, script: str) -> bool:
     """Write ``script`` to ``target`` atomically; False when it was already there."""
+    from rdapctl.core.errors import ConfigError
+    from rdapctl.store.paths import write_replacing
+
     try:
         if target.is_file() and target.read_text(encoding="utf-8") == script:
             return False

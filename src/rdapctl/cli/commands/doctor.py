@@ -9,18 +9,44 @@ through :func:`rdapctl.core.termtext.visible` and reaches rich only as a ``Text`
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from rdapctl.app.doctor import CheckResult, DoctorReport, run_doctor, statuses
-from rdapctl.cli.context import make_runtime
-from rdapctl.cli.output import choose_format, console, print_json
-from rdapctl.core.termtext import visible
+import typer
+
+from rdapctl.cli.commands import exits
+from rdapctl.cli.options import ProfilesOpt, TenantOpt
+
+if TYPE_CHECKING:
+    from rdapctl.app.doctor import CheckResult, DoctorReport
 
 SYMBOLS = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 
+app = typer.Typer(rich_markup_mode=None, add_completion=False)
 
-def run(*, tenant: str | None, profiles: Path | None, fmt: str | None, fix: bool) -> int:
+
+@app.command()
+@exits
+def doctor(
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="text (checklist) or json (for CI).",
+            autocompletion=lambda: ["text", "json"],
+            show_default=False,
+        ),
+    ] = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Repair what is safe to repair (permissions).")
+    ] = False,
+) -> int:
+    """Check tenant isolation: permissions, keys, audit chains, caches, PII, bootstrap."""
+    from rdapctl.app.doctor import run_doctor
+    from rdapctl.cli.context import make_runtime
+    from rdapctl.cli.output import choose_format, print_json
+
     out = choose_format(fmt)
     runtime = make_runtime("doctor")
     report = run_doctor(
@@ -47,11 +73,16 @@ def _groups(report: DoctorReport) -> list[tuple[str | None, list[CheckResult]]]:
 
 def _safe(text: str) -> str:
     """``text`` as one terminal-safe line (controls, bidi and zero-width made visible)."""
+    from rdapctl.core.termtext import visible
+
     return visible(text, one_line=True)
 
 
 def _print_checklist(report: DoctorReport) -> None:
     from rich.text import Text
+
+    from rdapctl.app.doctor import statuses
+    from rdapctl.cli.output import console
 
     con: Any = console()
     for tenant, results in _groups(report):

@@ -8,34 +8,38 @@ as markup or emoji). The JSON view keeps the values as they are.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from rdapctl.cli.context import make_runtime, resolve_tenant
-from rdapctl.cli.output import choose_format, console, print_json
-from rdapctl.core.errors import RdapctlError
-from rdapctl.core.termtext import visible
-from rdapctl.policy.server_choice import choose_server
-from rdapctl.rdap.bootstrap import query_url
-from rdapctl.rdap.query import parse_query
-from rdapctl.store.bootstrap_files import open_bootstrap
+import typer
+
+from rdapctl.cli.commands import exits
+from rdapctl.cli.options import FormatOpt, ProfilesOpt, QueryArg, ServerOpt, TenantOpt, TypeOpt
+
+app = typer.Typer(help="Dry runs of the tenant policy.", rich_markup_mode=None)
 
 
-def explain(
-    query: str,
-    *,
-    tenant: str | None,
-    profiles: Path | None,
-    query_type: str | None,
-    server: str | None,
-    fmt: str | None,
+@app.command("explain")
+@exits
+def policy_explain(
+    query: QueryArg,
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    query_type: TypeOpt = None,
+    server: ServerOpt = None,
+    output: FormatOpt = None,
 ) -> int:
+    """Dry run: server, region, residency, network guard and redaction; sends nothing."""
+    from rdapctl.cli.context import make_runtime, resolve_tenant
+    from rdapctl.cli.output import choose_format, print_json
     from rdapctl.net.guard import NetworkPolicy
     from rdapctl.net.guard import explain as explain_network
     from rdapctl.policy.residency import decide, region_for
+    from rdapctl.policy.server_choice import choose_server
+    from rdapctl.rdap.bootstrap import query_url
+    from rdapctl.rdap.query import parse_query
+    from rdapctl.store.bootstrap_files import open_bootstrap
 
-    out = choose_format(fmt)
+    out = choose_format(output)
     runtime = make_runtime("policy explain")
     chosen = resolve_tenant(runtime, profiles, tenant)
     parsed = parse_query(query, query_type)
@@ -77,6 +81,9 @@ def explain(
 
 
 def _network(url: str, policy: Any, explain_network: Any) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    from rdapctl.core.errors import RdapctlError
     from rdapctl.net.connect import system_resolver
 
     parts = urlsplit(url)
@@ -105,11 +112,15 @@ def _network(url: str, policy: Any, explain_network: Any) -> dict[str, Any]:
 
 def _safe(value: Any) -> str:
     """``value`` as one terminal-safe line."""
+    from rdapctl.core.termtext import visible
+
     return visible(str(value), one_line=True)
 
 
 def _render(report: dict[str, Any]) -> None:
     from rich.text import Text
+
+    from rdapctl.cli.output import console
 
     con = console()
 

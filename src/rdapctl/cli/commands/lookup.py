@@ -7,43 +7,61 @@ become an error envelope (or its RFC 9083 error object) too.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from rdapctl.app.lookup import LookupOptions, run_lookup
-from rdapctl.app.session import TenantSession
-from rdapctl.cli.context import make_runtime, resolve_tenant
-from rdapctl.cli.failure import print_error, print_warning
-from rdapctl.cli.output import choose_format, console, print_json
-from rdapctl.core.errors import RdapctlError
-from rdapctl.rdap.envelope import exit_code_of, make_envelope, rdap_error_object, status_for_error
+import typer
+
+from rdapctl.cli.commands import exits
+from rdapctl.cli.options import (
+    NoCacheOpt,
+    NoColorOpt,
+    NoReferralOpt,
+    OfflineOpt,
+    OutputOpt,
+    ProfilesOpt,
+    QueryArg,
+    RefreshOpt,
+    ServerOpt,
+    TenantOpt,
+    TypeOpt,
+    cache_mode,
+)
+
+app = typer.Typer(rich_markup_mode=None, add_completion=False)
 
 
-def run(
-    query: str,
-    *,
-    query_type: str | None,
-    server: str | None,
-    tenant: str | None,
-    profiles: Path | None,
-    output: str | None,
-    referrals: bool,
-    no_cache: bool,
-    refresh: bool,
-    offline: bool,
-    no_color: bool,
-    debug: bool = False,
+@app.command()
+@exits
+def lookup(
+    ctx: typer.Context,
+    query: QueryArg,
+    query_type: TypeOpt = None,
+    server: ServerOpt = None,
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    output: OutputOpt = None,
+    no_referral: NoReferralOpt = False,
+    no_cache: NoCacheOpt = False,
+    refresh: RefreshOpt = False,
+    offline: OfflineOpt = False,
+    no_color: NoColorOpt = False,
 ) -> int:
-    from rdapctl.cli.options import cache_mode
+    """Look up a domain, IP address or network, AS number, entity, name server or RDAP URL."""
+    from rdapctl.app.lookup import LookupOptions, run_lookup
+    from rdapctl.app.session import TenantSession
+    from rdapctl.cli.context import make_runtime, resolve_tenant
+    from rdapctl.cli.output import choose_format
+    from rdapctl.core.errors import RdapctlError
+    from rdapctl.rdap.envelope import exit_code_of, make_envelope, status_for_error
 
     fmt = choose_format(output, ("text", "json", "rdap"))
-    runtime = make_runtime("lookup", debug=debug)
+    runtime = make_runtime("lookup", debug=bool(ctx.find_root().params.get("debug")))
     try:
         options = LookupOptions(
             forced_type=query_type,
             server=server,
-            referrals=referrals,
-            cache_mode=cache_mode(no_cache, refresh, offline),  # type: ignore[arg-type]
+            referrals=not no_referral,
+            cache_mode=cache_mode(no_cache, refresh, offline),
         )
         chosen = resolve_tenant(runtime, profiles, tenant)
         with TenantSession(runtime, chosen) as session:
@@ -65,6 +83,10 @@ def run(
 
 
 def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
+    """Write ``envelope`` as ``fmt`` (text, json or rdap), then its error line."""
+    from rdapctl.cli.output import console, print_json
+    from rdapctl.rdap.envelope import rdap_error_object
+
     if fmt == "json":
         print_json(envelope)
         _print_error_line(envelope)
@@ -75,7 +97,7 @@ def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
         print_json(response if ok else rdap_error_object(envelope))
         _print_error_line(envelope)
         return
-    from rdapctl.cli.render_rdap import render_envelope
+    from rdapctl.cli.render.envelope import render_envelope
 
     if envelope.get("response") is not None or envelope["status"] == "ok":
         render_envelope(envelope, console(no_color=no_color))
@@ -83,15 +105,17 @@ def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
 
 
 def _print_error_line(envelope: dict[str, Any]) -> None:
+    from rdapctl.core import diagnostics
+
     error = envelope.get("error")
     if error:
-        print_error(str(error.get("message")), error.get("hint"))
+        diagnostics.error(str(error.get("message")), error.get("hint"))
         return
     skipped = 0
     for ref in envelope.get("referrals") or []:
         if ref.get("status") == "skipped":
             skipped += 1
         elif ref.get("error"):
-            print_warning(f"referral {ref.get('url')} failed: {ref['error'].get('message')}")
+            diagnostics.warning(f"referral {ref.get('url')} failed: {ref['error'].get('message')}")
     if skipped:
-        print_warning(f"{skipped} referral link(s) not followed (referral limits)")
+        diagnostics.warning(f"{skipped} referral link(s) not followed (referral limits)")

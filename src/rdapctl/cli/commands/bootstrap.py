@@ -9,36 +9,39 @@ markup or emoji). JSON output keeps the values exactly as they are.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from rdapctl.cli.context import make_runtime, resolve_tenant
-from rdapctl.cli.output import choose_format, console, print_json
-from rdapctl.core.errors import ExitCode
-from rdapctl.core.termtext import visible
-from rdapctl.policy.server_choice import choose_server
-from rdapctl.rdap.bootstrap import REGISTRY_NAMES, query_url
-from rdapctl.rdap.query import parse_query
-from rdapctl.store.bootstrap_files import open_bootstrap
+import typer
+
+from rdapctl.cli.commands import exits
+from rdapctl.cli.options import FormatOpt, ProfilesOpt, QueryArg, TenantOpt, TypeOpt
 
 MAX_CHARS = 1000  # of one value shown on a terminal
 
-
-def _safe(value: Any) -> str:
-    """``value`` as one terminal-safe line of at most MAX_CHARS characters."""
-    text = "" if value is None else str(value)
-    if len(text) > MAX_CHARS:
-        return visible(text[: MAX_CHARS - 1], one_line=True) + "…"
-    return visible(text, one_line=True)
+app = typer.Typer(
+    help="IANA bootstrap registries: refresh, status, server choice.", rich_markup_mode=None
+)
 
 
-def update(
-    *, source: str | None, tenant: str | None, profiles: Path | None, fmt: str | None
+@app.command("update")
+@exits
+def bootstrap_update(
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Base URL to fetch the registries from (default: IANA)."),
+    ] = None,
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    output: FormatOpt = None,
 ) -> int:
+    """Refresh the five IANA registries into the user cache dir (conditional GET)."""
     from rdapctl.app.bootstrap_update import IANA_BASE_URL, update_bootstrap
     from rdapctl.app.session import TenantSession
+    from rdapctl.cli.context import make_runtime, resolve_tenant
+    from rdapctl.cli.output import choose_format, console, print_json
+    from rdapctl.core.errors import ExitCode
 
-    out = choose_format(fmt)
+    out = choose_format(output)
     runtime = make_runtime("bootstrap update")
     chosen = resolve_tenant(runtime, profiles, tenant)
     with TenantSession(runtime, chosen) as session:
@@ -67,8 +70,16 @@ def update(
     return int(ExitCode.UPSTREAM) if failed else 0
 
 
-def status(*, fmt: str | None) -> int:
-    out = choose_format(fmt)
+@app.command("status")
+@exits
+def bootstrap_status(output: FormatOpt = None) -> int:
+    """Show each registry's publication date and whether the embedded or updated copy is used."""
+    from rdapctl.cli.context import make_runtime
+    from rdapctl.cli.output import choose_format, console, print_json
+    from rdapctl.rdap.bootstrap import REGISTRY_NAMES
+    from rdapctl.store.bootstrap_files import open_bootstrap
+
+    out = choose_format(output)
     runtime = make_runtime("bootstrap status")
     boot = open_bootstrap(runtime.paths.bootstrap_dir)
     rows = []
@@ -97,15 +108,24 @@ def status(*, fmt: str | None) -> int:
     return 0
 
 
-def show(
-    query: str,
-    *,
-    query_type: str | None,
-    tenant: str | None,
-    profiles: Path | None,
-    fmt: str | None,
+@app.command("show")
+@exits
+def bootstrap_show(
+    query: QueryArg,
+    query_type: TypeOpt = None,
+    tenant: TenantOpt = None,
+    profiles: ProfilesOpt = None,
+    output: FormatOpt = None,
 ) -> int:
-    out = choose_format(fmt)
+    """Print which server(s) would answer QUERY and why (sends nothing)."""
+    from rdapctl.cli.context import make_runtime, resolve_tenant
+    from rdapctl.cli.output import choose_format, console, print_json
+    from rdapctl.policy.server_choice import choose_server
+    from rdapctl.rdap.bootstrap import query_url
+    from rdapctl.rdap.query import parse_query
+    from rdapctl.store.bootstrap_files import open_bootstrap
+
+    out = choose_format(output)
     runtime = make_runtime("bootstrap show")
     chosen = resolve_tenant(runtime, profiles, tenant)
     parsed = parse_query(query, query_type)
@@ -136,3 +156,13 @@ def show(
         con.print(Text(f"  {label}  {_safe(server)}"))
     con.print(Text(f"  url:     {_safe(data['url'])}"))
     return 0
+
+
+def _safe(value: Any) -> str:
+    """``value`` as one terminal-safe line of at most MAX_CHARS characters."""
+    from rdapctl.core.termtext import visible
+
+    text = "" if value is None else str(value)
+    if len(text) > MAX_CHARS:
+        return visible(text[: MAX_CHARS - 1], one_line=True) + "…"
+    return visible(text, one_line=True)
