@@ -52,7 +52,8 @@ from rdapctl.store.audit_verify import (
     read_lines,
     scan_trail,
 )
-from rdapctl.store.ownership import open_private, problem_with
+from rdapctl.store.locks import LockFile, LockTimeout
+from rdapctl.store.ownership import problem_with
 from rdapctl.store.paths import StatePaths, ensure_private_dir, write_private_file
 
 EVENTS: frozenset[str] = frozenset(
@@ -81,7 +82,6 @@ CRITICAL_EVENTS: frozenset[str] = frozenset(
 NOT_SPECIFIED = "not_specified"
 DEFAULT_CHUNK = 100
 _PER_RECORD = frozenset({"schema", "ts", "id", "event", "pid", "prev", "prev_file", "mac"})
-_LOCK_POLL_S = (0.001, 0.002, 0.005, 0.01, 0.02)
 
 SyslogSender = Callable[[str], None]
 
@@ -559,31 +559,17 @@ class AuditLog:
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
-        import fcntl
-
-        fd = open_private(self._dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            deadline = time.monotonic() + self._lock_timeout_s
-            attempt = 0
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise AuditError(
-                            f"timed out after {self._lock_timeout_s:g}s waiting for the "
-                            f"audit lock of tenant {self._tenant.name}",
-                            hint="another rdapctl process is writing; retry",
-                        ) from None
-                    time.sleep(_LOCK_POLL_S[min(attempt, len(_LOCK_POLL_S) - 1)])
-                    attempt += 1
+        """The tenant's audit lock, waited for ``lock_timeout_s`` at most."""
+        with LockFile.open(self._dir / LOCK_NAME) as lock:
             try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+                lock.lock(self._lock_timeout_s)
+            except LockTimeout:
+                raise AuditError(
+                    f"timed out after {self._lock_timeout_s:g}s waiting for the "
+                    f"audit lock of tenant {self._tenant.name}",
+                    hint="another rdapctl process is writing; retry",
+                ) from None
+            yield
 
     def _ensure_marked(self) -> None:
         """Before the first write: the keyring records that the trail is started (once)."""

@@ -29,13 +29,12 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,8 +42,9 @@ from typing import Any, Literal
 from rdapctl.core.errors import ConfigError, IntegrityError, UsageError
 from rdapctl.core.records import mutable_record, record
 from rdapctl.policy.tenant import is_tenant_name
-from rdapctl.store.ownership import open_private, read_private
-from rdapctl.store.paths import FILE_MODE, StatePaths, ensure_private_dir, write_private_file
+from rdapctl.store.locks import LockFile, held
+from rdapctl.store.ownership import read_private
+from rdapctl.store.paths import StatePaths, ensure_private_dir, write_private_file
 
 Purpose = Literal["data", "index", "audit"]
 Status = Literal["active", "previous", "retired"]
@@ -154,16 +154,10 @@ def _wrap_aad(tenant: str, key_id: str) -> bytes:
     return b"rdapctl-keyring-wrap/v1\x00" + tenant.encode() + b"\x00" + key_id.encode()
 
 
-@contextlib.contextmanager
-def _locked(paths: StatePaths, tenant: str) -> Iterator[None]:
-    """Exclusive lock over a tenant's keyring across processes (flock on keys/<tenant>.lock)."""
+def _locked(paths: StatePaths, tenant: str) -> contextlib.AbstractContextManager[LockFile]:
+    """Exclusive lock over a tenant's keyring across processes (keys/<tenant>.lock)."""
     ensure_private_dir(paths.keys_dir)
-    fd = open_private(paths.keys_dir / f"{tenant}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
+    return held(paths.keys_dir / f"{tenant}.lock")
 
 
 def _new_key(purpose: str, now: float) -> _Key:
