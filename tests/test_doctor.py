@@ -273,7 +273,7 @@ def test_a_tenant_that_does_not_redact_may_keep_contacts(
 def test_a_phone_number_in_an_audit_file_is_found_by_place(used: HTTPServer) -> None:
     """A phone number in an audit record fails with exit 10 and names file:line only."""
     from rdapctl.profiles.loader import load_profiles
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
     from rdapctl.store.keyring import Keyring
 
     paths = home_paths()

@@ -392,7 +392,7 @@ def _sharing_results(targets: list[_Target], tokens: dict[str, set[str]]) -> dic
 def _audit_check(
     target: _Target, keyring: Any, paths: StatePaths, clock: Callable[[], float]
 ) -> CheckResult:
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
 
     name = target.name
     started = keyring is not None and keyring.audit_started

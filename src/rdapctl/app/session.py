@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rdapctl.net.guard import NetworkPolicy
     from rdapctl.policy.residency import ResidencyDecision
     from rdapctl.rdap.query import Query
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
     from rdapctl.store.cache import CacheRequest, TenantCache
     from rdapctl.store.keyring import Keyring
 
@@ -324,7 +324,7 @@ class TenantSession:
 
     @cached_property
     def audit(self) -> AuditLog:
-        from rdapctl.store.audit import AuditLog
+        from rdapctl.store.audit.log import AuditLog
 
         keyring = self.keyring
         return AuditLog(

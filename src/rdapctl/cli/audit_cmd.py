@@ -184,7 +184,7 @@ def verify(
 
 def _loss_warnings(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The warnings that stand for lost or unverifiable records (``--strict`` fails)."""
-    from rdapctl.store.audit_verify import LOSS_WARNINGS
+    from rdapctl.store.audit.verify import LOSS_WARNINGS
 
     return [w for w in result["warnings"] if w["kind"] in LOSS_WARNINGS]
 

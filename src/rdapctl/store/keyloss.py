@@ -7,7 +7,7 @@ ever, so commands that need the keys stop with exit 9 (:func:`keyring_lost_error
 until a person either restores the backup (``keys import``) or replaces the keyring
 (``keys init --replace-lost``, :func:`init_keyring`): the unreadable cache is dropped
 and the audit trail goes on in a new segment whose first record, ``keyring_replaced``,
-carries the hash and count of the old chain (see ``rdapctl.store.audit_verify``).
+carries the hash and count of the old chain (see ``rdapctl.store.audit.format``).
 A brand-new tenant (no keyring, cache or audit data) gets its keyring silently.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 from rdapctl.core.errors import IntegrityError
 from rdapctl.core.records import record
 from rdapctl.policy.tenant import Tenant
-from rdapctl.store.audit_verify import CHECKPOINT_NAME, list_day_files
+from rdapctl.store.audit.format import CHECKPOINT_NAME, list_day_files
 from rdapctl.store.paths import StatePaths
 
 
@@ -97,7 +97,7 @@ def init_keyring(
     if not found:
         return KeysInit(name, False)
     dropped = "cache" in found and _drop_cache(paths, name)
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
 
     log = AuditLog(
         paths, tenant, ring.audit_key(), command=command, clock=clock, trail_started=True
