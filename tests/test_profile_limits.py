@@ -20,7 +20,7 @@ from rdapctl.core.errors import ConfigError
 from rdapctl.policy.tenant import is_tenant_name
 from rdapctl.profiles.limits import MAX_NESTING, MAX_PROFILE_BYTES, MAX_TENANTS
 from rdapctl.profiles.validation import PROFILE_SPEC, Map, Spec, Table
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 
 runner = CliRunner()

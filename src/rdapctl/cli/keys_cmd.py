@@ -76,7 +76,7 @@ def _day(epoch: float) -> str:
 
 
 def init(*, tenant: str | None, profiles: Path | None, replace_lost: bool, fmt: str | None) -> int:
-    from rdapctl.store.keyloss import init_keyring
+    from rdapctl.store.keys.replace import init_keyring
 
     out = choose_format(fmt)
     runtime = make_runtime("keys init")
@@ -166,7 +166,7 @@ def export(output: Path, *, tenant: str | None, profiles: Path | None, force: bo
 
 
 def import_(backup: Path, *, tenant: str | None, profiles: Path | None, force: bool) -> int:
-    from rdapctl.store.keyring import import_keyring
+    from rdapctl.store.keys.keyring import import_keyring
 
     runtime = make_runtime("keys import")
     chosen = resolve_tenant(runtime, profiles, tenant)
