@@ -49,6 +49,7 @@ CRITICAL_EVENTS: frozenset[str] = frozenset(
     {"ssrf_blocked", "residency_violation", "cache_integrity_failure", "audit_write_failure"}
 )
 NOT_SPECIFIED = "not_specified"
+# Fields the writer sets on every record: a caller may not pass them.
 PER_RECORD = frozenset({"schema", "ts", "id", "event", "pid", "prev", "prev_file", "mac"})
 # Record fields that can hold server-chosen text (URLs, reasons, messages): their
 # contacts are masked for tenants that redact them (see FieldRules.prepare).

@@ -63,6 +63,8 @@ AUDIT_KEY_BYTES = 32
 _MAC_PREFIX = b',"mac":"'
 _MAC_SUFFIX_LEN = len(_MAC_PREFIX) + 64 + 2  # ,"mac":"<64 hex>"}
 _HEX = frozenset(b"0123456789abcdef")
+
+# Events the format gives a meaning to (a new segment, an accepted gap).
 KEYRING_REPLACED = "keyring_replaced"
 GAP_ACCEPTED = "audit_gap_accepted"
 
