@@ -21,7 +21,7 @@ from rdapctl.net.direct import StdlibHttpClient, proxy_configured
 from rdapctl.net.guard import NetworkPolicy
 from rdapctl.policy.tenant import Tenant
 from rdapctl.store.cache import CacheRequest, TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from tests.support import loopback_profiles
 
@@ -237,7 +237,7 @@ def test_a_large_value_replaced_under_an_open_snapshot_reads_the_snapshot() -> N
 WARM_READS_PROBE = """
 import os, sys, time
 from rdapctl.store.cache import CacheRequest, TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from rdapctl.policy.tenant import Tenant
 paths = StatePaths.from_env(os.environ)

@@ -21,7 +21,7 @@ import pytest
 
 from rdapctl.policy.tenant import Tenant
 from rdapctl.store.cache import CacheRequest, TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture, loopback_profiles
 

@@ -233,7 +233,7 @@ def test_an_unknown_tenant_is_a_one_line_config_error(lab: HTTPServer) -> None:
 def plant_in_cache(tenant_name: str, value: dict[str, Any]) -> None:
     from rdapctl.profiles.loader import load_profiles
     from rdapctl.store.cache import CacheRequest, TenantCache
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
     paths = home_paths()
     tenant = load_profiles(paths.profiles_file).get(tenant_name)
@@ -273,8 +273,8 @@ def test_a_tenant_that_does_not_redact_may_keep_contacts(
 def test_a_phone_number_in_an_audit_file_is_found_by_place(used: HTTPServer) -> None:
     """A phone number in an audit record fails with exit 10 and names file:line only."""
     from rdapctl.profiles.loader import load_profiles
-    from rdapctl.store.audit import AuditLog
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.audit.log import AuditLog
+    from rdapctl.store.keys.keyring import Keyring
 
     paths = home_paths()
     tenant = load_profiles(paths.profiles_file).get("lab")

@@ -346,7 +346,7 @@ def _ownership_result(tenant: str | None, scan: _PermScan, paths: StatePaths) ->
 
 
 def _master_key_check(env: Mapping[str, str]) -> tuple[CheckResult, bool]:
-    from rdapctl.store.keyring import master_key_from_env
+    from rdapctl.store.keys.master import master_key_from_env
 
     try:
         master = master_key_from_env(env)
@@ -362,7 +362,7 @@ def _master_key_check(env: Mapping[str, str]) -> tuple[CheckResult, bool]:
 
 def _key_tokens(paths: StatePaths, name: str, keyring: Any) -> set[str]:
     """What identifies this tenant's keys: ids, stored and raw-material fingerprints."""
-    from rdapctl.store.keyring import stored_fingerprints
+    from rdapctl.store.keys.keyfile import stored_fingerprints
 
     stored = stored_fingerprints(paths.keyring_file(name))
     tokens = {f"id:{kid}" for kid in stored} | {f"stored:{fp}" for fp in stored.values()}
@@ -393,7 +393,7 @@ def _sharing_results(targets: list[_Target], tokens: dict[str, set[str]]) -> dic
 def _audit_check(
     target: _Target, keyring: Any, paths: StatePaths, clock: Callable[[], float]
 ) -> CheckResult:
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
 
     name = target.name
     started = keyring is not None and keyring.audit_started
@@ -633,7 +633,7 @@ def _open_keyring(
     target: _Target, paths: StatePaths, env: Mapping[str, str], clock: Callable[[], float]
 ) -> tuple[Any, CheckResult, CheckResult | None]:
     """(keyring or None, the keyring check, the wrapping check when it opened)."""
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
     name = target.name
     try:
@@ -792,7 +792,7 @@ def _pii_kinds(target: _Target) -> tuple[bool, bool] | None:
 def _try_load(
     paths: StatePaths, name: str, env: Mapping[str, str], clock: Callable[[], float]
 ) -> Any:
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
     try:
         return Keyring.load(paths, name, env, clock)

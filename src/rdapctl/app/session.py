@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from rdapctl.net.guard import NetworkPolicy
     from rdapctl.policy.residency import ResidencyDecision
     from rdapctl.rdap.query import Query
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
     from rdapctl.store.cache import CacheRequest, TenantCache
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
 Resolver = Callable[[str, int], list[str]]
 AuditSink = Callable[[str, dict[str, Any]], None]
@@ -87,7 +87,7 @@ class TenantSession:
         self._lookup_query = threading.local()
         # Before any state of the tenant is read or created: refuse folders and files
         # another account owns or may write (exit 3).
-        from rdapctl.store.ownership import check_state
+        from rdapctl.store.paths import check_state
 
         check_state(runtime.paths, tenant.name)
 
@@ -252,7 +252,7 @@ class TenantSession:
     @cached_property
     def keyring(self) -> Keyring:
         """The tenant's keyring (created on first use); rotated here when it is too old."""
-        from rdapctl.store.keyring import Keyring
+        from rdapctl.store.keys.keyring import Keyring
 
         keyring = Keyring.open(
             self.runtime.paths, self.tenant.name, self.runtime.env, clock=self.runtime.clock
@@ -322,7 +322,7 @@ class TenantSession:
 
     @cached_property
     def audit(self) -> AuditLog:
-        from rdapctl.store.audit import AuditLog
+        from rdapctl.store.audit.log import AuditLog
 
         keyring = self.keyring
         return AuditLog(

@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 
 from rdapctl.core.errors import InterruptedRunError
 from rdapctl.core.hostnames import to_a_labels
-from rdapctl.store.ownership import open_private
-from rdapctl.store.paths import FILE_MODE, ensure_private_dir
+from rdapctl.store.locks import LockFile
+from rdapctl.store.paths import ensure_private_dir
 
 _STATE = struct.Struct(">dd")  # theoretical arrival time, blocked until (epoch seconds)
 # A shared arrival time further ahead than this many slots (more than all of a tenant's
@@ -114,25 +114,23 @@ class SharedBucket:
         self._blocked = 0.0
         self._fresh_until = -1.0  # local copies above are good until then
 
-    def _open(self) -> int:
+    def _open(self) -> LockFile:
         # Opened per update, not kept: a run reaching a thousand registry hosts (through
         # referrals) would otherwise hold a thousand files and run out. An update is
         # once per lease of slots, so the open costs little.
         if not self._dir_ready:
             ensure_private_dir(self._path.parent)
             self._dir_ready = True
-        return open_private(self._path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        return LockFile.open(self._path)
 
     def _update(self, change: Callable[[float, float], tuple[float, float]]) -> None:
         """Apply ``change`` to the shared (tat, blocked) under the file lock (hold
         ``self._lock``)."""
-        import fcntl
-
         if self._unshared is not None:
             self._unshared = change(*self._unshared)
             return
         try:
-            fd = self._open()
+            state = self._open()
         except OSError as exc:
             if exc.errno not in _DISK_FULL_OR_READ_ONLY:
                 raise
@@ -140,14 +138,12 @@ class SharedBucket:
             if self._on_unshared is not None:
                 self._on_unshared(exc.strerror or str(exc))
             return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
-            raw = os.pread(fd, _STATE.size, 0)
+        with state:  # the state file is its own lock, released when closed
+            state.lock()
+            raw = os.pread(state.fd, _STATE.size, 0)
             tat, blocked = _STATE.unpack(raw) if len(raw) == _STATE.size else (0.0, 0.0)
             tat, blocked = change(tat, blocked)
-            os.pwrite(fd, _STATE.pack(tat, blocked), 0)
-        finally:
-            os.close(fd)
+            os.pwrite(state.fd, _STATE.pack(tat, blocked), 0)
 
     def _lease(self, now: float) -> None:
         """Take the next ``lease_size`` slots (hold ``self._lock``)."""

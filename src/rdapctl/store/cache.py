@@ -64,7 +64,7 @@ from rdapctl.store.paths import DIR_MODE, FILE_MODE, StatePaths, ensure_private_
 if TYPE_CHECKING:
     from rdapctl.policy.tenant import Tenant
     from rdapctl.store.crypto import Aead
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
 _MAGIC = b"RC"
 # 1: the value's JSON text. 2: a small JSON "head" line, then the value's JSON text; a

@@ -310,7 +310,7 @@ def _write_jsonl(records: Any, stream: Any) -> int:
 
 def _loss_warnings(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The warnings that stand for lost or unverifiable records (``--strict`` fails)."""
-    from rdapctl.store.audit_verify import LOSS_WARNINGS
+    from rdapctl.store.audit.verify import LOSS_WARNINGS
 
     return [w for w in result["warnings"] if w["kind"] in LOSS_WARNINGS]
 

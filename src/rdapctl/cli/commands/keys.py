@@ -92,7 +92,7 @@ def keys_init(
     from rdapctl.cli.context import make_runtime, resolve_tenant
     from rdapctl.cli.output import choose_format, print_json
     from rdapctl.core import diagnostics
-    from rdapctl.store.keyloss import init_keyring
+    from rdapctl.store.keys.replace import init_keyring
 
     out = choose_format(output)
     runtime = make_runtime("keys init")
@@ -215,7 +215,7 @@ def keys_import(
     from rdapctl.cli.context import make_runtime, resolve_tenant
     from rdapctl.core import diagnostics
     from rdapctl.core.errors import UsageError
-    from rdapctl.store.keyring import import_keyring
+    from rdapctl.store.keys.keyring import import_keyring
 
     runtime = make_runtime("keys import")
     chosen = resolve_tenant(runtime, profiles, tenant)

@@ -1,14 +1,10 @@
-"""A lost keyring: telling it from a new tenant, the error, and replacing it.
+"""Creating a tenant's keyring on request (``keys init``), replacing a lost one.
 
-A tenant whose keyring is missing while its cache or audit trail exist lost it
-(deleted, or never restored after a move). Making a new keyring without a word would
-leave a cache nobody can read and an audit trail whose MACs and checkpoint fail for
-ever, so commands that need the keys stop with exit 9 (:func:`keyring_lost_error`)
-until a person either restores the backup (``keys import``) or replaces the keyring
-(``keys init --replace-lost``, :func:`init_keyring`): the unreadable cache is dropped
-and the audit trail goes on in a new segment whose first record, ``keyring_replaced``,
-carries the hash and count of the old chain (see ``rdapctl.store.audit_verify``).
-A brand-new tenant (no keyring, cache or audit data) gets its keyring silently.
+``keys init --replace-lost`` (:func:`init_keyring`) makes a new keyring for a tenant
+whose keyring was lost (``rdapctl.store.keys.loss``): the cache sealed under the lost
+keys is dropped (nobody can read it) and the audit trail goes on in a new segment
+whose first record, ``keyring_replaced``, carries the hash and count of the old
+chain (see ``rdapctl.store.audit.format``).
 """
 
 from __future__ import annotations
@@ -20,11 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import field
 from typing import Any
 
-from rdapctl.core.errors import IntegrityError
 from rdapctl.core.records import record
 from rdapctl.policy.tenant import Tenant
-from rdapctl.store.audit_verify import CHECKPOINT_NAME, list_day_files
-from rdapctl.store.paths import StatePaths
+from rdapctl.store.keys.loss import keyring_lost_error, tenant_state
+from rdapctl.store.paths import StatePaths, check_state
 
 
 @record
@@ -38,33 +33,6 @@ class KeysInit:
     old_records: int | None = None
     record_id: str | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-def tenant_state(paths: StatePaths, tenant: str) -> tuple[str, ...]:
-    """Which of the tenant's keyed data exist on disk: ``"cache"``, ``"audit"``."""
-    found: list[str] = []
-    if os.path.lexists(paths.tenant_cache_dir(tenant) / "cache.db"):
-        found.append("cache")  # an empty folder holds nothing sealed under the keys
-    audit = paths.tenant_audit_dir(tenant)
-    try:
-        has_trail = os.path.lexists(audit / CHECKPOINT_NAME) or bool(list_day_files(audit))
-    except OSError:
-        has_trail = os.path.lexists(audit)  # something is there that is not a folder
-    if has_trail:
-        found.append("audit")
-    return tuple(found)
-
-
-def keyring_lost_error(tenant: str, found: tuple[str, ...]) -> IntegrityError:
-    """Exit 9: the keyring is missing but data sealed under it remain."""
-    return IntegrityError(
-        f"the keyring of tenant {tenant} is missing but its cache/audit data exist:"
-        " restore it with `rdapctl keys import BACKUP`, or start a new keyring with"
-        " `rdapctl keys init --replace-lost`",
-        hint=f"found: {' and '.join(found)}; `--replace-lost` drops the cache it can no"
-        " longer read and starts a new audit segment (the old one stays, hash-checked only)",
-        code="keyring_lost",
-    )
 
 
 def init_keyring(
@@ -82,8 +50,7 @@ def init_keyring(
     keyring was lost: IntegrityError (exit 9) unless ``replace_lost``, which also drops
     the cache and starts a new audit segment (``keyring_replaced``).
     """
-    from rdapctl.store.keyring import Keyring
-    from rdapctl.store.ownership import check_state
+    from rdapctl.store.keys.keyring import Keyring
 
     name = tenant.name
     check_state(paths, name)  # never write keys into state another account controls
@@ -97,7 +64,7 @@ def init_keyring(
     if not found:
         return KeysInit(name, False)
     dropped = "cache" in found and _drop_cache(paths, name)
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
 
     log = AuditLog(
         paths, tenant, ring.audit_key(), command=command, clock=clock, trail_started=True
