@@ -25,8 +25,8 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
-# click's Command, Context and Parameter objects; typer exports no public name for
-# their base classes, and only their public methods and attributes are used here.
+# The click objects Typer builds (commands, contexts, parameters). Typer gives their
+# base classes no public name; only their public methods and attributes are used.
 Command = Any
 Context = Any
 Parameter = Any
@@ -42,7 +42,8 @@ class Candidate:
 
 @dataclass
 class Level:
-    """One command on the line: its context and the parameters given on the line."""
+    """One command on the line: its context (``ctx.params`` holds the values given),
+    the names of the parameters given, and the characters its options start with."""
 
     ctx: Context
     given: set[str] = field(default_factory=set)
@@ -317,8 +318,9 @@ def _record(
 
 
 def _store(level: Level, params: list[Parameter], raw: dict[str, Any]) -> None:
-    """Put the values read into ``ctx.params`` typed as a run would (None where the
-    conversion fails), so completers see e.g. ``--profiles`` as a Path."""
+    """Put the values read into ``ctx.params``, converted by each parameter's type as
+    click's parsing converts them (None where that fails), for completers to read
+    (the tenant completer reads ``--profiles``)."""
     ctx = level.ctx
     for param in params:
         if param.name not in raw:
