@@ -155,11 +155,12 @@ def main() -> None:
         # Started with stderr closed (`2>&-`): print(file=None) writes to stdout, so
         # diagnostics would land in the JSON a script reads. They go nowhere instead.
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-    if "_RDAPCTL_COMPLETE" in os.environ:
-        # add_completion=False leaves the shell registry empty: register the shells here.
-        from rdapctl.cli.completion import enable_shell_completion
+    instruction = os.environ.get("_RDAPCTL_COMPLETE")
+    if instruction:
+        # A TAB press: answered from the command tree, without running any command.
+        from rdapctl.cli.completion import answer
 
-        enable_shell_completion()
+        sys.exit(answer(instruction, typer.main.get_command(app), os.environ))
     app(prog_name="rdapctl")
 
 
