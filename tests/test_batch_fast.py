@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from werkzeug import Request, Response
 
 from rdapctl.core.errors import NetworkGuardError, UpstreamError
-from rdapctl.net.direct import StdlibHttpClient, proxy_configured
+from rdapctl.net.direct import StdlibHttpClient
 from rdapctl.net.guard import NetworkPolicy
+from rdapctl.net.proxy_env import proxy_configured
 from rdapctl.policy.tenant import Tenant
 from rdapctl.store.cache import CacheRequest, TenantCache
 from rdapctl.store.keys.keyring import Keyring

@@ -142,7 +142,8 @@ class TenantSession:
         (no httpx import), httpx through the guarded transport when a proxy is set. Both
         apply the same rules (``rdapctl.net.client.RetryingGetter``) and the same gate."""
         from rdapctl.net.client import RETRY_BY_CRITICALITY
-        from rdapctl.net.direct import StdlibHttpClient, proxy_configured
+        from rdapctl.net.direct import StdlibHttpClient
+        from rdapctl.net.proxy_env import proxy_configured
 
         security = self.tenant.security
         common: dict[str, Any] = {

@@ -44,13 +44,7 @@ from rdapctl.net.http1 import BodyTooLarge, Disconnected, ProtocolError, Reader,
 from rdapctl.net.urls import Target
 
 Resolver = Callable[[str, int], list[str]]
-_PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
 MAX_CONNECTIONS = 32  # open keep-alive connections per client (one client per thread)
-
-
-def proxy_configured(env: Mapping[str, str]) -> bool:
-    """Whether the environment names a proxy (then the httpx transport is used)."""
-    return any(env.get(n, "").strip() or env.get(n.upper(), "").strip() for n in _PROXY_VARS)
 
 
 class _Connection:
