@@ -22,12 +22,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC
 from typing import Any, Protocol, Self
 
 from rdapctl import __version__
 from rdapctl.core.errors import RateLimitedError, RdapctlError, UpstreamError
 from rdapctl.core.hostnames import host_of
+from rdapctl.core.httpdate import parse_http_date
 from rdapctl.core.records import factory, mutable_record, record
 from rdapctl.net.guard import NetworkPolicy
 from rdapctl.net.urls import ANY_HTTP_URL, Origin, Target, request_target, resolve_location
@@ -109,15 +109,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     seconds = _DELTA_SECONDS.fullmatch(value)  # also "120, 120": a header sent twice
     if seconds is not None:
         return float(seconds.group(1))
-    try:
-        import email.utils  # only for HTTP-date Retry-After values
-
-        when = email.utils.parsedate_to_datetime(value)
-        if when.tzinfo is None:  # asctime dates carry no zone; HTTP dates are GMT
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, when.timestamp() - now)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+    when = parse_http_date(value)
+    return None if when is None else max(0.0, when - now)
 
 
 class RetryingGetter:
