@@ -173,7 +173,7 @@ def check(data: bytes, method: str, limit: int, cuts: list[int]) -> None:
     sock = PieceSocket(data, cuts)
     got: Response | None = None
     try:
-        got = Reader(sock).response(limit, head_only=method == "HEAD")  # type: ignore[arg-type]
+        got = Reader(sock).response(limit)  # type: ignore[arg-type]
     except BodyTooLarge:
         assert want.refused or want.too_large, f"ours: too large; expected {want}"
     except Disconnected:
@@ -400,7 +400,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-METHODS = st.sampled_from(["GET"] * 5 + ["HEAD"])
+METHODS = st.just("GET")  # the only request rdapctl sends
 LIMITS = st.sampled_from([10_000] * 5 + [16, 0])
 CUTS = st.lists(st.integers(0, 400), max_size=12)
 

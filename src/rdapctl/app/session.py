@@ -141,9 +141,9 @@ class TenantSession:
         """The tenant's HTTP client: the stdlib keep-alive client for direct connections
         (no httpx import), httpx through the guarded transport when a proxy is set. Both
         apply the same rules (``rdapctl.net.client.RetryingGetter``) and the same gate."""
-        from rdapctl.net.client import RETRY_BY_CRITICALITY
         from rdapctl.net.direct import StdlibHttpClient
         from rdapctl.net.proxy_env import proxy_configured
+        from rdapctl.policy.limits import RETRY_BY_CRITICALITY
 
         security = self.tenant.security
         common: dict[str, Any] = {

@@ -30,24 +30,9 @@ from rdapctl.core.hostnames import host_of
 from rdapctl.core.httpdate import parse_http_date
 from rdapctl.core.records import factory, mutable_record, record
 from rdapctl.net.guard import NetworkPolicy
-from rdapctl.net.urls import ANY_HTTP_URL, Origin, Target, request_target, resolve_location
+from rdapctl.net.urls import Origin, Target, request_target, resolve_location
 from rdapctl.policy.limits import RETRY_BY_CRITICALITY, RequestBudget, RetryPolicy
 from rdapctl.rdap.body import BodyError, check_media_type, decode_content, parse_json_object
-
-__all__ = [
-    "ANY_HTTP_URL",
-    "RETRY_BY_CRITICALITY",
-    "HttpResponse",
-    "RawAnswer",
-    "RequestBudget",
-    "RequestGate",
-    "RetryPolicy",
-    "RetryingGetter",
-    "Target",
-    "parse_retry_after",
-    "request_target",
-    "resolve_location",
-]
 
 USER_AGENT = f"rdapctl/{__version__}"
 ACCEPT = "application/rdap+json, application/json;q=0.9"
@@ -88,7 +73,6 @@ class HttpResponse:
     headers: dict[str, str]
     body: Any
     redirects: list[str] = factory(list)
-    attempts: int = 1
 
 
 @record
@@ -199,7 +183,6 @@ class RetryingGetter:
                 self._pause(wait, budget, final)
                 continue
             response.body = self._body(response, raw)
-            response.attempts = attempt
             return response
 
     # -- one attempt: the redirect chain ------------------------------------------------

@@ -284,7 +284,6 @@ class HostGate:
         self._slots: dict[str, Slots] = {}
         self._total = Slots(max(1, max_total or max_concurrent))
         self._buckets: dict[str, SharedBucket] = {}
-        self.waited_s = 0.0
         # Set at the first Retry-After: from then on a lookup may wait holding no slot.
         self.slowed = threading.Event()
 
@@ -380,7 +379,6 @@ class HostGate:
         return release
 
     def _pause(self, seconds: float, message: str) -> None:
-        self.waited_s += seconds
         if self._wait(seconds):
             raise InterruptedRunError(message)
 
