@@ -1,7 +1,7 @@
 """rdapctl.net.http1.Reader against h11 on generated (often hostile) response byte streams.
 
-We keep our own HTTP/1.1 response reader for speed (a few µs a response against tens
-with h11), so h11 is the oracle here: the same bytes go to both, ours through a fake
+We keep our own HTTP/1.1 response reader (it is faster than h11; see
+benchmarks/README.md), so h11 is the oracle here: the same bytes go to both, ours through a fake
 socket that hands them out in random recv() pieces, and both must agree on the status,
 the headers, the body and whether the connection can be reused, or both must refuse.
 

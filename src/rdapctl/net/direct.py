@@ -1,12 +1,11 @@
-"""The direct HTTP path: keep-alive HTTP/1.1 connections behind the guard.
+"""The direct client: every RDAP lookup that does not go through a proxy.
 
-httpx costs several times the CPU of the stdlib per request (what limits a batch
-run on a small machine) and its import alone costs more than the whole urllib-based
-baseline a single lookup is measured against, so every direct connection uses this
-client and httpx is kept for proxies. It keeps one keep-alive connection per
-(scheme, host, port), speaks HTTP/1.1 through ``rdapctl.net.http1`` (differential-tested
-against h11), and owns only the connections; every rule about WHAT may be fetched,
-how patiently and how the answer is read comes from ``rdapctl.net.client.RetryingGetter``:
+Keep-alive HTTP/1.1 on the standard library (httpx is neither imported nor used here:
+it is slower to import and per request; see benchmarks/README.md). It keeps one
+connection per (scheme, host, port), speaks HTTP/1.1 through ``rdapctl.net.http1``
+(differential-tested against h11), and owns only the connections; every rule about
+WHAT may be fetched, how patiently and how the answer is read comes from
+``rdapctl.net.client.RetryingGetter``:
 
 - each connection resolves its host once with ``rdapctl.net.connect.resolve_checked``
   and connects to one of the addresses that were checked (no second resolution, so
@@ -16,9 +15,10 @@ how patiently and how the answer is read comes from ``rdapctl.net.client.Retryin
 - every step of a request (connect, TLS, sending, interim answers, headers, body,
   trailers) ends by the request's deadline.
 
-Proxies are not handled here: with HTTP(S)_PROXY/ALL_PROXY set the session uses the
-httpx client (see ``proxy_configured``). Must not: decide policy, read os.environ,
-or import httpx (``rdapctl.net.connect`` holds what both clients share).
+Proxies are not handled here: with HTTP(S)_PROXY/ALL_PROXY set the session uses
+``rdapctl.net.proxied`` (see ``rdapctl.net.proxy_env.proxy_configured``). Must not: decide
+policy, read os.environ, or import httpx (``rdapctl.net.connect`` holds what both
+clients share).
 """
 
 from __future__ import annotations

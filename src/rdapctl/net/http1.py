@@ -1,8 +1,8 @@
 """HTTP/1.1 on one socket: a GET written out, its response read back and framed.
 
-``http.client`` parses every response's headers with the ``email`` package, which
-cost more CPU than the rest of a batch lookup's HTTP work together; RDAP needs only
-a status, a few headers and a bounded body, so this reads exactly that:
+Not ``http.client``, which parses every header block with the ``email`` package (the
+costliest part of a lookup's HTTP work; see benchmarks/README.md): RDAP needs only a
+status, a few headers and a bounded body, so this reads exactly that:
 
 - the status line (``HTTP/x.y``, as h11: versions below 1.1 read as HTTP/1.0; interim
   1xx responses skipped, however many (the caller's deadline bounds them), ``101``

@@ -1,4 +1,4 @@
-"""Per-registry-host admission control for batch runs: concurrency and request rate.
+"""Per-registry-host admission control for every lookup: concurrency and request rate.
 
 Owns :class:`HostGate` (what ``rdapctl.net.client.RetryingGetter`` calls before every
 request attempt): at most ``max_concurrent`` requests in flight per host in this
@@ -219,9 +219,9 @@ class SharedBucket:
 
 
 class Slots:
-    """``n`` interchangeable slots (a bounded semaphore). Tokens in a C-level queue:
-    ``threading.Semaphore`` is a Python ``Condition``, and with more threads than slots
-    (a batch worker's) its hand-over cost about a tenth of a lookup."""
+    """``n`` interchangeable slots (a bounded semaphore), as tokens in a
+    ``queue.SimpleQueue``: cheaper to hand over than ``threading.Semaphore`` when a
+    batch worker has more threads than slots (see benchmarks/README.md)."""
 
     def __init__(self, n: int) -> None:
         self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
@@ -252,7 +252,8 @@ def _blocked(url: str, left_s: float, max_wait_s: float) -> Exception:
 
 
 class HostGate:
-    """The :class:`rdapctl.net.client.RequestGate` of a batch run (thread-safe)."""
+    """The :class:`rdapctl.net.client.RequestGate` of every lookup that asks a server,
+    a batch run's or a single command's (thread-safe)."""
 
     def __init__(
         self,
@@ -268,7 +269,7 @@ class HostGate:
         """``wait(seconds)`` sleeps and returns True when the run was asked to stop;
         ``max_total``: in-flight requests over all hosts (default ``max_concurrent``);
         ``warn``: told once when the shared state cannot be written (full or read-only
-        disk) and the rate is kept per process instead."""
+        disk) and the rate is kept per process instead (default: a diagnostics warning)."""
         self._dir = state_dir
         self._warn = warn
         self._warned = False
@@ -297,12 +298,19 @@ class HostGate:
             return slot, self._buckets[host]
 
     def _unshared(self, reason: str) -> None:
-        if self._warn is not None and not self._warned:
-            self._warned = True
-            self._warn(
-                f"the shared rate-limit state cannot be written ({reason}); "
-                "the request rate is kept within this process only"
-            )
+        if self._warned:
+            return
+        self._warned = True
+        message = (
+            f"the shared rate-limit state cannot be written ({reason}); "
+            "the request rate is kept within this process only"
+        )
+        if self._warn is not None:
+            self._warn(message)
+        else:
+            from rdapctl.core import diagnostics
+
+            diagnostics.warning(message)
 
     def _host_key(self, url: str) -> str:
         """:func:`host_key` of ``url``, kept per scheme and authority (it depends on
