@@ -318,7 +318,7 @@ class RetryingGetter:
             self._sleep(seconds)
 
     def _backoff(self, attempt: int) -> float:
-        return min(MAX_BACKOFF_S, self.retry.backoff_s * (2 ** (attempt - 1)))
+        return min(MAX_BACKOFF_S, self.retry.backoff_s * 2.0 ** (attempt - 1))
 
     # -- the answer -----------------------------------------------------------------------
 
