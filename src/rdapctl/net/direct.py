@@ -39,11 +39,19 @@ from rdapctl.net.client import (
     timed_out,
     too_large,
 )
+from rdapctl.net.connect import (
+    ResolveError,
+    Resolver,
+    build_ssl_context,
+    check_pins,
+    load_cas,
+    resolve_checked,
+    system_resolver,
+)
 from rdapctl.net.guard import NetworkPolicy
 from rdapctl.net.http1 import BodyTooLarge, Disconnected, ProtocolError, Reader, request_bytes
 from rdapctl.net.urls import Target
 
-Resolver = Callable[[str, int], list[str]]
 MAX_CONNECTIONS = 32  # open keep-alive connections per client (one client per thread)
 
 
@@ -82,8 +90,6 @@ class StdlibHttpClient(RetryingGetter):
         if policy.ca_bundle:
             # A broken tenant CA bundle is a configuration error: report it now, as the
             # proxied path does, not only when an https server is first asked.
-            from rdapctl.net.connect import load_cas
-
             load_cas(
                 ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
             )
@@ -111,8 +117,6 @@ class StdlibHttpClient(RetryingGetter):
         return left
 
     def _open_socket(self, scheme: str, host: str, port: int, deadline: float) -> socket.socket:
-        from rdapctl.net.connect import ResolveError, resolve_checked, system_resolver
-
         try:
             addresses = resolve_checked(host, port, self._policy, self._resolver or system_resolver)
         except ResolveError as exc:
@@ -143,8 +147,6 @@ class StdlibHttpClient(RetryingGetter):
         )
 
     def _start_tls(self, sock: socket.socket, host: str) -> socket.socket:
-        from rdapctl.net.connect import build_ssl_context, check_pins
-
         if self._ssl is None:
             self._ssl = build_ssl_context(self._policy, self._env)
         try:
