@@ -112,6 +112,15 @@ class LazySSLContext:
         return self._context
 
 
+def check_ca_bundle(policy: NetworkPolicy) -> None:
+    """Load the tenant's ``tls.ca_bundle`` once when a client is made: a broken bundle
+    is a ConfigError then, not only when an https server is first asked."""
+    if policy.ca_bundle:
+        load_cas(
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
+        )
+
+
 def build_ssl_context(policy: NetworkPolicy, env: Mapping[str, str]) -> ssl.SSLContext:
     """System trust (plus SSL_CERT_FILE / SSL_CERT_DIR from ``env``) plus tls.ca_bundle."""
     ctx = ssl.create_default_context()

@@ -43,8 +43,8 @@ from rdapctl.net.connect import (
     ResolveError,
     Resolver,
     build_ssl_context,
+    check_ca_bundle,
     check_pins,
-    load_cas,
     resolve_checked,
     system_resolver,
 )
@@ -87,12 +87,7 @@ class StdlibHttpClient(RetryingGetter):
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, **kwargs)
-        if policy.ca_bundle:
-            # A broken tenant CA bundle is a configuration error: report it now, as the
-            # proxied path does, not only when an https server is first asked.
-            load_cas(
-                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
-            )
+        check_ca_bundle(policy)
         self._env = env
         self._resolver = resolver
         self._connect_timeout = connect_timeout

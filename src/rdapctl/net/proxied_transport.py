@@ -18,7 +18,6 @@ Must not: decide policy, read ``os.environ``, retry, or show proxy credentials.
 from __future__ import annotations
 
 import contextlib
-import ssl
 import typing
 from collections.abc import Iterator, Mapping
 from types import TracebackType
@@ -29,13 +28,15 @@ import httpx
 from rdapctl.core.errors import ConfigError
 from rdapctl.net.connect import (
     LazySSLContext,
+    ResolveError,
     Resolver,
     build_ssl_context,
-    load_cas,
+    check_ca_bundle,
+    resolve_checked,
     system_resolver,
 )
 from rdapctl.net.guard import NetworkPolicy, check_target
-from rdapctl.net.proxied_backend import Deadline, GuardedBackend, resolve_checked
+from rdapctl.net.proxied_backend import Deadline, GuardedBackend
 from rdapctl.net.proxy_env import ProxyConfig
 
 # httpcore's errors and the httpx errors they become, each before its base class, so
@@ -137,11 +138,7 @@ class GuardedTransport(httpx.BaseTransport):
         deadline = deadline or Deadline()
         self._resolver = resolver or system_resolver
         self._proxy_config = ProxyConfig(env)
-        if policy.ca_bundle:
-            # A broken tenant CA bundle is a configuration error: report it now.
-            load_cas(
-                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
-            )
+        check_ca_bundle(policy)
         ssl_context = LazySSLContext(lambda: build_ssl_context(policy, env))
         pool_kwargs: dict[str, typing.Any] = {
             "ssl_context": ssl_context,
@@ -192,7 +189,7 @@ class GuardedTransport(httpx.BaseTransport):
             return self._direct.handle_request(request)
         try:
             resolve_checked(host, target.port, self._policy, self._resolver)
-        except httpcore.ConnectError as exc:
+        except ResolveError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
         return proxied.handle_request(request)
 
