@@ -6,6 +6,7 @@ import functools
 import gzip
 import json
 import tempfile
+import threading
 import time
 import tracemalloc
 import zlib
@@ -236,14 +237,19 @@ def test_slow_server_times_out(
 ) -> None:
     """A server slower than the timeout is exit 7 with a hint about timeout_s."""
 
+    given_up = threading.Event()
+
     def slow(_: Request) -> Response:
-        time.sleep(1.0)
+        given_up.wait(5.0)  # answers only once the client has stopped waiting
         return Response(json.dumps(DOMAIN), content_type="application/rdap+json")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
-    with make(timeout_s=0.2, sleep=sleeps) as c:
-        with pytest.raises(UpstreamError) as info:
-            c.get(httpserver.url_for("/slow"))
+    try:
+        with make(timeout_s=0.2, sleep=sleeps) as c:
+            with pytest.raises(UpstreamError) as info:
+                c.get(httpserver.url_for("/slow"))
+    finally:
+        given_up.set()
     assert info.value.code == "timeout"
     assert "timeout_s" in (info.value.hint or "")
 
