@@ -621,7 +621,7 @@ def test_large_results_and_more_lines_than_the_window_all_arrive(
     """Chunks of results many times a pipe's size, and more lines than the parent's
     window: cold and warm (cache) runs both finish, every line once, in order. (A guard
     for the worker/parent pipe hand-off; the one hang seen there could not be made to
-    happen on demand, see rdapctl.batch.workers._Worker._send_loop.)"""
+    happen on demand, see rdapctl.batch.worker_process.Worker._send_loop.)"""
     write_profiles(
         rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 100000.0"
     )

@@ -148,7 +148,7 @@ def test_an_unexpected_error_in_a_lookup_ends_the_run_instead_of_hanging_it(
     """A bug in the pipeline is not a hang: the run stops with an internal error that
     names it. Cold runs answer in a worker's lookup threads, warm ones in the single
     thread that also writes the chunks."""
-    import rdapctl.batch.runner as batch_module
+    import rdapctl.batch.jobs as batch_module
 
     write_profiles(
         rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 100000.0"

@@ -402,7 +402,7 @@ def test_a_lookup_thread_lets_go_of_its_snapshot_only_when_it_must_wait() -> Non
     import queue
     import threading
 
-    from rdapctl.batch.runner import next_job
+    from rdapctl.batch.jobs import next_job
 
     class Session:
         idled = 0

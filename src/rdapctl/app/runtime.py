@@ -31,12 +31,6 @@ class Runtime:
     # For deadlines and durations (never steps back); ``clock`` is wall time.
     monotonic: Callable[[], float] = time.monotonic
 
-    def warn(self, message: str) -> None:
-        """A warning for the user on stderr (never stdout), through the diagnostics."""
-        from rdapctl.core import diagnostics
-
-        diagnostics.warning(message)
-
     def internal_error(self, exc: Exception) -> RdapctlError:
         """A bug in rdapctl met while serving one request, as the error its envelope
         carries (exit 1); the traceback goes to stderr with ``--debug``."""

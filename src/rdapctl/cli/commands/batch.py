@@ -114,13 +114,13 @@ def _open_output(
 ) -> tuple[BinaryIO, LineSet | None]:
     """The output file, locked for this run; with --resume, mended, and the lines an
     earlier run answered in it (refused if they are another input's or tenant's)."""
+    from rdapctl.batch.jobs import expected_query
     from rdapctl.batch.output import (
         check_resume_identity,
         mend_for_resume,
         open_output,
         resume_scan,
     )
-    from rdapctl.batch.runner import expected_query
 
     out = open_output(output, resume=resume, input_identity=source.identity())
     if not resume:
@@ -195,7 +195,8 @@ def _run(
     progress: bool | None,
 ) -> BatchSummary:
     from rdapctl.app.session import TenantSession
-    from rdapctl.batch.runner import AuditCollector, BatchRun
+    from rdapctl.batch.collectors import AuditCollector
+    from rdapctl.batch.runner import BatchRun
     from rdapctl.core import diagnostics
     from rdapctl.net.ratelimit import HostGate
 

@@ -1,74 +1,52 @@
-"""Batch worker processes: the lookup pipeline on every core.
+"""One batch worker process: a session of its own, lookup threads, chunked writes.
 
-The per-lookup CPU of the pipeline (HTTP, JSON, redaction, encryption, audit) is
-what limits a batch run, and threads of one process share one core. A batch run
-therefore forks worker processes; each builds its own :class:`TenantSession`
-(its own SQLite connections, HTTP connections and audit writer: nothing opened by
-the parent is used after the fork) and runs lookup threads.
+Each worker builds its own :class:`TenantSession` after the fork (its own SQLite,
+HTTP and audit writer: nothing the parent opened is used), runs one lookup thread per
+in-flight slot of its share (one while the cache answers, all of them once a lookup
+is not a hit or a host is slowed), and answers a chunk at a time: cache entries in
+one transaction, audit records in one locked, fsync'd append, then the results to
+the parent. So nothing reaches the output that was not recorded. Python work runs in
+one thread at a time where it can (see ``_lookups`` and ``_flush``).
 
-Each worker gets an equal share of ``max_concurrent_requests`` as the in-flight
-limits (per host and over all hosts) of its ``HostGate``, so the run as a whole
-stays within the tenant's numbers. It runs one lookup thread per slot of its share
-(more would only queue for a slot, and every hand-over wakes a thread), and all of
-``max_concurrent_requests`` once a host answers with ``Retry-After``, so that lookups
-waiting for a slowed host hold no slot and others go on. When the cache may answer it
-starts with one thread (hits are pure CPU, and more threads would only fight over the
-GIL) and widens at the first lookup that is not a hit or takes longer than
-``NARROW_SLOW_S``. The per-host rate limit is the gate's token bucket, shared by all
-processes of the tenant anyway.
+Workers ignore SIGINT and SIGTERM (sent to the whole process group): the parent asks
+them to stop; they drop the jobs not started, finish those in flight and flush. A
+worker whose parent is gone sees its inbox close and ends the same way. An
+unexpected error is reported to the parent, which ends the run with it.
 
-A worker answers a chunk at a time: it writes the chunk's cache entries in one
-transaction and its audit records in one locked, fsync'd append (the audit lock
-keeps one valid chain across processes), and only then sends the results to the
-parent, which orders and writes them. So nothing reaches the output that was not
-recorded. While one thread answers from the cache, that thread writes its chunks
-itself; otherwise the main thread does. Either way all Python work of a worker runs
-in one thread at a time: a flush beside the lookups made both trade the GIL around
-every C call (SQLite, zlib, hashing), which cost them about 40 % more CPU. Messages
-to the parent are pickled by the thread that makes them; a sender thread only writes
-them, so that a full pipe never stops the worker from reading its jobs.
-
-Workers ignore SIGINT and SIGTERM (a terminal or a service manager sends them to the
-whole group): the parent asks them to stop, they drop the jobs not started, finish
-those in flight and flush. A worker whose parent is gone sees its inbox close and
-ends the same way. A lookup that fails with an unexpected error is reported to the
-parent, which ends the run with it; it never leaves the parent waiting.
-
-Must not: import typer/rich, print (warnings go through the runtime), or touch the
-output; only the parent writes output.
+Must not: import typer/rich, print (warnings are diagnostics), or touch the output.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
-import multiprocessing
 import queue
 import signal
 import threading
 import time
 import traceback
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
 
+from rdapctl.app.audit_failure import tolerate_audit_failure
+from rdapctl.app.session import TenantSession
+from rdapctl.batch import jobs
+from rdapctl.batch.collectors import AuditCollector, CacheWrites
+from rdapctl.batch.jobs import next_job, not_started
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import AuditError
-from rdapctl.core.jsontext import dumps_compact
-from rdapctl.net.ratelimit import SLOWED_THREADS
-from rdapctl.rdap.envelope import ANSWERED_STATUSES, envelope_head_text
+from rdapctl.net.ratelimit import SLOWED_THREADS, HostGate
+from rdapctl.rdap.envelope import ANSWERED_STATUSES
 
 if TYPE_CHECKING:
     from rdapctl.app.lookup import LookupOptions
     from rdapctl.app.runtime import Runtime
-    from rdapctl.batch.runner import Job
     from rdapctl.policy.tenant import Tenant
-    from rdapctl.store.cache import CacheRequest
 
 # A worker sends what it has after this many results or this long, whichever first.
 CHUNK_RESULTS = 256
 CHUNK_SECONDS = 0.05
-SEND_JOBS = 64
 # While the cache answers, one lookup thread: more would only fight over the GIL.
 # The rest start once a lookup is not a cache hit or one takes this long (well above
 # what a hit and a chunk's flush take together).
@@ -76,198 +54,10 @@ NARROW_SLOW_S = 0.25
 # How often the main thread looks at the inbox and the chunk timer once the input has
 # ended (the last results then go out at once; before, within CHUNK_SECONDS / 2).
 _DRAIN_POLL_S = 0.005
-# How long the parent waits for its workers to end once the run is over.
-CLOSE_S = 30.0
 _STOP = None
 
 
-def fork_available() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _widen_pipe(conn: Connection) -> None:
-    """A chunk of results is ~1.5 MB: through the default 64 KB pipe that is a few
-    dozen wake-ups on each side per chunk; 1 MB (the unprivileged maximum) makes it two."""
-    with contextlib.suppress(OSError, AttributeError):
-        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
-
-
-def shares(total: int, parts: int) -> list[int]:
-    """``total`` split into ``parts`` near-equal positive shares (sum == total)."""
-    base, extra = divmod(total, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
-class CacheWrites:
-    """Cache writes of a worker's lookup threads, paired with the bytes the thread
-    serialised for output, so each envelope is serialised once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: list[list[Any]] = []
-        self._local = threading.local()
-
-    def add(self, key: CacheRequest, envelope: dict[str, Any], ttl_s: int) -> None:
-        item = [key, envelope, ttl_s, None, None]
-        self._local.last = item
-        with self._lock:
-            self._items.append(item)
-
-    def attach(self, envelope: dict[str, Any], body: bytes) -> None:
-        item = getattr(self._local, "last", None)
-        self._local.last = None
-        if item is not None and item[1] is envelope:
-            # Text and head now, and the envelope let go: thousands of objects fewer for
-            # the garbage collector to walk until the chunk is written.
-            item[1:] = [None, item[2], body, envelope_head_text(envelope, body)]
-
-    def take(self) -> list[tuple[CacheRequest, bytes, int, bytes]]:
-        """(request, the envelope's JSON text, ttl, its head's JSON text) per write."""
-        with self._lock:
-            items, self._items = self._items, []
-        out = []
-        for key, envelope, ttl, text, head in items:
-            if text is None:
-                text = dumps_compact(envelope).encode("utf-8")
-                head = envelope_head_text(envelope, text)
-            out.append((key, text, ttl, head))
-        return out
-
-
-class ProcessPool:
-    """Worker processes seen from the parent: submit jobs, poll results, stop, close."""
-
-    def __init__(
-        self,
-        runtime: Runtime,
-        tenant: Tenant,
-        options: LookupOptions,
-        *,
-        processes: int,
-        concurrency: int,
-        fail_fast: bool = False,
-    ) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self._workers: list[tuple[Any, Connection, Connection]] = []
-        self._outstanding: list[int] = []
-        self._buffers: list[list[Any]] = []
-        mine: list[Connection] = []  # the parent's ends, which a child must not keep open
-        for share in shares(concurrency, processes):
-            to_child_r, to_child_w = ctx.Pipe(duplex=False)
-            from_child_r, from_child_w = ctx.Pipe(duplex=False)
-            _widen_pipe(from_child_r)
-            mine += [to_child_w, from_child_r]
-            proc = ctx.Process(
-                target=_worker_main,
-                args=(
-                    runtime,
-                    tenant,
-                    options,
-                    concurrency,
-                    share,
-                    to_child_r,
-                    from_child_w,
-                    list(mine),
-                    fail_fast,
-                ),
-                name="rdapctl-batch-worker",
-                daemon=True,
-            )
-            proc.start()
-            to_child_r.close()
-            from_child_w.close()
-            self._workers.append((proc, to_child_w, from_child_r))
-            self._outstanding.append(0)
-            self._buffers.append([])
-        self._live = {conn: i for i, (_p, _w, conn) in enumerate(self._workers)}
-        self.failure: AuditError | None = None
-
-    def submit(self, job: Job) -> None:
-        loads = self._outstanding
-        i = loads.index(min(loads))  # the least busy worker
-        self._buffers[i].append(job)
-        self._outstanding[i] += 1
-        if len(self._buffers[i]) >= SEND_JOBS:
-            self._send(i)
-
-    def _send(self, i: int) -> None:
-        jobs, self._buffers[i] = self._buffers[i], []
-        if jobs:
-            self._workers[i][1].send(("jobs", jobs))
-
-    def flush_submits(self) -> None:
-        for i in range(len(self._workers)):
-            self._send(i)
-
-    def drain(self) -> None:
-        """No more jobs will come: workers send each result as soon as all are done,
-        instead of waiting out ``CHUNK_SECONDS`` for a chunk that will not fill."""
-        self.flush_submits()
-        for _proc, to_child, _conn in self._workers:
-            with contextlib.suppress(OSError):
-                to_child.send(("drain", None))
-
-    def poll(self, timeout: float) -> list[Any]:
-        out: list[Any] = []
-        for conn in wait(list(self._live), timeout):
-            assert isinstance(conn, Connection)
-            i = self._live[conn]
-            try:
-                kind, payload = conn.recv()
-            except (EOFError, OSError):
-                del self._live[conn]
-                if self._outstanding[i]:
-                    out.append(RuntimeError("a batch worker process ended unexpectedly"))
-                continue
-            if kind == "results":
-                from rdapctl.batch.runner import _Result
-
-                self._outstanding[i] -= len(payload)
-                out.extend(_Result(*fields) for fields in payload)
-            elif kind == "audit_failed":
-                message, hint = payload
-                self.failure = AuditError(message, hint=hint)
-            elif kind == "error":
-                # The traceback's last line (the exception) first: the one line shown.
-                last = payload.rstrip().rsplit("\n", 1)[-1]
-                out.append(RuntimeError(f"a batch worker failed: {last}\n{payload}"))
-        return out
-
-    def stop(self) -> None:
-        """Workers drop the jobs they have not started (answered as interrupted)."""
-        for _proc, to_child, _conn in self._workers:
-            with contextlib.suppress(OSError):
-                to_child.send(("stop", None))
-
-    def close(self) -> None:
-        for _proc, to_child, _conn in self._workers:
-            with contextlib.suppress(OSError):
-                to_child.send(("end", None))
-            to_child.close()
-        deadline = time.monotonic() + CLOSE_S
-        # Read on until every worker has hung up. After a failure nothing is waiting
-        # for their last results, but a worker whose pipe is full never ends.
-        live = list(self._live)
-        while live:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            for conn in wait(live, left):
-                assert isinstance(conn, Connection)
-                try:
-                    conn.recv_bytes()
-                except (EOFError, OSError):
-                    live.remove(conn)
-        for proc, _to_child, _conn in self._workers:
-            proc.join(timeout=max(0.1, deadline - time.monotonic()))
-            if proc.is_alive():
-                proc.kill()  # it ignores SIGTERM (see the module's docstring)
-                proc.join(timeout=5)
-        for _proc, _to_child, conn in self._workers:
-            conn.close()
-
-
-def _worker_main(
+def worker_main(
     runtime: Runtime,
     tenant: Tenant,
     options: LookupOptions,
@@ -288,7 +78,7 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        _Worker(runtime, tenant, options, threads, share, inbox, outbox, fail_fast).run()
+        Worker(runtime, tenant, options, threads, share, inbox, outbox, fail_fast).run()
     except Exception:  # a bug must not hang the parent: report it
         with contextlib.suppress(OSError):
             outbox.send(("error", traceback.format_exc(limit=8)))
@@ -296,7 +86,9 @@ def _worker_main(
         outbox.close()
 
 
-class _Worker:
+class Worker:
+    """One worker process: its own session, lookup threads, and the chunks it writes."""
+
     def __init__(
         self,
         runtime: Runtime,
@@ -310,10 +102,6 @@ class _Worker:
     ) -> None:
         """``threads`` lookup threads; ``share`` requests in flight (per host and in all);
         ``fail_fast``: the first failure stops this worker (see ``_lookups``)."""
-        from rdapctl.app.session import TenantSession
-        from rdapctl.batch.runner import AuditCollector
-        from rdapctl.net.ratelimit import HostGate
-
         self._inbox = inbox
         self._outbox = outbox
         # Results go out from their own thread: the parent may be blocked sending us
@@ -336,7 +124,7 @@ class _Worker:
             requests_per_second=security.requests_per_second,
             clock=runtime.clock,
             wait=self._stop.wait,
-            warn=runtime.warn,
+            warn=diagnostics.warning,
         )
         self._collector = AuditCollector()
         self._writes = CacheWrites()
@@ -468,10 +256,8 @@ class _Worker:
 
     def _not_started(self, jobs: list[Any]) -> None:
         """Answer ``jobs`` as not done: their lines stay unanswered (--resume)."""
-        from rdapctl.batch.runner import _Result
-
         if jobs:
-            self._add([_Result(job[0], None, "error", 0, None, {}) for job in jobs])
+            self._add([not_started(job) for job in jobs])
 
     def _add(self, results: list[Any]) -> None:
         with self._lock:
@@ -502,7 +288,7 @@ class _Worker:
                 try:
                     self._session.audit.append_many(records, chunk_size=len(records))
                 except AuditError as exc:
-                    if not self._session.tolerate_audit_failure(exc, "AUDIT RECORDS"):
+                    if not tolerate_audit_failure(self._session.tenant, exc, "AUDIT RECORDS"):
                         # Not recorded, so not shown: the lines stay unanswered (--resume).
                         self._failed = True
                         self._stop.set()
@@ -515,9 +301,8 @@ class _Worker:
             self._post(("results", payload))
             self._sent += len(results)
 
-    def _lookups(self, session: Any) -> None:
-        from rdapctl.batch.runner import _Result, answer, next_job
-
+    def _lookups(self, session: TenantSession) -> None:
+        answer = jobs.answer  # looked up when the thread starts (tests replace it)
         try:
             while True:
                 job = next_job(self._jobs, session)
@@ -528,7 +313,7 @@ class _Worker:
                     result = answer(session, self._options, job, self._writes)
                 except Exception:  # a bug: the line stays unanswered, the run ends
                     self._fail(traceback.format_exc(limit=8))
-                    result = _Result(job[0], None, "error", 0, None, {})
+                    result = not_started(job)
                 self._busy_since = 0.0
                 if result.source != "cache":
                     self._go_wide.set()
