@@ -16,7 +16,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
-from rdapctl.app.doctor import BOOTSTRAP_MAX_AGE_DAYS, run_doctor
+from rdapctl.app.doctor.bootstrap_age import BOOTSTRAP_MAX_AGE_DAYS
+from rdapctl.app.doctor.run import run_doctor
 from rdapctl.cli import app
 from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture, loopback_profiles

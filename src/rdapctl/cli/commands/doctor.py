@@ -17,7 +17,7 @@ from rdapctl.cli.commands import exits
 from rdapctl.cli.options import ProfilesOpt, TenantOpt
 
 if TYPE_CHECKING:
-    from rdapctl.app.doctor import CheckResult, DoctorReport
+    from rdapctl.app.doctor.results import CheckResult, DoctorReport
 
 SYMBOLS = {"pass": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 
@@ -43,7 +43,7 @@ def doctor(
     ] = False,
 ) -> int:
     """Check tenant isolation: permissions, keys, audit chains, caches, PII, bootstrap."""
-    from rdapctl.app.doctor import run_doctor
+    from rdapctl.app.doctor.run import run_doctor
     from rdapctl.cli.context import make_runtime
     from rdapctl.cli.output import choose_format, print_json
 
@@ -81,7 +81,7 @@ def _safe(text: str) -> str:
 def _print_checklist(report: DoctorReport) -> None:
     from rich.text import Text
 
-    from rdapctl.app.doctor import statuses
+    from rdapctl.app.doctor.results import statuses
     from rdapctl.cli.output import console
 
     con: Any = console()
