@@ -179,6 +179,12 @@ class TenantSession:
         if cache is not None:
             cache.end_reads()
 
+    def flush_cache_reads(self) -> None:
+        """Write what cache reads deferred (``batch``), when the cache was opened."""
+        cache = self.__dict__.get("cache")
+        if cache is not None:
+            cache.flush_reads()
+
     def close(self) -> None:
         if "http" in self.__dict__:
             self.http.close()

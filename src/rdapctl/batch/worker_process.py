@@ -118,7 +118,7 @@ class Worker:
         self._stop = threading.Event()
         security = tenant.security
         self._gate = HostGate(
-            runtime.paths.cache_dir / "ratelimit" / tenant.name,
+            runtime.paths.tenant_ratelimit_dir(tenant.name),
             max_concurrent=share,
             max_total=share,
             requests_per_second=security.requests_per_second,
@@ -282,8 +282,7 @@ class Worker:
             writes = self._writes.take()
             if writes and self._session.cache_enabled:
                 self._session.cache.put_many_plain(writes)
-            if "cache" in self._session.__dict__:
-                self._session.cache.flush_reads()
+            self._session.flush_cache_reads()
             if records and not self._failed:
                 try:
                     self._session.audit.append_many(records, chunk_size=len(records))
@@ -327,8 +326,7 @@ class Worker:
                 elif self._narrow:
                     # The only thread answering writes its own chunks: two threads
                     # running Python at once (lookups here, a flush in the main thread)
-                    # hand the GIL back and forth around every C call, which cost both
-                    # about 40 % more CPU.
+                    # would hand the GIL back and forth around every C call.
                     self._flush()
         except Exception:  # a failed flush: its chunk's results are lost with it
             self._fail(traceback.format_exc(limit=8))

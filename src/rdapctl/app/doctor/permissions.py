@@ -129,7 +129,7 @@ def permissions_result(
     if not scan.bad:
         return passed(tenant, "permissions", f"{plural(scan.checked, 'path')} are owner-only")
     codes = {
-        ExitCode.AUDIT if paths.audit_root in (p, *p.parents) else ExitCode.INTEGRITY
+        int(ExitCode.AUDIT if paths.audit_root in (p, *p.parents) else ExitCode.INTEGRITY)
         for p, _m, _d in scan.bad
     }
     if fix:
