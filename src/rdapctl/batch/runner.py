@@ -140,7 +140,7 @@ class BatchRun:
         self.summary = BatchSummary()
         concurrency = options.concurrency or session.tenant.security.max_concurrent_requests
         self._concurrency = max(1, concurrency)
-        # Workers answer a chunk at a time (see rdapctl.batch.workers): room for several.
+        # Workers answer a chunk at a time (see rdapctl.batch.worker_process): room for several.
         self._window = max(2048, 64 * self._concurrency)
         self._processes = processes if processes is not None else _cpu_count()
         self._output = OrderedOutput(self.summary, options.unordered)

@@ -68,6 +68,7 @@ def worker_main(
     parent_ends: list[Connection],
     fail_fast: bool,
 ) -> None:
+    """The body of a worker process (see :class:`Worker`); reports a crash to the parent."""
     # Another worker holding the parent's end of our inbox would hide the parent's
     # death (no EOF): close every parent end inherited through the fork.
     for conn in parent_ends:
