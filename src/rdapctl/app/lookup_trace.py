@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import field
 from typing import Any
 from urllib.parse import urlsplit
 
-from rdapctl.core.records import factory, mutable_record
+from rdapctl.core.records import mutable_record
 from rdapctl.policy.limits import RequestBudget
 from rdapctl.rdap.bootstrap import ServerChoice
 from rdapctl.rdap.query import Query
@@ -24,10 +25,10 @@ class LookupTrace:
     server: str | None = None  # the base URL of the server that answered
     http_status: int | None = None
     source: str = "network"
-    redacted_fields: set[str] = factory(set)
+    redacted_fields: set[str] = field(default_factory=set)
     redacted_count: int = 0
     residency: dict[str, Any] | None = None
-    referrals: list[str] = factory(list)
+    referrals: list[str] = field(default_factory=list)
     budget: RequestBudget | None = None
     # A cache hit's stored JSON text, before "source"/"age_s" were set on the envelope.
     cached_plain: bytes | None = None

@@ -263,14 +263,14 @@ def _result_of(head: bytes, tail: bytes) -> tuple[int, bytes] | None:
         return None
     if not isinstance(obj, dict):
         return None
-    line, status = obj.get("line"), obj.get("status")
-    if type(line) is not int or line <= 0:
+    number, state = obj.get("line"), obj.get("status")
+    if type(number) is not int or number <= 0:
         return None
-    if not isinstance(status, str) or status not in ENVELOPE_STATUSES:
+    if not isinstance(state, str) or state not in ENVELOPE_STATUSES:
         return None
     if "schema" not in obj or "tenant" not in obj or "query" not in obj:
         return None
-    return line, status.encode()
+    return number, state.encode()
 
 
 def _status(raw: bytes) -> bytes:

@@ -22,13 +22,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import field
 from typing import Any, Protocol, Self
 
 from rdapctl import __version__
 from rdapctl.core.errors import RateLimitedError, RdapctlError, UpstreamError
 from rdapctl.core.hostnames import host_of
 from rdapctl.core.httpdate import parse_http_date
-from rdapctl.core.records import factory, mutable_record, record
+from rdapctl.core.records import mutable_record, record
 from rdapctl.net.guard import NetworkPolicy
 from rdapctl.net.urls import Origin, Target, request_target, resolve_location
 from rdapctl.policy.limits import RETRY_BY_CRITICALITY, RequestBudget, RetryPolicy
@@ -72,7 +73,7 @@ class HttpResponse:
     status: int
     headers: dict[str, str]
     body: Any
-    redirects: list[str] = factory(list)
+    redirects: list[str] = field(default_factory=list)
 
 
 @record

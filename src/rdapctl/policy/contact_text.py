@@ -88,5 +88,5 @@ def substitute(
 
 def is_phone(candidate: str) -> bool:
     number = re.split(r"#|x|ext", candidate, maxsplit=1)[0]
-    digits = sum(ch.isdigit() for ch in number)
+    digits = sum(1 for ch in number if ch.isdigit())
     return 7 <= digits <= 15

@@ -30,11 +30,12 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rdapctl.core.errors import ConfigError
-from rdapctl.core.records import factory, record
+from rdapctl.core.records import record
 from rdapctl.policy.tenant import (
     DEFAULT_TENANT,
     Tenant,
@@ -55,7 +56,7 @@ class ProfilesFile:
     """A loaded, valid profiles file (``path`` is None for the built-in profile)."""
 
     path: Path | None = None
-    tenants: Mapping[str, Tenant] = factory(dict)
+    tenants: Mapping[str, Tenant] = field(default_factory=dict)
     default_tenant: str | None = None
     warnings: tuple[Finding, ...] = ()
 
@@ -194,7 +195,7 @@ def tenant_to_dict(tenant: Tenant) -> dict[str, Any]:
     """Effective settings after defaults, plus the derived TTLs and the policy fingerprint.
 
     Tuples become lists; ``None`` is kept (JSON shows it as null)."""
-    data = _plain(tenant.to_dict())
+    data: dict[str, Any] = _plain(tenant.to_dict())
     data["effective_cache_ttl_s"] = tenant.effective_cache_ttl_s
     data["effective_negative_ttl_s"] = tenant.effective_negative_ttl_s
     data["policy_fingerprint"] = tenant.fingerprint()

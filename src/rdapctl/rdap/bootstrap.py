@@ -13,9 +13,10 @@ import bisect
 import ipaddress
 import itertools
 from collections.abc import Callable
+from dataclasses import field
 from typing import Any
 
-from rdapctl.core.records import factory, mutable_record, record
+from rdapctl.core.records import mutable_record, record
 from rdapctl.rdap.query import IpNetwork, Query
 
 REGISTRY_NAMES: tuple[str, ...] = ("dns", "ipv4", "ipv6", "asn", "object-tags")
@@ -94,16 +95,16 @@ class Bootstrap:
     and scanning a whole registry each time would cost more than the rest of the match."""
 
     load: RegistryLoader
-    _loaded: dict[str, Registry] = factory(dict)
+    _loaded: dict[str, Registry] = field(default_factory=dict)
     # Indexes hold each entry's URLs; its ServerChoice is built when first matched
     # (a choice per entry up front would cost a single lookup milliseconds).
     _dns_index: dict[str, tuple[str, ...]] | None = None
     # Per registry: (prefix length, {network address: (prefix, URLs)}), longest first.
-    _ip_index: dict[str, list[tuple[int, dict[int, tuple[IpNetwork, tuple[str, ...]]]]]] = factory(
-        dict
+    _ip_index: dict[str, list[tuple[int, dict[int, tuple[IpNetwork, tuple[str, ...]]]]]] = field(
+        default_factory=dict
     )
     _asn_index: _AsnIndex | None = None
-    _choices: dict[tuple[str, object], ServerChoice] = factory(dict)
+    _choices: dict[tuple[str, object], ServerChoice] = field(default_factory=dict)
 
     def registry(self, name: str) -> Registry:
         if name not in self._loaded:

@@ -9,11 +9,12 @@ material into any message, repr or result.
 
 from __future__ import annotations
 
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from rdapctl.core.errors import ConfigError
-from rdapctl.core.records import factory, mutable_record, record
+from rdapctl.core.records import mutable_record, record
 from rdapctl.store.audit.checkpoint import Checkpoint, load_checkpoint
 from rdapctl.store.audit.format import (
     CHECKPOINT_NAME,
@@ -64,9 +65,9 @@ class VerifyReport:
     ok: bool
     records: int
     files: int
-    problems: list[Problem] = factory(list)
+    problems: list[Problem] = field(default_factory=list)
     # Not tampering (e.g. the checkpoint lags after a crash); `audit repair` tidies them.
-    warnings: list[Problem] = factory(list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 @record
@@ -90,7 +91,7 @@ class TrailScan:
     checkpoint_error: str | None
     # The problems that are a loss at the end of the trail (the checkpoint disagrees
     # with the files, or the whole trail is gone): what ``repair --accept-loss`` accepts.
-    loss: list[Problem] = factory(list)
+    loss: list[Problem] = field(default_factory=list)
 
 
 def scan_trail(

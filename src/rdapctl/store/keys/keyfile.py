@@ -143,7 +143,7 @@ def decode_material(tenant: str, keys: list[StoredKey], size: int = 32) -> None:
         if key.material is None:
             continue
         try:
-            raw = base64.b64decode(key.material, validate=True)  # type: ignore[arg-type]
+            raw = base64.b64decode(key.material, validate=True)
         except (binascii.Error, ValueError):
             raise damaged(tenant, f"key {key.id} material is not base64") from None
         if len(raw) != size:
