@@ -39,6 +39,7 @@ class Recorder:
         self.server = server
         self.delay_s = delay_s
         self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)  # notified at each request's end
         self.requests: list[tuple[str, float, float]] = []
         self.active = 0
         self.max_active = 0
@@ -84,10 +85,18 @@ class Recorder:
             with self.lock:
                 self.active -= 1
                 self.requests.append((request.path, start, time.monotonic()))
+                self.arrived.notify_all()
 
     def paths(self) -> list[str]:
         with self.lock:
             return [p for p, _, _ in self.requests]
+
+    def wait_for(self, path: str, timeout_s: float = 10.0) -> bool:
+        """Wait until ``path`` has been answered (an event, not a poll)."""
+        with self.arrived:
+            return self.arrived.wait_for(
+                lambda: any(p == path for p, _, _ in self.requests), timeout_s
+            )
 
 
 @pytest.fixture

@@ -103,7 +103,6 @@ def test_a_reader_that_goes_away_ends_lookups_waiting_out_a_retry_after(
     """A lookup waiting out a host's 10 s Retry-After when the reader goes away ends
     with the run, instead of the run waiting for it (one request at a time: the
     lookups run in threads of the parent)."""
-    import time
 
     write_profiles(
         rdapctl_home,
@@ -119,9 +118,7 @@ def test_a_reader_that_goes_away_ends_lookups_waiting_out_a_retry_after(
     proc = rdapctl("batch", str(infile), "--no-progress", "--unordered", "--no-cache")
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith(b'{"line":')
-    deadline = time.monotonic() + 10
-    while "/domain/slow.net" not in servers[1].paths() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert servers[1].wait_for("/domain/slow.net")
     assert servers[1].paths() == ["/domain/slow.net"]  # answered 503: now waiting
     proc.stdout.close()
     try:
