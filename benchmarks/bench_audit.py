@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from rdapctl.policy.tenant import AuditSettings, Compliance, Tenant
-from rdapctl.store.audit import AuditLog
+from rdapctl.store.audit.log import AuditLog
 from rdapctl.store.paths import StatePaths
 
 KEY = bytes(range(32))

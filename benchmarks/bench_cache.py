@@ -24,7 +24,7 @@ from typing import Any
 from rdapctl.policy.tenant import CacheSettings, Tenant
 from rdapctl.store.cache.entries import CacheRequest
 from rdapctl.store.cache.tenant_cache import TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 
 FIXTURE = Path(__file__).parent.parent / "tests/fixtures/rdap/autnum/arin-as63311.json"

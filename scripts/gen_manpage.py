@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from typer._click import Context  # noqa: TID251  (documents the CLI itself)
+from typer import Context  # noqa: TID251  (documents the CLI itself)
 from typer.main import get_command  # noqa: TID251
 
 from rdapctl import __version__

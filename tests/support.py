@@ -68,7 +68,7 @@ def render_text(env: Any, *, color: bool = False) -> str:
     """The text view of envelope ``env`` as a 100-column terminal (or a pipe) shows it."""
     from rich.console import Console
 
-    from rdapctl.cli.render_rdap import render_envelope
+    from rdapctl.cli.render.envelope import render_envelope
 
     console = Console(
         file=io.StringIO(),

@@ -19,13 +19,8 @@ import pytest
 
 from rdapctl.core.errors import AuditError, ExitCode
 from rdapctl.policy.tenant import AuditSettings, Compliance, Tenant
-from rdapctl.store.audit import (
-    AuditLog,
-    base_fields,
-    format_ts,
-    hash_query,
-    is_critical,
-)
+from rdapctl.store.audit.fields import base_fields, format_ts, hash_query, is_critical
+from rdapctl.store.audit.log import AuditLog
 from rdapctl.store.paths import StatePaths
 from tests.support import DAY0, DAY_S, KEY, StepClock
 
@@ -345,7 +340,7 @@ def test_lock_timeout_raises_audit_error() -> None:
 _DISK_FULL_CHILD = textwrap.dedent(
     """
     import os, resource, signal, sys, json
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
     from rdapctl.core.errors import AuditError
     from rdapctl.store.paths import StatePaths
     from rdapctl.policy.tenant import Tenant

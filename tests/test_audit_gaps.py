@@ -19,8 +19,9 @@ from typer.testing import CliRunner, Result
 from rdapctl.cli import app
 from rdapctl.core.errors import AuditError
 from rdapctl.policy.tenant import Tenant
-from rdapctl.store.audit import AuditLog
-from rdapctl.store.audit_verify import Checkpoint, checkpoint_bytes, derive_keys
+from rdapctl.store.audit.checkpoint import Checkpoint, checkpoint_bytes
+from rdapctl.store.audit.format import derive_keys
+from rdapctl.store.audit.log import AuditLog
 from rdapctl.store.paths import StatePaths
 from tests.support import DAY0, DAY_S, KEY, StepClock, load_fixture, loopback_profiles
 
@@ -281,7 +282,7 @@ def test_a_trail_is_marked_started_only_once_its_empty_checkpoint_is_stored(
     chain is on disk: a first write that fails after the mark (a full disk, a crash)
     leaves a trail the next write continues, never "audit trail missing"."""
     from rdapctl.policy.tenant import Tenant
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
     from rdapctl.store.paths import StatePaths
 
     paths = StatePaths.from_env({"RDAPCTL_HOME": str(tmp_path / "home")})
@@ -298,7 +299,7 @@ def test_a_trail_is_marked_started_only_once_its_empty_checkpoint_is_stored(
     # The state a crash right after the mark leaves: the empty checkpoint, no records.
     for day in checkpoint.parent.glob("*.jsonl"):
         day.unlink()
-    from rdapctl.store.audit_verify import Checkpoint, checkpoint_bytes
+    from rdapctl.store.audit.checkpoint import Checkpoint, checkpoint_bytes
     from rdapctl.store.paths import write_private_file
 
     write_private_file(checkpoint, checkpoint_bytes(Checkpoint(), "acme", log._keys.record))
@@ -315,7 +316,7 @@ def test_a_day_file_that_is_a_link_or_a_folder_is_a_problem_not_a_crash(
     """verify reads day files as state files: a symlink (even a dangling one) or a
     folder under a day file's name is reported (exit 10 in the CLI), never followed."""
     from rdapctl.policy.tenant import Tenant
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
     from rdapctl.store.paths import StatePaths
 
     paths = StatePaths.from_env({"RDAPCTL_HOME": str(tmp_path / "home")})

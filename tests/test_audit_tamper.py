@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from rdapctl.policy.tenant import Tenant
-from rdapctl.store.audit import AuditLog
+from rdapctl.store.audit.log import AuditLog
 from rdapctl.store.paths import StatePaths
 from tests.support import DAY0, DAY_S, KEY, StepClock
 
@@ -207,7 +207,7 @@ def test_append_after_torn_tail_starts_a_fresh_line() -> None:
 _WRITER = textwrap.dedent(
     """
     import os, sys
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.store.audit.log import AuditLog
     from rdapctl.store.paths import StatePaths
     from rdapctl.policy.tenant import Tenant
     log = AuditLog(StatePaths.from_env(os.environ), Tenant(name="acme"), bytes(range(32)),

@@ -103,7 +103,6 @@ def test_a_reader_that_goes_away_ends_lookups_waiting_out_a_retry_after(
     """A lookup waiting out a host's 10 s Retry-After when the reader goes away ends
     with the run, instead of the run waiting for it (one request at a time: the
     lookups run in threads of the parent)."""
-    import time
 
     write_profiles(
         rdapctl_home,
@@ -119,9 +118,7 @@ def test_a_reader_that_goes_away_ends_lookups_waiting_out_a_retry_after(
     proc = rdapctl("batch", str(infile), "--no-progress", "--unordered", "--no-cache")
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith(b'{"line":')
-    deadline = time.monotonic() + 10
-    while "/domain/slow.net" not in servers[1].paths() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert servers[1].wait_for("/domain/slow.net")
     assert servers[1].paths() == ["/domain/slow.net"]  # answered 503: now waiting
     proc.stdout.close()
     try:
@@ -148,7 +145,7 @@ def test_an_unexpected_error_in_a_lookup_ends_the_run_instead_of_hanging_it(
     """A bug in the pipeline is not a hang: the run stops with an internal error that
     names it. Cold runs answer in a worker's lookup threads, warm ones in the single
     thread that also writes the chunks."""
-    import rdapctl.batch.runner as batch_module
+    import rdapctl.batch.jobs as batch_module
 
     write_profiles(
         rdapctl_home, servers, "max_concurrent_requests = 4\nrequests_per_second = 100000.0"

@@ -17,12 +17,13 @@ from typer.testing import CliRunner
 from werkzeug import Request, Response
 
 from rdapctl.core.errors import NetworkGuardError, UpstreamError
-from rdapctl.net.direct import StdlibHttpClient, proxy_configured
+from rdapctl.net.direct import StdlibHttpClient
 from rdapctl.net.guard import NetworkPolicy
+from rdapctl.net.proxy_env import proxy_configured
 from rdapctl.policy.tenant import Tenant
 from rdapctl.store.cache.entries import CacheRequest
 from rdapctl.store.cache.tenant_cache import TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from tests.support import loopback_profiles
 
@@ -239,7 +240,7 @@ WARM_READS_PROBE = """
 import os, sys, time
 from rdapctl.store.cache.entries import CacheRequest
 from rdapctl.store.cache.tenant_cache import TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from rdapctl.policy.tenant import Tenant
 paths = StatePaths.from_env(os.environ)
@@ -403,7 +404,7 @@ def test_a_lookup_thread_lets_go_of_its_snapshot_only_when_it_must_wait() -> Non
     import queue
     import threading
 
-    from rdapctl.batch.runner import next_job
+    from rdapctl.batch.jobs import next_job
 
     class Session:
         idled = 0

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -268,11 +267,13 @@ def test_lines_that_are_not_utf8_or_too_long_get_their_own_usage_error(
 
 def test_sigterm_before_the_run_starts_exits_130(rdapctl_home: Path, tmp_path: Path) -> None:
     """SIGTERM while standard input is still being read stops like Ctrl-C."""
-    proc = rdapctl("batch", "-", "--no-progress", stdin=subprocess.PIPE)
-    assert proc.stdin is not None
+    proc = rdapctl("-v", "batch", "-", "--no-progress", stdin=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(b"a.com\n")
     proc.stdin.flush()
-    time.sleep(1.5)  # started, and waiting for the rest of standard input
+    # -v says when it starts reading standard input (the stop handler is in place by then).
+    seen = proc.stderr.readline()
+    assert b"reading the queries from standard input" in seen, seen
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == ExitCode.INTERRUPTED, err

@@ -11,7 +11,8 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from rdapctl.batch.runner import _dumps, splice_cache_hit
+from rdapctl.batch.jobs import splice_cache_hit
+from rdapctl.core.jsontext import dumps_compact as _dumps
 from rdapctl.rdap.envelope import envelope_head, envelope_head_text, make_envelope
 from tests.support import loopback_profiles
 

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 from rdapctl.core.errors import ExitCode, NoServerError
+from rdapctl.policy.server_choice import choose_server
 from rdapctl.policy.tenant import Servers, Tenant
-from rdapctl.rdap.bootstrap import Bootstrap, choose_server, query_url
+from rdapctl.rdap.bootstrap import Bootstrap, query_url
 from rdapctl.rdap.query import parse_query
+from rdapctl.store.bootstrap_files import open_bootstrap
 
 
 @pytest.fixture
 def boot(tmp_path: Path) -> Bootstrap:
-    return Bootstrap(tmp_path / "no-updates")
+    return open_bootstrap(tmp_path / "no-updates")
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,7 @@ def test_longest_ip_prefix_wins(tmp_path: Path) -> None:
         ],
     }
     (updated / "ipv4.json").write_text(json.dumps(doc))
-    boot = Bootstrap(updated)
+    boot = open_bootstrap(updated)
     assert (
         choose_server(parse_query("10.1.2.3"), Tenant(), boot).base_url == "https://narrow.example/"
     )
@@ -77,7 +79,7 @@ def test_invalid_updated_copy_falls_back_to_embedded(tmp_path: Path) -> None:
     updated = tmp_path / "boot"
     updated.mkdir()
     (updated / "dns.json").write_text('{"services": [')
-    boot = Bootstrap(updated)
+    boot = open_bootstrap(updated)
     assert boot.registry("dns").source == "embedded"
 
 
@@ -242,7 +244,7 @@ def test_overlapping_asn_ranges_and_repeated_prefixes_keep_registry_order(
             [["10.0.0.0/8"], ["https://second.example/"]],
         ],
     )
-    boot = Bootstrap(updated)
+    boot = open_bootstrap(updated)
     pick = lambda raw: choose_server(parse_query(raw), Tenant(), boot).base_url  # noqa: E731
     assert pick("AS160") == "https://first.example/"
     assert pick("AS250") == "https://second.example/"
@@ -270,7 +272,7 @@ def test_threads_matching_at_once_on_a_fresh_bootstrap_all_find_their_server(
     sys.setswitchinterval(1e-6)  # hand the GIL over as often as possible
     try:
         for _ in range(5):
-            boot, start, misses = Bootstrap(tmp_path / "none"), threading.Barrier(8), []
+            boot, start, misses = open_bootstrap(tmp_path / "none"), threading.Barrier(8), []
             threads = [threading.Thread(target=work, args=(boot, start, misses)) for _ in range(8)]
             for t in threads:
                 t.start()

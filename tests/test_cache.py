@@ -20,7 +20,7 @@ from rdapctl.policy.tenant import CacheSettings, Compliance, Security, Tenant
 from rdapctl.store.cache.entries import CacheRequest
 from rdapctl.store.cache.freshness import default_ttl, ttl_from_headers
 from rdapctl.store.cache.tenant_cache import TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture
 
@@ -560,7 +560,7 @@ def test_purge_drops_expired_and_unreadable_entries_only(acme: Harness) -> None:
 
 def test_restored_keyring_reads_cache_written_before_the_backup(acme: Harness) -> None:
     """Export, lose the keyring, import: entries cached before the backup are served again."""
-    from rdapctl.store.keyring import import_keyring
+    from rdapctl.store.keys.keyring import import_keyring
 
     acme.cache.put(req(SECRET_QUERY), rdap_value(), 3600)
     blob = acme.keyring.export_keyring("pw")

@@ -22,7 +22,7 @@ import pytest
 from rdapctl.policy.tenant import Tenant
 from rdapctl.store.cache.entries import CacheRequest
 from rdapctl.store.cache.tenant_cache import TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture, loopback_profiles
 

@@ -24,7 +24,7 @@ from rdapctl.policy.tenant import Tenant
 from rdapctl.store.cache import codec, diskcache_store, sqlite_adapter, tenant_cache
 from rdapctl.store.cache.entries import CacheRequest
 from rdapctl.store.cache.tenant_cache import TenantCache
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 
 # The Cache table as diskcache 5.6 creates it: (column, declared type, primary key).

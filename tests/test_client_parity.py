@@ -19,7 +19,7 @@ take as the same answer, and what one refuses the other must refuse the same way
 
 Every example is asked by both clients (no retries, a sleep that only records, short
 timeouts; any name resolves to 127.0.0.1) and the outcomes compared: the status,
-body, final URL, redirects and attempts of an answer, or the error's class, code and
+body, final URL and redirects of an answer, or the error's class, code and
 the answer it came with; plus the requests the server saw (path and Host) and the
 retry waits. An exception that is not an ``RdapctlError`` fails the test as it is.
 
@@ -41,10 +41,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from rdapctl.core.errors import RdapctlError
-from rdapctl.net.client import RetryPolicy
 from rdapctl.net.direct import StdlibHttpClient
 from rdapctl.net.guard import NetworkPolicy
 from rdapctl.net.proxied import RdapHttpClient
+from rdapctl.policy.limits import RetryPolicy
 from tests.rawserver import Answer, RawServer, Request, Step
 
 LIMIT = 20_000  # max_response_bytes of both clients
@@ -123,7 +123,7 @@ def outcome(cls: type[Client], stage: Stage, url: str) -> tuple[Any, ...]:
     except RdapctlError as exc:  # anything else is a crash: the test fails with it
         result: tuple[Any, ...] = ("refused", type(exc).__name__, exc.code, exc.answer)
     else:
-        result = ("answered", got.status, got.body, got.url, got.redirects, got.attempts)
+        result = ("answered", got.status, got.body, got.url, got.redirects)
     finally:
         client.close()
     asked = [(r.path, r.headers.get("host")) for r in stage.server.requests[seen:]]

@@ -8,15 +8,17 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer._click import Context
+from typer import Context
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from rdapctl.cli import app
+from rdapctl.cli import LAZY_GROUPS, app, main
 from rdapctl.cli.completion import SCRIPT_FILE_NAMES, tenant_names
+from rdapctl.cli.completion_engine import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPLETIONS = ROOT / "completions"
@@ -275,6 +277,214 @@ def test_bash_script_completes_in_a_real_bash(rdapctl_home: Path, tmp_path: Path
     lines = result.stdout.splitlines()
     assert lines[:3] == ["acme", "globex", "initech"]
     assert "_rdapctl_completion rdapctl" in lines[-1]
+
+
+# -- how the words are read ------------------------------------------------------------
+
+_PROTOCOL_VARS = (
+    "_RDAPCTL_COMPLETE",
+    "COMP_WORDS",
+    "COMP_CWORD",
+    "_TYPER_COMPLETE_ARGS",
+    "_TYPER_COMPLETE_FISH_ACTION",
+)
+Complete = Callable[..., tuple[object, str, str]]
+
+
+@pytest.fixture
+def complete(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Complete:
+    """Run the entry point in this process with the given protocol variables:
+    (exit status, stdout, stderr)."""
+
+    def run(**env: str) -> tuple[object, str, str]:
+        for name in _PROTOCOL_VARS:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(SystemExit) as ended:
+            main()
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        return ended.value.code, out, err
+
+    return run
+
+
+def _bash(complete: Complete, words: list[str], cword: int | None = None) -> list[str]:
+    """Candidates for bash's COMP_WORDS (joined by newlines, as the script does)."""
+    code, out, _ = complete(
+        _RDAPCTL_COMPLETE="complete_bash",
+        COMP_WORDS="\n".join(words),
+        COMP_CWORD=str(len(words) - 1 if cword is None else cword),
+    )
+    assert code == 0
+    return out.split()
+
+
+def _zsh(complete: Complete, line: str) -> str:
+    code, out, _ = complete(_RDAPCTL_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS=line)
+    assert code == 0
+    return out
+
+
+def test_an_option_value_is_skipped_and_given_options_are_not_offered_again(
+    complete: Complete,
+) -> None:
+    """The word after an option that takes a value is its value, even when it looks
+    like an option; options already given are not offered again."""
+    offered = _bash(complete, ["rdapctl", "lookup", "--tenant", "acme", "--"])
+    assert "--tenant" not in offered
+    assert {"--output", "--type", "--no-cache"} <= set(offered)
+    assert _bash(complete, ["rdapctl", "lookup", "-t", "--no-cache", "--no"]) == [
+        "--no-referral",
+        "--no-cache",
+        "--no-color",
+    ]
+    assert _bash(complete, ["rdapctl", "cache", "stats", "-o", "json", "-t", ""]) == ["default"]
+
+
+def test_the_value_after_equals_completes(complete: Complete) -> None:
+    """zsh and fish keep `--type=d` as one word: the value after `=` is completed."""
+    assert _zsh(complete, "rdapctl lookup --type=d") == "_arguments '*: :((\"domain\"))'\n"
+    assert _bash(complete, ["rdapctl", "lookup", "-t=d"]) == ["default"]
+
+
+def test_short_options_cluster_and_carry_their_value(complete: Complete) -> None:
+    """`-vq` is `-v -q`; `-tacme` is `-t acme`."""
+    assert _bash(complete, ["rdapctl", "-vq", "c"]) == ["cache", "completions"]
+    offered = _bash(complete, ["rdapctl", "lookup", "-tacme", "--"])
+    assert "--tenant" not in offered
+    assert "--output" in offered
+
+
+def test_double_dash_ends_the_options(complete: Complete) -> None:
+    """After `--` a word starting with `-` is a value (the query), not an option name."""
+    assert _bash(complete, ["rdapctl", "lookup", "--", "-"]) == []
+    assert _bash(complete, ["rdapctl", "--", "cache", ""]) == ["stats", "clear", "purge"]
+
+
+def test_an_unknown_command_leaves_the_cursor_in_its_group(complete: Complete) -> None:
+    """A word that names no sub-command completes like the group before it, without error."""
+    top = _bash(complete, ["rdapctl", ""])
+    assert _bash(complete, ["rdapctl", "bogus", ""]) == top
+    assert _bash(complete, ["rdapctl", "cache", "bogus", ""]) == ["stats", "clear", "purge"]
+    assert "--help" in _bash(complete, ["rdapctl", "cache", "bogus", "--"])
+
+
+def test_an_unknown_option_stops_the_reading_without_error(complete: Complete) -> None:
+    """A run would fail at `--bogus`; completion still finds the option before the cursor."""
+    assert _bash(complete, ["rdapctl", "lookup", "--bogus", "-t", ""]) == ["default"]
+    assert _bash(complete, ["rdapctl", "--bogus", "c"]) == ["cache", "completions"]
+
+
+def test_words_with_spaces(complete: Complete, tmp_path: Path) -> None:
+    """A quoted or escaped word is one word: a profiles path with a space decides the
+    tenants offered, and a quoted query fills the argument."""
+    folder = tmp_path / "my profiles"
+    folder.mkdir()
+    (folder / "p.toml").write_text("[tenants.umbrella]\n[tenants.wayne]\n", encoding="utf-8")
+    quoted = f"'{folder / 'p.toml'}'"
+    escaped = str(folder / "p.toml").replace(" ", "\\ ")
+    for word in (quoted, escaped):
+        words = ["rdapctl", "lookup", "--profiles", word, "-t", ""]
+        assert _bash(complete, words) == ["umbrella", "wayne"]
+    assert _zsh(complete, f"rdapctl keys status --profiles {quoted} -t w") == (
+        "_arguments '*: :((\"wayne\"))'\n"
+    )
+    assert _bash(complete, ["rdapctl", "completions", "show", "'a b'", ""]) == []
+    assert _bash(complete, ["rdapctl", "lookup", "'a b'", "--no-c"]) == ["--no-cache", "--no-color"]
+
+
+def test_the_cursor_may_be_before_the_end_of_the_line(complete: Complete) -> None:
+    """bash completes the word at COMP_CWORD; words after it do not count."""
+    assert _bash(complete, ["rdapctl", "cache", "s", "-o"], cword=2) == ["stats"]
+
+
+def test_completing_runs_no_option_callback(complete: Complete) -> None:
+    """`rdapctl --version <TAB>` offers commands; it does not print the version."""
+    assert _bash(complete, ["rdapctl", "--version", "c"]) == ["cache", "completions"]
+
+
+def test_fish_asks_by_exit_status_whether_rdapctl_completes(complete: Complete) -> None:
+    """is-args: exit 0 (no files) when there are candidates, 1 (files) when there are
+    none, printing nothing; get-args without candidates prints an empty line."""
+    fish = {"_RDAPCTL_COMPLETE": "complete_fish", "_TYPER_COMPLETE_FISH_ACTION": "is-args"}
+    assert complete(**fish, _TYPER_COMPLETE_ARGS="rdapctl cache ") == (0, "", "")
+    assert complete(**fish, _TYPER_COMPLETE_ARGS="rdapctl lookup ") == (1, "", "")
+    fish["_TYPER_COMPLETE_FISH_ACTION"] = "get-args"
+    assert complete(**fish, _TYPER_COMPLETE_ARGS="rdapctl lookup ") == (0, "\n", "")
+
+
+def test_zsh_falls_back_to_files_without_candidates(complete: Complete) -> None:
+    assert _zsh(complete, "rdapctl lookup ") == "_files\n"
+
+
+@pytest.mark.parametrize(
+    ("instruction", "message"),
+    [
+        ("bogus", "Invalid completion instruction."),
+        ("complete_tcsh", "Shell tcsh not supported."),
+        ("foo_bash", 'Completion instruction "foo" not supported.'),
+    ],
+)
+def test_a_bad_instruction_exits_1_with_a_message(
+    complete: Complete, instruction: str, message: str
+) -> None:
+    assert complete(_RDAPCTL_COMPLETE=instruction) == (1, "", message + "\n")
+
+
+def test_an_empty_instruction_runs_the_command(
+    complete: Complete, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_RDAPCTL_COMPLETE=` (empty) is no completion request."""
+    from rdapctl import __version__
+
+    monkeypatch.setattr(sys, "argv", ["rdapctl", "--version"])
+    assert complete(_RDAPCTL_COMPLETE="") == (0, f"rdapctl {__version__}\n", "")
+
+
+def test_a_malformed_bash_request_gives_no_candidates(complete: Complete) -> None:
+    """Without COMP_WORDS/COMP_CWORD: no candidates and exit 0 (not a traceback)."""
+    assert complete(_RDAPCTL_COMPLETE="complete_bash") == (0, "\n", "")
+    code, out, _ = complete(
+        _RDAPCTL_COMPLETE="complete_bash", COMP_WORDS="rdapctl\ncache", COMP_CWORD="x"
+    )
+    assert (code, out) == (0, "\n")
+
+
+def test_resolve_reads_the_command_chain_and_typed_values(tmp_path: Path) -> None:
+    """The engine names the commands on the line and the values given (as click's
+    parsing converts them), so completers can use them."""
+    words = ["-v", "keys", "status", "-t", "acme", "--profiles", str(tmp_path / "p.toml")]
+    levels = resolve(get_command(app), "rdapctl", words)
+    assert [level.ctx.info_name for level in levels] == ["rdapctl", "keys", "status"]
+    assert levels[0].ctx.params == {"verbose": 1}
+    assert levels[-1].ctx.params == {"tenant": "acme", "profiles": str(tmp_path / "p.toml")}
+    assert levels[-1].given == {"tenant", "profiles"}
+
+
+def test_lazy_groups_load_only_when_named() -> None:
+    """Completing inside `cache` loads the cache group, not the other lazy groups."""
+    # importlib.import_module escapes -X importtime: list sys.modules at exit instead.
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(*sys.modules, file=sys.stderr))\n"
+        "from rdapctl.cli import main\n"
+        "main()\n"
+    )
+    result = _rdapctl(
+        "-c",
+        code,
+        env={
+            "_RDAPCTL_COMPLETE": "complete_bash",
+            "COMP_WORDS": "rdapctl cache s",
+            "COMP_CWORD": "2",
+        },
+    )
+    assert result.stdout.split() == ["stats"]
+    imported = set(result.stderr.split())
+    assert LAZY_GROUPS["cache"] in imported
+    assert not imported & {module for name, module in LAZY_GROUPS.items() if name != "cache"}
 
 
 # -- committed scripts -----------------------------------------------------------------

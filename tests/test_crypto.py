@@ -75,7 +75,7 @@ def test_derived_subkeys_differ_per_label_and_scrypt_is_deterministic() -> None:
 def test_importing_core_modules_does_not_load_cryptography_or_diskcache() -> None:
     """Start-up stays cheap: crypto, keyring and cache import their libraries lazily."""
     code = (
-        "import sys, rdapctl.store.crypto, rdapctl.store.keyring, rdapctl.store.cache\n"
+        "import sys, rdapctl.store.crypto, rdapctl.store.keys.keyring, rdapctl.store.cache\n"
         "bad = [m for m in ('cryptography', 'diskcache', 'typer', 'rich') if m in sys.modules]\n"
         "print(','.join(bad))"
     )

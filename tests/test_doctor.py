@@ -16,7 +16,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
-from rdapctl.app.doctor import BOOTSTRAP_MAX_AGE_DAYS, run_doctor
+from rdapctl.app.doctor.bootstrap_age import BOOTSTRAP_MAX_AGE_DAYS
+from rdapctl.app.doctor.run import run_doctor
 from rdapctl.cli import app
 from rdapctl.store.paths import StatePaths
 from tests.support import load_fixture, loopback_profiles
@@ -85,7 +86,7 @@ def test_clean_home_after_lookups_passes_with_a_stable_json_document(used: HTTPS
     assert code == 0, failed(doc)
     assert doc["ok"] is True
     assert doc["exit_code"] == 0
-    assert set(doc) == {"ok", "exit_code", "checks"}
+    assert set(doc) == {"schema", "ok", "exit_code", "checks"}
     for c in doc["checks"]:
         assert set(c) == {"tenant", "check", "status", "message", "fixed"}
         assert c["status"] in ("pass", "warn")
@@ -234,7 +235,7 @@ def plant_in_cache(tenant_name: str, value: dict[str, Any]) -> None:
     from rdapctl.profiles.loader import load_profiles
     from rdapctl.store.cache.entries import CacheRequest
     from rdapctl.store.cache.tenant_cache import TenantCache
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
     paths = home_paths()
     tenant = load_profiles(paths.profiles_file).get(tenant_name)
@@ -274,8 +275,8 @@ def test_a_tenant_that_does_not_redact_may_keep_contacts(
 def test_a_phone_number_in_an_audit_file_is_found_by_place(used: HTTPServer) -> None:
     """A phone number in an audit record fails with exit 10 and names file:line only."""
     from rdapctl.profiles.loader import load_profiles
-    from rdapctl.store.audit import AuditLog
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.audit.log import AuditLog
+    from rdapctl.store.keys.keyring import Keyring
 
     paths = home_paths()
     tenant = load_profiles(paths.profiles_file).get("lab")
@@ -319,7 +320,8 @@ def test_text_output_is_a_checklist_grouped_by_tenant(used: HTTPServer) -> None:
 
 
 def newest_embedded_publication() -> datetime:
-    from rdapctl.rdap.bootstrap import REGISTRY_NAMES, load_registry
+    from rdapctl.rdap.bootstrap import REGISTRY_NAMES
+    from rdapctl.store.bootstrap_files import load_registry
 
     return max(
         datetime.fromisoformat(load_registry(n, None).publication.replace("Z", "+00:00"))

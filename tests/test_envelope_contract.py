@@ -6,6 +6,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
@@ -13,10 +14,14 @@ from rdapctl.cli import app
 from tests.support import load_fixture, loopback_profiles
 
 runner = CliRunner()
-SCHEMA = json.loads((resources.files("rdapctl") / "data" / "envelope.schema.json").read_text())
+SCHEMA = json.loads(
+    (resources.files("rdapctl") / "data" / "schemas" / "envelope.schema.json").read_text()
+)
+VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def check(envelope: dict) -> None:
+    VALIDATOR.validate(envelope)
     props = SCHEMA["properties"]
     assert set(SCHEMA["required"]) <= set(envelope)
     assert set(envelope) <= set(props), set(envelope) - set(props)

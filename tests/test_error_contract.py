@@ -24,7 +24,9 @@ import pytest
 from tests.hostile import invoke, lab_profiles
 from tests.rawserver import RawServer, Request, fixture_bytes, response
 
-SCHEMA = json.loads((resources.files("rdapctl") / "data" / "envelope.schema.json").read_text())
+SCHEMA = json.loads(
+    (resources.files("rdapctl") / "data" / "schemas" / "envelope.schema.json").read_text()
+)
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 DOMAIN = fixture_bytes("domain-gtld-registry/verisign-com-google.com-2022-05.json")
 

@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from rdapctl.cli import app
-from rdapctl.store.audit_scrub import query_forms, scrub_text
+from rdapctl.store.audit.scrub import query_forms, scrub_text
 from tests.support import load_fixture, loopback_profiles
 
 runner = CliRunner()

@@ -72,7 +72,9 @@ BATCH_SEVERITY = (130, 10, 9, 3, 1, 4, 7, 5, 8, 2)
 STATUS_EXITS = {"ok": 0, "not_found": 6}
 # The envelope's shipped JSON Schema (`rdapctl schema envelope`): lookup and batch lines.
 ENVELOPE_SCHEMA = Draft202012Validator(
-    json.loads((Path(rdapctl.__file__).parent / "data" / "envelope.schema.json").read_text())
+    json.loads(
+        (Path(rdapctl.__file__).parent / "data" / "schemas" / "envelope.schema.json").read_text()
+    )
 )
 
 

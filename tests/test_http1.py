@@ -188,8 +188,8 @@ class _Stream:
         return self.timeout
 
 
-def _read(data: bytes, limit: int = 1000, head_only: bool = False) -> Response:
-    return Reader(_Stream(data)).response(limit, head_only)  # type: ignore[arg-type]
+def _read(data: bytes, limit: int = 1000) -> Response:
+    return Reader(_Stream(data)).response(limit)  # type: ignore[arg-type]
 
 
 OK_EMPTY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"

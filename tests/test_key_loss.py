@@ -293,7 +293,7 @@ def test_a_keyring_from_before_trails_were_marked_protects_its_trail(
     doc = json.loads(keyring.read_text())
     assert "audit_started" in doc
     # The keyring as an older rdapctl wrote it: no mark (re-MAC'd as that version did).
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
     from rdapctl.store.paths import StatePaths
 
     paths = StatePaths.from_env({"RDAPCTL_HOME": str(rdapctl_home)})

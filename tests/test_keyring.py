@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from rdapctl.core.errors import ConfigError, ExitCode, IntegrityError, UsageError
-from rdapctl.store.keyring import Keyring, import_keyring, master_key_from_env
+from rdapctl.store.keys.keyring import Keyring, import_keyring
+from rdapctl.store.keys.master import master_key_from_env
 from rdapctl.store.paths import StatePaths
 
 DAY = 86400.0

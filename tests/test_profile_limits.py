@@ -19,8 +19,9 @@ from rdapctl.cli import app
 from rdapctl.core.errors import ConfigError
 from rdapctl.policy.tenant import is_tenant_name
 from rdapctl.profiles.limits import MAX_NESTING, MAX_PROFILE_BYTES, MAX_TENANTS
-from rdapctl.profiles.validation import PROFILE_SPEC, Map, Spec, Table
-from rdapctl.store.keyring import Keyring
+from rdapctl.profiles.schema import PROFILE_SPEC
+from rdapctl.profiles.spec import Map, Spec, Table
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 
 runner = CliRunner()

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from rdapctl.profiles.findings import Finding, format_findings, has_errors
 from rdapctl.profiles.loader import profiles_schema
-from rdapctl.profiles.validation import (
-    PROFILE_SPEC,
-    Finding,
-    Map,
-    Table,
-    build_schema,
-    format_findings,
-    has_errors,
-    locate_keys,
-    validate_file,
-    validate_text,
-)
+from rdapctl.profiles.positions import locate_keys
+from rdapctl.profiles.schema import PROFILE_SPEC, build_schema
+from rdapctl.profiles.spec import Map, Table
+from rdapctl.profiles.validation import validate_file, validate_text
 
 PROFILES = Path(__file__).parent / "fixtures" / "profiles"
 BROKEN = PROFILES / "broken"

@@ -142,7 +142,7 @@ def test_audit_host_and_path_of_a_query_url_are_what_urlsplit_says() -> None:
     split once, equal splitting each query URL, for odd base URLs too."""
     from urllib.parse import urlsplit
 
-    from rdapctl.app.lookup import url_host_and_path
+    from rdapctl.app.lookup_trace import url_host_and_path
     from rdapctl.rdap.bootstrap import ServerChoice, query_url
 
     bases = [

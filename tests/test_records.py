@@ -104,3 +104,42 @@ def test_mutable_record_allows_assignment_and_is_unhashable() -> None:
     assert c == Counter(1)
     with pytest.raises(TypeError):
         hash(c)
+
+
+@pytest.mark.parametrize("default", [[], {}, set(), dataclasses.field(default=[])])
+def test_a_mutable_default_is_refused_when_the_class_is_made(default: object) -> None:
+    """A list, dict or set default would be shared by every instance: a TypeError."""
+    with pytest.raises(TypeError, match=r"Bad\.items: mutable default .* use factory\("):
+        record(type("Bad", (), {"__annotations__": {"items": "list[int]"}, "items": default}))
+    with pytest.raises(TypeError, match="mutable default"):
+
+        @mutable_record
+        class AlsoBad:
+            seen: set[str] = set()  # noqa: RUF012
+
+
+def test_a_required_field_after_a_defaulted_one_is_refused() -> None:
+    """Field order as dataclasses require it: positional construction stays unambiguous."""
+    with pytest.raises(TypeError, match=r"Bad\.y: required field after field 'x'"):
+
+        @record
+        class Bad:
+            x: int = 0
+            y: int
+
+    with pytest.raises(TypeError, match="required field after field 'extra'"):
+
+        @record
+        class AfterFactory:
+            extra: dict[str, int] = factory(dict)
+            y: int
+
+
+def test_records_use_public_dataclasses_api_only() -> None:
+    """Fields come from dataclasses itself: no private marker is set by hand."""
+    import inspect
+
+    from rdapctl.core import records
+
+    assert "_FIELD" not in inspect.getsource(records)
+    assert [f.name for f in dataclasses.fields(Secret)] == ["key_id", "material", "note"]

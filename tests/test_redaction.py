@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from rdapctl.policy.redaction import find_pii, redact_pii, server_redactions
+from rdapctl.policy.contact_text import find_pii
+from rdapctl.policy.redaction import redact_pii
+from rdapctl.policy.redaction_entries import server_redactions
 from rdapctl.policy.tenant import BASE_REDACT_FIELDS, COMPLIANCE_REDACT_FIELDS
 from tests.support import RDAP_FIXTURES, all_fixture_files, load_fixture
 

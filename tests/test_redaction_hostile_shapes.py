@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from rdapctl.policy.redaction import find_pii, redact_pii
+from rdapctl.policy.contact_text import find_pii
+from rdapctl.policy.redaction import redact_pii
 from tests.hostile import audit_records, invoke, lab_profiles
 from tests.rawserver import RawServer, Request, response
 from tests.test_redaction_exact import (

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from rdapctl.cli.render_rdap import render_envelope
+from rdapctl.cli.render.envelope import render_envelope
 from tests.hostile import audit_records, invoke, lab_profiles
 from tests.rawserver import RawServer, Request, response
 from tests.support import RDAP_FIXTURES, all_fixture_files

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from rdapctl.cli.render_rdap import render_envelope
+from rdapctl.cli.render.envelope import render_envelope
 
 N = 100_000
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from rdapctl.cli.render_rdap import render_envelope
+from rdapctl.cli.render.envelope import render_envelope
 from tests.support import RDAP_FIXTURES, all_fixture_files, load_fixture
 
 

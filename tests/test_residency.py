@@ -11,15 +11,15 @@ from urllib.parse import urlparse
 import pytest
 
 from rdapctl.core.errors import ConfigError, ExitCode, PolicyDeniedError, UsageError
-from rdapctl.policy.redaction import find_pii
+from rdapctl.policy.contact_text import find_pii
 from rdapctl.policy.residency import (
     COUNTRY_REGIONS,
     RegionInfo,
     anonymise_record,
     canonical_json,
     decide,
-    denied_error,
     region_for,
+    residency_refusal,
 )
 from rdapctl.policy.tenant import REGIONS, Tenant
 from tests.support import all_fixture_files, load_fixture
@@ -235,13 +235,13 @@ def test_residency_matrix(
         assert "outside data_residency [" in decision.reason
 
 
-def test_deny_decision_becomes_a_policy_error_with_a_hint() -> None:
+def test_deny_decision_becomes_the_residency_refusal_with_a_hint() -> None:
     """A strict refusal maps to exit code 4 and says how to allow the region."""
     tenant = Tenant(name="acme", data_residency=EU_ONLY, isolation="strict")
-    err = denied_error(decide(tenant, OUTSIDE))
+    err = residency_refusal(decide(tenant, OUTSIDE).reason)
     assert isinstance(err, PolicyDeniedError)
     assert err.exit_code == ExitCode.DENIED
-    assert err.code == "residency_denied"
+    assert err.code == "residency_violation"
     assert "north-america" in err.message and "RIR ARIN" in err.message
     assert "data_residency" in (err.hint or "")
 

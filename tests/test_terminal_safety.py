@@ -30,8 +30,9 @@ from typer.testing import CliRunner
 
 from rdapctl.cli import app
 from rdapctl.policy.tenant import Tenant
-from rdapctl.store.audit import AuditContext, AuditLog
-from rdapctl.store.keyring import Keyring
+from rdapctl.store.audit.fields import AuditContext
+from rdapctl.store.audit.log import AuditLog
+from rdapctl.store.keys.keyring import Keyring
 from rdapctl.store.paths import StatePaths
 from tests.support import FIXTURES, KEY, StepClock, loopback_profiles, render_text
 

@@ -31,11 +31,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from rdapctl.core.errors import ConfigError, ExitCode, NetworkGuardError, UpstreamError
-from rdapctl.net.client import RetryPolicy
 from rdapctl.net.connect import Resolver, spki_pin
 from rdapctl.net.direct import StdlibHttpClient
 from rdapctl.net.guard import NetworkPolicy
-from rdapctl.net.proxied import RdapHttpClient, build_transport
+from rdapctl.net.proxied import RdapHttpClient
+from rdapctl.net.proxied_transport import build_transport
+from rdapctl.policy.limits import RetryPolicy
 from tests.support import stop_server
 
 DOMAIN = {"objectClassName": "domain", "ldhName": "example.com"}

@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import field
 from typing import TextIO
 
 from rdapctl.core.errors import RdapctlError
-from rdapctl.core.records import factory, mutable_record
+from rdapctl.core.records import mutable_record
 from rdapctl.store.paths import StatePaths
 
 
@@ -25,17 +26,11 @@ class Runtime:
     env: Mapping[str, str]
     paths: StatePaths
     clock: Callable[[], float] = time.time
-    stderr: TextIO = factory(_stderr)
+    stderr: TextIO = field(default_factory=_stderr)
     debug: bool = False
     command: str = ""
     # For deadlines and durations (never steps back); ``clock`` is wall time.
     monotonic: Callable[[], float] = time.monotonic
-
-    def warn(self, message: str) -> None:
-        """A warning for the user on stderr (never stdout), through the diagnostics."""
-        from rdapctl.core import diagnostics
-
-        diagnostics.warning(message)
 
     def internal_error(self, exc: Exception) -> RdapctlError:
         """A bug in rdapctl met while serving one request, as the error its envelope

@@ -1,10 +1,11 @@
 """A tenant session: the services one command needs to act for one tenant.
 
 Builds, lazily and once, the bootstrap, the guarded HTTP client, the keyring, the
-encrypted cache and the audit log, all scoped to the tenant. Commands and the
-lookup pipeline ask the session; nothing here is global. Heavy modules (httpx,
-cryptography, diskcache) are imported only when their service is first used,
-so a cache hit never imports httpx.
+encrypted cache, the audit log and the residency decisions, all scoped to the tenant,
+and says where audit records and cache writes go. Commands and the lookup pipeline
+ask the session; what to record is theirs (``rdapctl.policy.audit_events``). Heavy
+modules (cryptography, diskcache, and httpx, which only proxied requests use) are
+imported only when their service is first used.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.app.runtime import Runtime
-from rdapctl.core.errors import AuditError, PolicyDeniedError, RdapctlError
-from rdapctl.core.records import record
+from rdapctl.core import diagnostics
+from rdapctl.policy.audit_events import cache_integrity_event, key_rotation_event
 from rdapctl.policy.tenant import Tenant
 from rdapctl.rdap.bootstrap import Bootstrap
+from rdapctl.store.bootstrap_files import open_bootstrap
 
 if TYPE_CHECKING:
-    from rdapctl.net.client import HttpResponse, RequestGate, RetryingGetter
+    from rdapctl.net.client import RequestGate, RetryingGetter
     from rdapctl.net.guard import NetworkPolicy
-    from rdapctl.policy.residency import ResidencyDecision
-    from rdapctl.rdap.query import Query
-    from rdapctl.store.audit import AuditLog
+    from rdapctl.policy.residency_decision import ResidencyDecisions
+    from rdapctl.store.audit.log import AuditLog
     from rdapctl.store.cache.entries import CacheRequest
     from rdapctl.store.cache.tenant_cache import TenantCache
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
 Resolver = Callable[[str, int], list[str]]
 AuditSink = Callable[[str, dict[str, Any]], None]
@@ -38,22 +39,11 @@ AuditSink = Callable[[str, dict[str, Any]], None]
 CacheSink = Callable[["CacheRequest", dict[str, Any], int], None]
 # Services a worker session shares with the session it was made from (thread-safe ones).
 _SHARED_SERVICES = ("bootstrap", "keyring", "cache", "audit")
-_RESIDENCY_MEMO_MAX = 4096
-
-
-@record
-class Residency:
-    """The residency decision for one server, as recorded in envelopes and audit."""
-
-    region: str
-    action: str
-    reason: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"region": self.region, "action": self.action, "reason": self.reason}
 
 
 class TenantSession:
+    """The services of one tenant for one command (or one batch thread), built on first use."""
+
     def __init__(
         self,
         runtime: Runtime,
@@ -61,46 +51,43 @@ class TenantSession:
         *,
         resolver: Resolver | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        use_audit: bool = True,
         gate: RequestGate | None = None,
         audit_sink: AuditSink | None = None,
         batch: bool = False,
         cache_sink: CacheSink | None = None,
     ) -> None:
-        """``batch``: the stdlib keep-alive HTTP path (unless a proxy is configured) and
-        cache reads that write nothing until ``cache.flush_reads()``."""
+        """``gate``: the per-host request gate (default: one of the session's own);
+        ``audit_sink``: where records go instead of one append each (batch collects
+        them); ``batch``: cache reads write nothing until ``cache.flush_reads()``;
+        ``cache_sink``: where cache writes go instead of one transaction each."""
         self.runtime = runtime
         self.tenant = tenant
         self._resolver = resolver
         self._sleep = sleep
-        self._use_audit = use_audit
         self._gate = gate
         # Set by batch: records go to a buffered, chunked writer instead of one fsync each.
         self._audit_sink = audit_sink
         self._batch = batch
         self._cache_sink = cache_sink
         self._owns_shared = True
-        # Residency decisions by (server netloc, query TLD): a pure function of those
-        # and the tenant, asked once per lookup (see check_residency).
-        self._residency_memo: dict[tuple[str, str | None], Residency] = {}
         # The query of the lookup running in each thread (see lookup_scope).
         self._lookup_query = threading.local()
         # Before any state of the tenant is read or created: refuse folders and files
         # another account owns or may write (exit 3).
-        from rdapctl.store.ownership import check_state
+        from rdapctl.store.paths import check_state
 
         check_state(runtime.paths, tenant.name)
 
     def worker(self) -> TenantSession:
-        """A session for another thread: its own HTTP client (httpx clients are not
-        shared across threads), the same keyring, cache, audit log and bootstrap."""
+        """A session for another thread: its own HTTP client (neither client is
+        thread-safe) and residency memo, the same keyring, cache, audit log and
+        bootstrap."""
         self.prepare_shared()
         other = TenantSession(
             self.runtime,
             self.tenant,
             resolver=self._resolver,
             sleep=self._sleep,
-            use_audit=self._use_audit,
             gate=self._gate,
             audit_sink=self._audit_sink,
             batch=self._batch,
@@ -118,12 +105,8 @@ class TenantSession:
         _ = self.bootstrap
         if self.cache_enabled:
             _ = self.cache
-        if self._audit_wanted:
+        if self.tenant.audit.enabled:
             _ = self.audit
-
-    @property
-    def _audit_wanted(self) -> bool:
-        return self._use_audit and self.tenant.audit.enabled
 
     # -- services ---------------------------------------------------------------
 
@@ -134,15 +117,16 @@ class TenantSession:
 
     @cached_property
     def bootstrap(self) -> Bootstrap:
-        return Bootstrap(self.runtime.paths.bootstrap_dir)
+        return open_bootstrap(self.runtime.paths.bootstrap_dir)
 
     @cached_property
     def http(self) -> RetryingGetter:
         """The tenant's HTTP client: the stdlib keep-alive client for direct connections
         (no httpx import), httpx through the guarded transport when a proxy is set. Both
         apply the same rules (``rdapctl.net.client.RetryingGetter``) and the same gate."""
-        from rdapctl.net.client import RETRY_BY_CRITICALITY
-        from rdapctl.net.direct import StdlibHttpClient, proxy_configured
+        from rdapctl.net.direct import StdlibHttpClient
+        from rdapctl.net.proxy_env import proxy_configured
+        from rdapctl.policy.limits import RETRY_BY_CRITICALITY
 
         security = self.tenant.security
         common: dict[str, Any] = {
@@ -180,7 +164,7 @@ class TenantSession:
             requests_per_second=security.requests_per_second,
             clock=self.runtime.clock,
             wait=wait,
-            warn=self.runtime.warn,
+            warn=diagnostics.warning,
         )
 
     @cached_property
@@ -195,6 +179,12 @@ class TenantSession:
         cache = self.__dict__.get("cache")
         if cache is not None:
             cache.end_reads()
+
+    def flush_cache_reads(self) -> None:
+        """Write what cache reads deferred (``batch``), when the cache was opened."""
+        cache = self.__dict__.get("cache")
+        if cache is not None:
+            cache.flush_reads()
 
     def close(self) -> None:
         if "http" in self.__dict__:
@@ -212,57 +202,26 @@ class TenantSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- residency ----------------------------------------------------------------
+    @cached_property
+    def residency(self) -> ResidencyDecisions:
+        """The tenant's residency decisions, memoised for this session."""
+        from rdapctl.policy.residency_decision import ResidencyDecisions
 
-    def residency_for(self, url: str, query_tld: str | None) -> Residency:
-        """The residency decision for the server of ``url`` (no consequences drawn)."""
-        # The decision depends on the server's host and the TLD only: memoised.
-        parts = url.split("/", 3)
-        netloc = parts[2] if len(parts) > 2 and parts[1] == "" else None
-        memo = self._residency_memo
-        residency = memo.get((netloc, query_tld)) if netloc is not None else None
-        if residency is None:
-            from rdapctl.policy.residency import decide, region_for
-
-            info = region_for(url, query_tld=query_tld, overrides=self.tenant.regions)
-            decision: ResidencyDecision = decide(self.tenant, info)
-            residency = Residency(decision.region, decision.action, decision.reason)
-            if netloc is not None:
-                if len(memo) >= _RESIDENCY_MEMO_MAX:
-                    memo.clear()
-                memo[(netloc, query_tld)] = residency
-        return residency
-
-    def check_residency(self, url: str, query_tld: str | None) -> Residency:
-        """Decide residency for the server of ``url`` before it is asked: strict
-        isolation refuses here; anonymise and warn are recorded (and warned)."""
-        residency = self.residency_for(url, query_tld)
-        if residency.action == "deny":
-            raise PolicyDeniedError(
-                f"data residency: {residency.reason}",
-                code="residency_violation",
-                hint="add the region to data_residency in the tenant profile "
-                "(or set regions.<host> if the server's region is known)",
-            )
-        if residency.action in ("anonymise", "warn"):
-            self.record("residency_violation", {"residency": residency.as_dict()})
-            if residency.action == "warn":
-                self.runtime.warn(f"data residency (development isolation): {residency.reason}")
-        return residency
+        return ResidencyDecisions(self.tenant)
 
     # -- keys and cache ---------------------------------------------------------------
 
     @cached_property
     def keyring(self) -> Keyring:
         """The tenant's keyring (created on first use); rotated here when it is too old."""
-        from rdapctl.store.keyring import Keyring
+        from rdapctl.store.keys.keyring import Keyring
 
         keyring = Keyring.open(
             self.runtime.paths, self.tenant.name, self.runtime.env, clock=self.runtime.clock
         )
-        rotated = keyring.ensure_fresh(self.tenant.keys.rotation_days, self.runtime.warn)
+        rotated = keyring.ensure_fresh(self.tenant.keys.rotation_days, diagnostics.warning)
         if rotated is not None:
-            self.record("key_rotation", {"key_id": rotated.id, "reason": "rotation_days"})
+            self.record(*key_rotation_event(rotated.id))
         return keyring
 
     @cached_property
@@ -276,56 +235,32 @@ class TenantSession:
             clock=self.runtime.clock,
             on_integrity_failure=self._cache_integrity_failure,
             defer_bookkeeping=self._batch,
-            on_unavailable=self.runtime.warn,
+            on_unavailable=diagnostics.warning,
         )
 
     def _cache_integrity_failure(self, reason: str) -> None:
-        self.runtime.warn(f"cache entry discarded: {reason}")
-        self.record("cache_integrity_failure", {"reason": reason})
+        diagnostics.warning(f"cache entry discarded: {reason}")
+        self.record(*cache_integrity_event(reason))
 
     @property
     def cache_enabled(self) -> bool:
         return self.tenant.cache.enabled
 
-    def cache_request(self, query: Query, server: str, follow_referrals: bool) -> CacheRequest:
-        from rdapctl.store.cache.entries import CacheRequest
-
-        return CacheRequest(query.type, query.value, server, follow_referrals)
-
-    def cache_get(
-        self, key: CacheRequest, *, head_only: bool = False
-    ) -> tuple[dict[str, Any], float, bytes | None] | None:
-        """(envelope, age in seconds, its stored JSON text) of a fresh entry, or None.
-
-        ``head_only``: the envelope may be just its head (``envelope_head``) when the
-        entry stored one; the text is then the only place the bodies are."""
-        entry = self.cache.get(key, head_only=head_only)
-        if entry is None:
-            return None
-        # Parsed for this call alone: the caller may change it.
-        value = entry.value if entry.value is not None else entry.head
-        assert value is not None
-        return value, entry.age_s, entry.plain
-
-    def cache_put(
-        self, key: CacheRequest, envelope: dict[str, Any], response: HttpResponse
-    ) -> None:
+    def write_cache(self, key: CacheRequest, envelope: dict[str, Any], ttl: int) -> None:
+        """Store a lookup's envelope: in the batch sink when there is one (written a
+        chunk at a time), else in the cache at once."""
+        if self._cache_sink is not None:
+            self._cache_sink(key, envelope, ttl)
+            return
         from rdapctl.rdap.envelope import envelope_head
-        from rdapctl.store.cache.freshness import default_ttl, ttl_from_headers
 
-        default = default_ttl(self.tenant, response.status)
-        ttl = ttl_from_headers(response.headers, default, self.runtime.clock())
-        if ttl is not None and ttl > 0:
-            if self._cache_sink is not None:
-                self._cache_sink(key, envelope, ttl)
-            else:
-                self.cache.put(key, envelope, ttl, envelope_head(envelope))
+        self.cache.put(key, envelope, ttl, envelope_head(envelope))
 
     # -- audit ------------------------------------------------------------------------
 
     @cached_property
     def audit(self) -> AuditLog:
-        from rdapctl.store.audit import AuditLog
+        from rdapctl.store.audit.log import AuditLog
 
         keyring = self.keyring
         return AuditLog(
@@ -353,7 +288,7 @@ class TenantSession:
 
     def record(self, event: str, fields: dict[str, Any]) -> None:
         """Append an audit record for this tenant; raises AuditError when it cannot."""
-        if not self._audit_wanted:
+        if not self.tenant.audit.enabled:
             return
         if "query" not in fields:
             query_of = getattr(self._lookup_query, "query_of", None)
@@ -364,42 +299,3 @@ class TenantSession:
             self._audit_sink(event, fields)
             return
         self.audit.append(event, fields)
-
-    def tolerate_audit_failure(self, exc: AuditError, what: str) -> bool:
-        """Whether the tenant goes on without the audit ``what`` that failed to write
-        (``audit.fail_open``, with a warning). False: what it stands for must not be
-        shown."""
-        if not self.tenant.audit.fail_open:
-            return False
-        self.runtime.warn(f"{what} NOT WRITTEN (audit.fail_open = true): {exc.message}")
-        return True
-
-    def record_policy_event(self, exc: RdapctlError, fields: dict[str, Any]) -> None:
-        from rdapctl.app.lookup import policy_event_for
-
-        event = policy_event_for(exc)
-        if event is None:
-            return
-        data = dict(fields)
-        data["reason"] = exc.message
-        self.record(event, data)
-        if event in ("ssrf_blocked", "residency_violation"):
-            self.runtime.warn(f"{event}: {exc.message}")
-
-    def record_lookup(
-        self, envelope: dict[str, Any], fields: dict[str, Any], duration_ms: float
-    ) -> dict[str, Any]:
-        """Record the lookup (``fields`` completed in place); returns the record's fields,
-        which the caller must not change."""
-        from rdapctl.rdap.envelope import exit_code_of
-
-        error = envelope.get("error")
-        fields.update(
-            status=envelope["status"],
-            exit_code=exit_code_of(envelope),
-            error_code=error.get("code") if error else None,
-            source=envelope.get("source") or fields.get("source"),
-            duration_ms=round(duration_ms, 3),
-        )
-        self.record("lookup", fields)
-        return fields

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import UsageError
 from rdapctl.rdap.query import MAX_QUERY_CHARS
 
@@ -140,6 +141,7 @@ class BatchInput:
         if name == "-":
             # Counting must finish before the first lookup, and a pipe can be read once.
             spool = tempfile.TemporaryFile(prefix="rdapctl-batch-", dir=tmp_dir)  # noqa: SIM115
+            diagnostics.detail("reading the queries from standard input")
             shutil.copyfileobj(stdin, spool, 1 << 20)
             spool.seek(0)
             return cls(spool, spooled=True)

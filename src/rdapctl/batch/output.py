@@ -12,7 +12,6 @@ Must not: look anything up, print, or import httpx/typer/rich.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from typing import BinaryIO
 
 from rdapctl.core.errors import RdapctlError, UsageError
 from rdapctl.rdap.envelope import ANSWERED_STATUSES, ENVELOPE_STATUSES
+from rdapctl.store.locks import try_lock
 
 _LINE_HEAD = re.compile(rb'\{"line":([1-9][0-9]{0,11}),"schema":')
 _LINE_START = b'{"line":'
@@ -110,14 +110,14 @@ def _open_locked(
                 hint="resume into a file, or run without --resume",
             )
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            locked = try_lock(fd)
+        except OSError as exc:
+            raise UsageError(f"cannot lock --output {path}: {exc.strerror}") from None
+        if not locked:
             raise UsageError(
                 f"another rdapctl batch is writing to {path}",
                 hint="wait for it to finish, then run again with --resume",
-            ) from None
-        except OSError as exc:
-            raise UsageError(f"cannot lock --output {path}: {exc.strerror}") from None
+            )
         if not _is_at(path, st):
             # A resuming run renamed a new file over this one before we locked it: what
             # we hold is no longer the output. Open the file now there.
@@ -263,14 +263,14 @@ def _result_of(head: bytes, tail: bytes) -> tuple[int, bytes] | None:
         return None
     if not isinstance(obj, dict):
         return None
-    line, status = obj.get("line"), obj.get("status")
-    if type(line) is not int or line <= 0:
+    number, state = obj.get("line"), obj.get("status")
+    if type(number) is not int or number <= 0:
         return None
-    if not isinstance(status, str) or status not in ENVELOPE_STATUSES:
+    if not isinstance(state, str) or state not in ENVELOPE_STATUSES:
         return None
     if "schema" not in obj or "tenant" not in obj or "query" not in obj:
         return None
-    return line, status.encode()
+    return number, state.encode()
 
 
 def _status(raw: bytes) -> bytes:

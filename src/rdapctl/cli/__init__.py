@@ -1,8 +1,8 @@
 """The rdapctl command line: argument parsing and nothing else.
 
 This module is imported on every run (``--version``, ``--help``, TAB completion),
-so it imports only Typer. Each command's work lives in a ``rdapctl.cli.*_cmd``
-module imported when the command runs; those call the core and render.
+so it imports only Typer. Each command lives in ``rdapctl.cli.commands.<name>`` (its
+signature and body together), imported only when the command runs or is listed.
 Errors are mapped to exit codes in exactly one place: ``RdapctlGroup.invoke``.
 """
 
@@ -16,19 +16,6 @@ import typer
 from typer.core import TyperGroup
 
 from rdapctl import __version__
-from rdapctl.cli.options import (
-    NoCacheOpt,
-    NoColorOpt,
-    NoReferralOpt,
-    OfflineOpt,
-    OutputOpt,
-    ProfilesOpt,
-    QueryArg,
-    RefreshOpt,
-    ServerOpt,
-    TenantOpt,
-    TypeOpt,
-)
 
 ENV_HELP = """\
 Environment variables:
@@ -46,24 +33,26 @@ Environment variables:
 """
 
 
-# Sub-command groups are imported only when invoked (or listed by --help), so a
-# lookup does not pay for building forty commands it will not run.
+# Commands and command groups are imported only when invoked (or listed by --help), so
+# a lookup does not pay for building forty commands it will not run. In this order
+# --help lists them.
 LAZY_GROUPS: dict[str, str] = {
-    "batch": "rdapctl.cli.groups.batch",
-    "doctor": "rdapctl.cli.groups.doctor",
-    "bootstrap": "rdapctl.cli.groups.bootstrap",
-    "profile": "rdapctl.cli.groups.profile",
-    "policy": "rdapctl.cli.groups.policy",
-    "cache": "rdapctl.cli.groups.cache",
-    "keys": "rdapctl.cli.groups.keys",
-    "audit": "rdapctl.cli.groups.audit",
-    "schema": "rdapctl.cli.groups.schema",
-    "completions": "rdapctl.cli.groups.completions",
+    "lookup": "rdapctl.cli.commands.lookup",
+    "batch": "rdapctl.cli.commands.batch",
+    "doctor": "rdapctl.cli.commands.doctor",
+    "bootstrap": "rdapctl.cli.commands.bootstrap",
+    "profile": "rdapctl.cli.commands.profile",
+    "policy": "rdapctl.cli.commands.policy",
+    "cache": "rdapctl.cli.commands.cache",
+    "keys": "rdapctl.cli.commands.keys",
+    "audit": "rdapctl.cli.commands.audit",
+    "schema": "rdapctl.cli.commands.schema",
+    "completions": "rdapctl.cli.commands.completions",
 }
 
 
 # Of those, the modules that hold a single top-level command rather than a group.
-LAZY_COMMANDS = frozenset({"batch", "doctor"})
+LAZY_COMMANDS = frozenset({"lookup", "batch", "doctor", "schema"})
 
 
 class RdapctlGroup(TyperGroup):
@@ -86,6 +75,22 @@ class RdapctlGroup(TyperGroup):
                 command = typer.main.get_group(app_)
             command.name = cmd_name
         return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:
+            # Typer suggests close names ("Did you mean ...?") only among the commands it
+            # has built; the lazy ones are not built until used, so suggest among them here.
+            message = getattr(exc, "message", None)
+            if args and message == f"No such command {args[0]!r}.":
+                from difflib import get_close_matches
+
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    names = ", ".join(repr(name) for name in matches)
+                    exc.message = f"No such command {args[0]!r}. Did you mean {names}?"  # type: ignore[attr-defined]
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -144,53 +149,19 @@ def _root(
     diagnostics.configure(diagnostics.level_for(verbose=verbose, quiet=quiet))
 
 
-@app.command()
-def lookup(
-    ctx: typer.Context,
-    query: QueryArg,
-    query_type: TypeOpt = None,
-    server: ServerOpt = None,
-    tenant: TenantOpt = None,
-    profiles: ProfilesOpt = None,
-    output: OutputOpt = None,
-    no_referral: NoReferralOpt = False,
-    no_cache: NoCacheOpt = False,
-    refresh: RefreshOpt = False,
-    offline: OfflineOpt = False,
-    no_color: NoColorOpt = False,
-) -> None:
-    """Look up a domain, IP address or network, AS number, entity, name server or RDAP URL."""
-    from rdapctl.cli.lookup_cmd import run
-
-    code = run(
-        query,
-        query_type=query_type,
-        server=server,
-        tenant=tenant,
-        profiles=profiles,
-        output=output,
-        referrals=not no_referral,
-        no_cache=no_cache,
-        refresh=refresh,
-        offline=offline,
-        no_color=no_color,
-        debug=bool(ctx.find_root().params.get("debug")),
-    )
-    raise typer.Exit(code)
-
-
 def main() -> None:
     """Console-script entry point."""
     if sys.stderr is None:
         # Started with stderr closed (`2>&-`): print(file=None) writes to stdout, so
         # diagnostics would land in the JSON a script reads. They go nowhere instead.
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-    if "_RDAPCTL_COMPLETE" in os.environ:
-        # add_completion=False leaves the shell registry empty: register the shells here.
-        from rdapctl.cli.completion import enable_shell_completion
+    instruction = os.environ.get("_RDAPCTL_COMPLETE")
+    if instruction:
+        # A TAB press: answered from the command tree, without running any command.
+        from rdapctl.cli.completion import answer
 
-        enable_shell_completion()
+        sys.exit(answer(instruction, typer.main.get_command(app), os.environ))
     app(prog_name="rdapctl")
 
 
-__all__ = ["app", "main"]
+__all__ = ["ENV_HELP", "LAZY_GROUPS", "app", "main"]

@@ -1,18 +1,22 @@
-"""Shell completion: the scripts for bash, zsh and fish, and the hooks they call back into.
+"""Shell completion, the shell side: the scripts for bash, zsh and fish, and the answers
+to what they ask.
 
 Owns: the text of the three completion scripts (``completion_script``), the
-registration of the shells with Typer's vendored click (``enable_shell_completion``,
-which ``rdapctl.cli.main`` calls when ``_RDAPCTL_COMPLETE`` is set) and the tenant
-names offered for ``-t/--tenant`` (``tenant_names``).
+completion protocol (``answer``, which ``rdapctl.cli.main`` calls when
+``_RDAPCTL_COMPLETE`` is set: what each shell sends and the exact text it expects
+back) and the tenant names offered for ``-t/--tenant`` (``tenant_names``). The
+candidates themselves come from ``rdapctl.cli.completion_engine``.
 
 Must not: import httpx, cryptography, diskcache or rich (every TAB press runs a whole
 rdapctl process, so it must stay as cheap as ``--version``), raise from ``tenant_names``
-(a completion error would print a traceback into the user's prompt), or write files.
+or ``answer`` (a completion error would print a traceback into the user's prompt), or
+write files.
 
-Protocol (Typer's, not plain click's): the scripts run ``rdapctl`` with
-``_RDAPCTL_COMPLETE=complete_bash|complete_zsh|complete_fish``; bash passes
+Protocol (Typer's, kept so installed scripts go on working): the scripts run ``rdapctl``
+with ``_RDAPCTL_COMPLETE=complete_bash|complete_zsh|complete_fish``; bash passes
 ``COMP_WORDS``/``COMP_CWORD``, zsh and fish pass the command line in
-``_TYPER_COMPLETE_ARGS`` (fish also ``_TYPER_COMPLETE_FISH_ACTION``).
+``_TYPER_COMPLETE_ARGS`` (fish also ``_TYPER_COMPLETE_FISH_ACTION``: ``is-args`` asks by
+exit status whether rdapctl completes there, ``get-args`` for the candidates).
 ``_RDAPCTL_COMPLETE=source_SHELL`` prints the same script as ``completions show``.
 """
 
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -110,49 +116,101 @@ def tenant_names(
         return []
 
 
-def enable_shell_completion() -> None:
-    """Register bash, zsh and fish with Typer's click so ``_RDAPCTL_COMPLETE`` is honoured.
+def answer(instruction: str, root: Any, env: Mapping[str, str]) -> int:
+    """Answer ``_RDAPCTL_COMPLETE=ACTION_SHELL`` for the command tree ``root``: print
+    the script (``source``) or the candidates (``complete``); returns the exit status.
 
-    ``add_completion=False`` (no ``--install-completion`` option) also leaves the
-    shell registry empty, so without this every completion request answers
-    "Shell bash not supported".
+    The messages for a bad instruction are click's, for scripts that check them.
     """
-    from typer._click.shell_completion import add_completion_class
+    if "_" not in instruction:
+        sys.stderr.write("Invalid completion instruction.\n")
+        return 1
+    action, _, shell = instruction.partition("_")
+    if shell not in _SCRIPTS:
+        sys.stderr.write(f"Shell {shell} not supported.\n")
+        return 1
+    if action == "source":
+        _emit(completion_script(shell).rstrip("\n"))
+        return 0
+    if action != "complete":
+        sys.stderr.write(f'Completion instruction "{action}" not supported.\n')
+        return 1
+    request = _bash_request(env) if shell == "bash" else _line_request(env)
+    found = _candidates(root, request) if request is not None else []
+    if shell == "bash":
+        _emit("\n".join(item.value for item in found))
+    elif shell == "zsh":
+        specs = "\n".join(_zsh_item(item.value, item.help) for item in found)
+        _emit(f"_arguments '*: :(({specs}))'" if found else "_files")
+    else:
+        lines = [_fish_item(item.value, item.help) for item in found]
+        action = env.get("_TYPER_COMPLETE_FISH_ACTION", "")
+        if action == "is-args":
+            # fish asks first whether rdapctl completes here at all (else: file names).
+            return 0 if lines else 1
+        _emit("\n".join(lines) if action == "get-args" else "")
+    return 0
 
-    for name, cls in _completion_classes().items():
-        add_completion_class(cls, name)
+
+def split_words(line: str) -> list[str]:
+    """Split a command line as a POSIX shell would, keeping an unfinished last word
+    (an open quote or a trailing backslash) as typed so far."""
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    words: list[str] = []
+    try:
+        words.extend(lexer)
+    except ValueError:
+        words.append(lexer.token)
+    return words
 
 
-def _completion_classes() -> dict[str, Any]:
-    from typer import _completion_classes as tc
+def _bash_request(env: Mapping[str, str]) -> tuple[list[str], str] | None:
+    """``COMP_WORDS`` (joined by newlines) and ``COMP_CWORD``: the words before the
+    cursor's word, and that word (the cursor may be before the end of the line)."""
+    words = split_words(env.get("COMP_WORDS", ""))
+    try:
+        cword = int(env.get("COMP_CWORD", ""))
+    except ValueError:
+        return None
+    incomplete = words[cword] if -len(words) <= cword < len(words) else ""
+    return words[1:cword], incomplete
 
-    class BashComplete(tc.BashComplete):
-        def source(self) -> str:
-            # Typer's version spawns `bash` to check its version on every `source`.
-            # click echoes a newline after it; the output must equal the file.
-            return completion_script("bash").rstrip("\n")
 
-    class ZshComplete(tc.ZshComplete):
-        def source(self) -> str:
-            return completion_script("zsh").rstrip("\n")
+def _line_request(env: Mapping[str, str]) -> tuple[list[str], str]:
+    """zsh and fish send the line up to the cursor; a trailing space starts a new word."""
+    line = env.get("_TYPER_COMPLETE_ARGS", "")
+    args = split_words(line)[1:]
+    if args and not line.endswith(" "):
+        return args[:-1], args[-1]
+    return args, ""
 
-        def format_completion(self, item: Any) -> str:
-            # Typer's pipes help through rich (slow import); our help has no markup.
-            value = _zsh_escape(item.value)
-            if item.help:
-                return f'"{value}":"{_zsh_escape(_one_line(item.help))}"'
-            return f'"{value}"'
 
-    class FishComplete(tc.FishComplete):
-        def source(self) -> str:
-            return completion_script("fish").rstrip("\n")
+def _candidates(root: Any, request: tuple[list[str], str]) -> list[Any]:
+    from rdapctl.cli.completion_engine import candidates
 
-        def format_completion(self, item: Any) -> str:
-            if item.help:
-                return f"{item.value}\t{_one_line(item.help)}"
-            return f"{item.value}"
+    args, incomplete = request
+    # A TAB press must never print a traceback into the prompt: no candidates instead.
+    try:
+        return candidates(root, PROG_NAME, args, incomplete)
+    except Exception:
+        return []
 
-    return {"bash": BashComplete, "zsh": ZshComplete, "fish": FishComplete}
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _zsh_item(value: str, help_text: str | None) -> str:
+    if help_text:
+        return f'"{_zsh_escape(value)}":"{_zsh_escape(_one_line(help_text))}"'
+    return f'"{_zsh_escape(value)}"'
+
+
+def _fish_item(value: str, help_text: str | None) -> str:
+    return f"{value}\t{_one_line(help_text)}" if help_text else value
 
 
 def _one_line(text: str) -> str:

@@ -5,32 +5,18 @@ from __future__ import annotations
 import sys
 import traceback
 
+from rdapctl.core import diagnostics
 from rdapctl.core.errors import ExitCode, RdapctlError
-
-
-def print_error(message: str, hint: str | None = None) -> None:
-    """``rdapctl: error:`` and ``rdapctl: hint:`` lines on stderr."""
-    from rdapctl.core import diagnostics
-
-    diagnostics.error(message, hint)
-
-
-def print_warning(message: str) -> None:
-    from rdapctl.core import diagnostics
-
-    diagnostics.warning(message)
 
 
 def handle_exception(exc: BaseException, *, debug: bool) -> int | None:
     """Report ``exc`` on stderr and return its exit code; None lets Typer/click handle it."""
     if isinstance(exc, RdapctlError):
-        print_error(exc.message, exc.hint)
+        diagnostics.error(exc.message, exc.hint)
         if debug:
             traceback.print_exception(exc, file=sys.stderr)
         return int(exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
-        from rdapctl.core import diagnostics
-
         diagnostics.note("interrupted")
         return int(ExitCode.INTERRUPTED)
     if isinstance(exc, SystemExit):
@@ -43,8 +29,8 @@ def handle_exception(exc: BaseException, *, debug: bool) -> int | None:
     first_line = (str(exc) or type(exc).__name__).splitlines()[0][:200]
     message = f"internal error: {type(exc).__name__}: {first_line}"
     if debug:
-        print_error(message)
+        diagnostics.error(message)
         traceback.print_exception(exc, file=sys.stderr)
     else:
-        print_error(message, "run with --debug for a traceback")
+        diagnostics.error(message, "run with --debug for a traceback")
     return int(ExitCode.INTERNAL)

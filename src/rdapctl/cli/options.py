@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
+
+if TYPE_CHECKING:
+    from rdapctl.app.lookup import CacheMode
 
 
 def _complete_tenant(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -110,7 +113,8 @@ ShellArg = Annotated[
 ]
 
 
-def cache_mode(no_cache: bool, refresh: bool, offline: bool) -> str:
+def cache_mode(no_cache: bool, refresh: bool, offline: bool) -> CacheMode:
+    """The cache mode that --no-cache, --refresh and --offline choose (at most one)."""
     chosen = [
         name
         for name, on in (("no-cache", no_cache), ("refresh", refresh), ("offline", offline))
@@ -120,4 +124,4 @@ def cache_mode(no_cache: bool, refresh: bool, offline: bool) -> str:
         from rdapctl.core.errors import UsageError
 
         raise UsageError(f"--{chosen[0]} and --{chosen[1]} cannot be combined")
-    return chosen[0] if chosen else "default"
+    return cast("CacheMode", chosen[0] if chosen else "default")

@@ -51,17 +51,26 @@ class _Formatter(logging.Formatter):
         return line
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.Handler):
     """Writes to whatever ``sys.stderr`` is when a message is emitted (test runners
-    and ``2>&-`` replace it), one ``write`` per message."""
+    and ``2>&-`` replace it), one ``write`` per message.
+
+    Unlike ``logging.StreamHandler`` it does not swallow exceptions: a stop signal
+    whose handler raises while a line is being written must still stop the run. Only
+    a stderr that cannot be written (closed, full) is ignored."""
 
     def __init__(self) -> None:
-        super().__init__(sys.stderr)
+        super().__init__()
         self.setFormatter(_Formatter())
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
-        super().emit(record)
+        line = self.format(record) + "\n"
+        stream = sys.stderr
+        try:
+            stream.write(line)
+            stream.flush()
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            pass
 
 
 def level_for(*, verbose: int = 0, quiet: bool = False) -> int:

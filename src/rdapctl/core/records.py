@@ -1,13 +1,17 @@
-"""Immutable record classes that cost nothing to define.
+"""Immutable record classes that cost little to define.
 
-``@dataclass`` compiles half a dozen generated methods per class with ``exec``;
-with forty of them on the lookup path that was a quarter of a cache hit's whole
-run time (rdapctl is a short-lived CLI, so class creation is paid on every
-invocation). ``@record`` gives the same contract for the plain value classes we
-use (typed fields with defaults, frozen, ``==``/hash/repr, keyword or positional
-construction) from shared generic methods, and fills in ``__dataclass_fields__``
-so ``dataclasses.fields``, ``replace``, ``asdict`` and ``is_dataclass`` keep
-working.
+``@record`` gives the plain value classes used here the contract of a frozen
+dataclass (typed fields with defaults, frozen, ``==``/hash/repr, keyword or
+positional construction) without ``@dataclass``'s generated methods: those are
+compiled with ``exec`` per class, and rdapctl is a short-lived CLI that pays class
+creation on every invocation. The fields are collected by ``dataclasses`` itself
+(with every generated method switched off), so ``dataclasses.fields``, ``replace``,
+``asdict`` and ``is_dataclass`` work through public API only; the methods are
+shared generic functions.
+
+As with dataclasses, a mutable default (a list, dict, set or any unhashable value)
+and a required field after a defaulted one are refused with a TypeError when the
+class is created: use ``factory(list)`` for the first, reorder for the second.
 
 What it does not support, because nothing here needs it: ``InitVar``,
 ``ClassVar`` fields, ``__post_init__``, inheritance between records, ``kw_only``.
@@ -47,32 +51,25 @@ def mutable_record(cls: type[T]) -> type[T]:
 
 
 def _build(cls: type[Any]) -> None:
-    annotations = inspect.get_annotations(cls)
-    names = tuple(annotations)
+    _check_fields(cls)
+    if not cls.__doc__:
+        # dataclasses would build a docstring from the signature, which costs more
+        # than the rest of the class.
+        cls.__doc__ = cls.__name__
+    # Only the field bookkeeping: no generated method, so nothing is compiled.
+    dataclasses.dataclass(init=False, repr=False, eq=False, match_args=False)(cls)
+    fields: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(cls)}
+    names = tuple(fields)
     defaults: dict[str, Any] = {}
     factories: dict[str, Callable[[], Any]] = {}
-    fields: dict[str, dataclasses.Field[Any]] = {}
-    for name in names:
-        value = cls.__dict__.get(name, _MISSING)
-        if isinstance(value, dataclasses.Field):
-            spec = value
-            if value.default_factory is not _MISSING:
-                factories[name] = value.default_factory
-            elif value.default is not _MISSING:
-                defaults[name] = value.default
+    for name, spec in fields.items():
+        if spec.default_factory is not _MISSING:
+            factories[name] = spec.default_factory
+        elif spec.default is not _MISSING:
+            defaults[name] = spec.default
+        if name in cls.__dict__:  # values live in each instance's dict
             delattr(cls, name)
-        else:
-            spec = dataclasses.field(default=value)
-            if value is not _MISSING:
-                defaults[name] = value
-                delattr(cls, name)
-        spec.name = name
-        spec.type = annotations[name]
-        # dataclasses.fields()/replace()/asdict() select fields by this marker.
-        spec._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
-        fields[name] = spec
-    cls.__dataclass_fields__ = fields
-    cls.__match_args__ = names
+    setattr(cls, "__match_args__", names)  # noqa: B010 (mypy types it as read-only)
     cls._record_names = names
     # field(repr=False) keeps secrets out of reprs; hash/compare=False leave a field out.
     cls._record_shown = tuple(n for n in names if fields[n].repr)
@@ -84,6 +81,29 @@ def _build(cls: type[Any]) -> None:
     cls._record_factories = factories
     for method in (__init__, __repr__, __eq__):
         setattr(cls, method.__name__, method)
+
+
+def _check_fields(cls: type[Any]) -> None:
+    """TypeError for a mutable default, or a required field after a defaulted one."""
+    defaulted: str | None = None
+    for name in inspect.get_annotations(cls):
+        value = cls.__dict__.get(name, _MISSING)
+        has_factory = False
+        if isinstance(value, dataclasses.Field):
+            has_factory = value.default_factory is not _MISSING
+            value = value.default
+        if value is not _MISSING and type(value).__hash__ is None:
+            raise TypeError(
+                f"{cls.__name__}.{name}: mutable default {type(value).__name__} would be "
+                f"shared by every instance; use factory({type(value).__name__}) instead"
+            )
+        if value is not _MISSING or has_factory:
+            defaulted = name
+        elif defaulted is not None:
+            raise TypeError(
+                f"{cls.__name__}.{name}: required field after field {defaulted!r} with a "
+                "default; put required fields first"
+            )
 
 
 def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -127,7 +147,7 @@ def __repr__(self: Any) -> str:
 def __eq__(self: Any, other: object) -> bool:
     if other.__class__ is not self.__class__:
         return NotImplemented
-    names = type(self)._record_compared
+    names: tuple[str, ...] = getattr(self.__class__, "_record_compared")  # noqa: B009
     return all(getattr(self, n) == getattr(other, n) for n in names)
 
 

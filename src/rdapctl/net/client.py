@@ -22,32 +22,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC
+from dataclasses import field
 from typing import Any, Protocol, Self
 
 from rdapctl import __version__
 from rdapctl.core.errors import RateLimitedError, RdapctlError, UpstreamError
 from rdapctl.core.hostnames import host_of
-from rdapctl.core.records import factory, mutable_record, record
+from rdapctl.core.httpdate import parse_http_date
+from rdapctl.core.records import mutable_record, record
 from rdapctl.net.guard import NetworkPolicy
-from rdapctl.net.urls import ANY_HTTP_URL, Origin, Target, request_target, resolve_location
+from rdapctl.net.urls import Origin, Target, request_target, resolve_location
 from rdapctl.policy.limits import RETRY_BY_CRITICALITY, RequestBudget, RetryPolicy
 from rdapctl.rdap.body import BodyError, check_media_type, decode_content, parse_json_object
-
-__all__ = [
-    "ANY_HTTP_URL",
-    "RETRY_BY_CRITICALITY",
-    "HttpResponse",
-    "RawAnswer",
-    "RequestBudget",
-    "RequestGate",
-    "RetryPolicy",
-    "RetryingGetter",
-    "Target",
-    "parse_retry_after",
-    "request_target",
-    "resolve_location",
-]
 
 USER_AGENT = f"rdapctl/{__version__}"
 ACCEPT = "application/rdap+json, application/json;q=0.9"
@@ -87,8 +73,7 @@ class HttpResponse:
     status: int
     headers: dict[str, str]
     body: Any
-    redirects: list[str] = factory(list)
-    attempts: int = 1
+    redirects: list[str] = field(default_factory=list)
 
 
 @record
@@ -109,15 +94,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     seconds = _DELTA_SECONDS.fullmatch(value)  # also "120, 120": a header sent twice
     if seconds is not None:
         return float(seconds.group(1))
-    try:
-        import email.utils  # only for HTTP-date Retry-After values
-
-        when = email.utils.parsedate_to_datetime(value)
-        if when.tzinfo is None:  # asctime dates carry no zone; HTTP dates are GMT
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, when.timestamp() - now)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+    when = parse_http_date(value)
+    return None if when is None else max(0.0, when - now)
 
 
 class RetryingGetter:
@@ -206,7 +184,6 @@ class RetryingGetter:
                 self._pause(wait, budget, final)
                 continue
             response.body = self._body(response, raw)
-            response.attempts = attempt
             return response
 
     # -- one attempt: the redirect chain ------------------------------------------------
@@ -342,7 +319,7 @@ class RetryingGetter:
             self._sleep(seconds)
 
     def _backoff(self, attempt: int) -> float:
-        return min(MAX_BACKOFF_S, self.retry.backoff_s * (2 ** (attempt - 1)))
+        return min(MAX_BACKOFF_S, self.retry.backoff_s * 2.0 ** (attempt - 1))
 
     # -- the answer -----------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 Owns: resolving a host once and checking every address with ``rdapctl.net.guard``
 (the connection then goes to a checked address), the tenant's TLS trust (system
 store, SSL_CERT_FILE / SSL_CERT_DIR from the given environment, ``tls.ca_bundle``),
-and SPKI pin checks after each handshake. Used by the httpx transport
-(``rdapctl.net.proxied``) and the stdlib keep-alive client (``rdapctl.net.direct``).
+and SPKI pin checks after each handshake. Used by the direct client
+(``rdapctl.net.direct``) and the proxied path's connections (``rdapctl.net.proxied_backend``).
 
 Must not import httpx or httpcore: the stdlib client uses this without them.
 """
@@ -52,8 +52,7 @@ def check_pins(
 ) -> None:
     """Refuse a TLS peer whose certificate key matches none of ``host``'s pins.
 
-    Called right after every handshake (httpx transport and the batch fast path);
-    hosts without pins pass.
+    Called right after every handshake, by both clients; hosts without pins pass.
     """
     pins = policy.pins_for(host)
     if pins is None:
@@ -90,8 +89,8 @@ def resolve_checked(host: str, port: int, policy: NetworkPolicy, resolver: Resol
 class LazySSLContext:
     """Stands in for the SSLContext until the first TLS handshake needs it.
 
-    Loading the trust store costs tens of milliseconds, which plain-http runs and
-    cache hits should not pay at start-up. httpcore only calls
+    Plain-http runs and cache hits should not pay for loading the trust store at
+    start-up. httpcore only calls
     ``set_alpn_protocols`` on it before handing it to our stream's ``start_tls``.
     """
 
@@ -111,6 +110,15 @@ class LazySSLContext:
             if self._alpn is not None:
                 self._context.set_alpn_protocols(self._alpn)
         return self._context
+
+
+def check_ca_bundle(policy: NetworkPolicy) -> None:
+    """Load the tenant's ``tls.ca_bundle`` once when a client is made: a broken bundle
+    is a ConfigError then, not only when an https server is first asked."""
+    if policy.ca_bundle:
+        load_cas(
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
+        )
 
 
 def build_ssl_context(policy: NetworkPolicy, env: Mapping[str, str]) -> ssl.SSLContext:

@@ -1,12 +1,11 @@
-"""The direct HTTP path: keep-alive HTTP/1.1 connections behind the guard.
+"""The direct client: every RDAP lookup that does not go through a proxy.
 
-httpx costs several times the CPU of the stdlib per request (what limits a batch
-run on a small machine) and its import alone costs more than the whole urllib-based
-baseline a single lookup is measured against, so every direct connection uses this
-client and httpx is kept for proxies. It keeps one keep-alive connection per
-(scheme, host, port), speaks HTTP/1.1 through ``rdapctl.net.http1`` (differential-tested
-against h11), and owns only the connections; every rule about WHAT may be fetched,
-how patiently and how the answer is read comes from ``rdapctl.net.client.RetryingGetter``:
+Keep-alive HTTP/1.1 on the standard library (httpx is neither imported nor used here:
+it is slower to import and per request; see benchmarks/README.md). It keeps one
+connection per (scheme, host, port), speaks HTTP/1.1 through ``rdapctl.net.http1``
+(differential-tested against h11), and owns only the connections; every rule about
+WHAT may be fetched, how patiently and how the answer is read comes from
+``rdapctl.net.client.RetryingGetter``:
 
 - each connection resolves its host once with ``rdapctl.net.connect.resolve_checked``
   and connects to one of the addresses that were checked (no second resolution, so
@@ -16,9 +15,10 @@ how patiently and how the answer is read comes from ``rdapctl.net.client.Retryin
 - every step of a request (connect, TLS, sending, interim answers, headers, body,
   trailers) ends by the request's deadline.
 
-Proxies are not handled here: with HTTP(S)_PROXY/ALL_PROXY set the session uses the
-httpx client (see ``proxy_configured``). Must not: decide policy, read os.environ,
-or import httpx (``rdapctl.net.connect`` holds what both clients share).
+Proxies are not handled here: with HTTP(S)_PROXY/ALL_PROXY set the session uses
+``rdapctl.net.proxied`` (see ``rdapctl.net.proxy_env.proxy_configured``). Must not: decide
+policy, read os.environ, or import httpx (``rdapctl.net.connect`` holds what both
+clients share).
 """
 
 from __future__ import annotations
@@ -39,18 +39,20 @@ from rdapctl.net.client import (
     timed_out,
     too_large,
 )
+from rdapctl.net.connect import (
+    ResolveError,
+    Resolver,
+    build_ssl_context,
+    check_ca_bundle,
+    check_pins,
+    resolve_checked,
+    system_resolver,
+)
 from rdapctl.net.guard import NetworkPolicy
 from rdapctl.net.http1 import BodyTooLarge, Disconnected, ProtocolError, Reader, request_bytes
 from rdapctl.net.urls import Target
 
-Resolver = Callable[[str, int], list[str]]
-_PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
 MAX_CONNECTIONS = 32  # open keep-alive connections per client (one client per thread)
-
-
-def proxy_configured(env: Mapping[str, str]) -> bool:
-    """Whether the environment names a proxy (then the httpx transport is used)."""
-    return any(env.get(n, "").strip() or env.get(n.upper(), "").strip() for n in _PROXY_VARS)
 
 
 class _Connection:
@@ -85,14 +87,7 @@ class StdlibHttpClient(RetryingGetter):
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, **kwargs)
-        if policy.ca_bundle:
-            # A broken tenant CA bundle is a configuration error: report it now, as the
-            # proxied path does, not only when an https server is first asked.
-            from rdapctl.net.connect import load_cas
-
-            load_cas(
-                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), policy.ca_bundle, "cafile", "tls.ca_bundle"
-            )
+        check_ca_bundle(policy)
         self._env = env
         self._resolver = resolver
         self._connect_timeout = connect_timeout
@@ -117,8 +112,6 @@ class StdlibHttpClient(RetryingGetter):
         return left
 
     def _open_socket(self, scheme: str, host: str, port: int, deadline: float) -> socket.socket:
-        from rdapctl.net.connect import ResolveError, resolve_checked, system_resolver
-
         try:
             addresses = resolve_checked(host, port, self._policy, self._resolver or system_resolver)
         except ResolveError as exc:
@@ -149,8 +142,6 @@ class StdlibHttpClient(RetryingGetter):
         )
 
     def _start_tls(self, sock: socket.socket, host: str) -> socket.socket:
-        from rdapctl.net.connect import build_ssl_context, check_pins
-
         if self._ssl is None:
             self._ssl = build_ssl_context(self._policy, self._env)
         try:

@@ -6,9 +6,10 @@ standard read them, and the classification of every resolved address
 (loopback, RFC 1918, link-local, metadata, reserved, ... and the IPv6 forms that
 embed an IPv4 address).
 
-Must stay pure: no sockets, no DNS, no files, no httpx. ``rdapctl.net.proxied`` does
-the resolving and connecting and asks this module before every connection;
-``rdapctl policy explain`` uses :func:`explain` for a dry run.
+Must stay pure: no sockets, no DNS, no files, no httpx. ``rdapctl.net.urls`` applies
+the URL rules to every URL both clients send, ``rdapctl.net.connect`` resolves and asks
+about every address before each connection; ``rdapctl policy explain`` uses
+:func:`explain` for a dry run.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """HTTP/1.1 on one socket: a GET written out, its response read back and framed.
 
-``http.client`` parses every response's headers with the ``email`` package, which
-cost more CPU than the rest of a batch lookup's HTTP work together; RDAP needs only
-a status, a few headers and a bounded body, so this reads exactly that:
+Not ``http.client``, which parses every header block with the ``email`` package (the
+costliest part of a lookup's HTTP work; see benchmarks/README.md): RDAP needs only a
+status, a few headers and a bounded body, so this reads exactly that:
 
 - the status line (``HTTP/x.y``, as h11: versions below 1.1 read as HTTP/1.0; interim
   1xx responses skipped, however many (the caller's deadline bounds them), ``101``
@@ -125,28 +125,26 @@ class Reader:
         self._buf += data
         return True
 
-    def response(
-        self, limit: int, head_only: bool = False, *, deadline: float | None = None
-    ) -> Response:
-        """Read one whole response (after any 1xx); ``head_only``: a HEAD request's.
+    def response(self, limit: int, *, deadline: float | None = None) -> Response:
+        """Read one whole response to a GET (after any 1xx).
 
         ``deadline`` (an instant of the reader's clock) bounds the whole read, then
         ``TimeoutError``; the socket's own timeout is put back afterwards, so the next
         request's send is not left with the last few milliseconds.
         """
         if deadline is None:
-            return self._response(limit, head_only)
+            return self._response(limit)
         sock = self._sock
         self._timeout = sock.gettimeout()
         self._deadline = deadline
         try:
-            return self._response(limit, head_only)
+            return self._response(limit)
         finally:
             self._deadline = None
             with contextlib.suppress(OSError):  # a socket closed meanwhile
                 sock.settimeout(self._timeout)
 
-    def _response(self, limit: int, head_only: bool) -> Response:
+    def _response(self, limit: int) -> Response:
         """The final response after any interim ones, body framed."""
         first = True
         while True:
@@ -165,7 +163,7 @@ class Reader:
         if status == 101:
             # Nothing after a protocol switch (which we never ask for) is HTTP/1.1.
             return Response(status, headers, b"", False)
-        if head_only or status in _NO_BODY:
+        if status in _NO_BODY:
             body = b""
         elif chunked:
             body = self._chunked(limit)

@@ -1,4 +1,4 @@
-"""Per-registry-host admission control for batch runs: concurrency and request rate.
+"""Per-registry-host admission control for every lookup: concurrency and request rate.
 
 Owns :class:`HostGate` (what ``rdapctl.net.client.RetryingGetter`` calls before every
 request attempt): at most ``max_concurrent`` requests in flight per host in this
@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 
 from rdapctl.core.errors import InterruptedRunError
 from rdapctl.core.hostnames import to_a_labels
-from rdapctl.store.ownership import open_private
-from rdapctl.store.paths import FILE_MODE, ensure_private_dir
+from rdapctl.store.locks import LockFile
+from rdapctl.store.paths import ensure_private_dir
 
 _STATE = struct.Struct(">dd")  # theoretical arrival time, blocked until (epoch seconds)
 # A shared arrival time further ahead than this many slots (more than all of a tenant's
@@ -114,25 +114,23 @@ class SharedBucket:
         self._blocked = 0.0
         self._fresh_until = -1.0  # local copies above are good until then
 
-    def _open(self) -> int:
+    def _open(self) -> LockFile:
         # Opened per update, not kept: a run reaching a thousand registry hosts (through
         # referrals) would otherwise hold a thousand files and run out. An update is
         # once per lease of slots, so the open costs little.
         if not self._dir_ready:
             ensure_private_dir(self._path.parent)
             self._dir_ready = True
-        return open_private(self._path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        return LockFile.open(self._path)
 
     def _update(self, change: Callable[[float, float], tuple[float, float]]) -> None:
         """Apply ``change`` to the shared (tat, blocked) under the file lock (hold
         ``self._lock``)."""
-        import fcntl
-
         if self._unshared is not None:
             self._unshared = change(*self._unshared)
             return
         try:
-            fd = self._open()
+            state = self._open()
         except OSError as exc:
             if exc.errno not in _DISK_FULL_OR_READ_ONLY:
                 raise
@@ -140,14 +138,12 @@ class SharedBucket:
             if self._on_unshared is not None:
                 self._on_unshared(exc.strerror or str(exc))
             return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
-            raw = os.pread(fd, _STATE.size, 0)
+        with state:  # the state file is its own lock, released when closed
+            state.lock()
+            raw = os.pread(state.fd, _STATE.size, 0)
             tat, blocked = _STATE.unpack(raw) if len(raw) == _STATE.size else (0.0, 0.0)
             tat, blocked = change(tat, blocked)
-            os.pwrite(fd, _STATE.pack(tat, blocked), 0)
-        finally:
-            os.close(fd)
+            os.pwrite(state.fd, _STATE.pack(tat, blocked), 0)
 
     def _lease(self, now: float) -> None:
         """Take the next ``lease_size`` slots (hold ``self._lock``)."""
@@ -223,9 +219,9 @@ class SharedBucket:
 
 
 class Slots:
-    """``n`` interchangeable slots (a bounded semaphore). Tokens in a C-level queue:
-    ``threading.Semaphore`` is a Python ``Condition``, and with more threads than slots
-    (a batch worker's) its hand-over cost about a tenth of a lookup."""
+    """``n`` interchangeable slots (a bounded semaphore), as tokens in a
+    ``queue.SimpleQueue``: cheaper to hand over than ``threading.Semaphore`` when a
+    batch worker has more threads than slots (see benchmarks/README.md)."""
 
     def __init__(self, n: int) -> None:
         self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
@@ -256,7 +252,8 @@ def _blocked(url: str, left_s: float, max_wait_s: float) -> Exception:
 
 
 class HostGate:
-    """The :class:`rdapctl.net.client.RequestGate` of a batch run (thread-safe)."""
+    """The :class:`rdapctl.net.client.RequestGate` of every lookup that asks a server,
+    a batch run's or a single command's (thread-safe)."""
 
     def __init__(
         self,
@@ -272,7 +269,7 @@ class HostGate:
         """``wait(seconds)`` sleeps and returns True when the run was asked to stop;
         ``max_total``: in-flight requests over all hosts (default ``max_concurrent``);
         ``warn``: told once when the shared state cannot be written (full or read-only
-        disk) and the rate is kept per process instead."""
+        disk) and the rate is kept per process instead (default: a diagnostics warning)."""
         self._dir = state_dir
         self._warn = warn
         self._warned = False
@@ -288,7 +285,6 @@ class HostGate:
         self._slots: dict[str, Slots] = {}
         self._total = Slots(max(1, max_total or max_concurrent))
         self._buckets: dict[str, SharedBucket] = {}
-        self.waited_s = 0.0
         # Set at the first Retry-After: from then on a lookup may wait holding no slot.
         self.slowed = threading.Event()
 
@@ -302,12 +298,19 @@ class HostGate:
             return slot, self._buckets[host]
 
     def _unshared(self, reason: str) -> None:
-        if self._warn is not None and not self._warned:
-            self._warned = True
-            self._warn(
-                f"the shared rate-limit state cannot be written ({reason}); "
-                "the request rate is kept within this process only"
-            )
+        if self._warned:
+            return
+        self._warned = True
+        message = (
+            f"the shared rate-limit state cannot be written ({reason}); "
+            "the request rate is kept within this process only"
+        )
+        if self._warn is not None:
+            self._warn(message)
+        else:
+            from rdapctl.core import diagnostics
+
+            diagnostics.warning(message)
 
     def _host_key(self, url: str) -> str:
         """:func:`host_key` of ``url``, kept per scheme and authority (it depends on
@@ -384,7 +387,6 @@ class HostGate:
         return release
 
     def _pause(self, seconds: float, message: str) -> None:
-        self.waited_s += seconds
         if self._wait(seconds):
             raise InterruptedRunError(message)
 

@@ -368,15 +368,15 @@ def decide(tenant: Tenant, region: RegionInfo) -> ResidencyDecision:
     )
 
 
-def denied_error(decision: ResidencyDecision) -> PolicyDeniedError:
-    """The error to raise for a ``deny`` decision (before anything is sent)."""
+def residency_refusal(reason: str) -> PolicyDeniedError:
+    """The one refusal of a query by data residency, for a ``deny`` decision's
+    ``reason``: raised before anything is sent (exit 4, code ``residency_violation``,
+    like the audit event recorded for it)."""
     return PolicyDeniedError(
-        f"data residency: {decision.reason}",
-        hint=(
-            f"add {decision.region!r} to data_residency, or map the server host to its "
-            "real region under [regions] in the tenant profile"
-        ),
-        code="residency_denied",
+        f"data residency: {reason}",
+        code="residency_violation",
+        hint="add the region to data_residency in the tenant profile "
+        "(or set regions.<host> if the server's region is known)",
     )
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, field
 from typing import Any, Literal
 
 from rdapctl.core.errors import ConfigError
-from rdapctl.core.records import factory, record
+from rdapctl.core.records import record
 
 Isolation = Literal["strict", "standard", "development"]
 Criticality = Literal["critical", "high", "medium", "low"]
@@ -48,6 +48,11 @@ REGIONS: tuple[str, ...] = (
 # is_tenant_name: a full match, since Python's "$" also matches before a final newline.
 TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _TENANT_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# What a valid tenant name looks like, for messages.
+TENANT_NAME_EXPECTED = (
+    "a name matching [a-z0-9][a-z0-9_-]{0,62} "
+    "(lower-case letters, digits, '_' or '-', at most 63 characters)"
+)
 DEFAULT_TENANT = "default"
 
 
@@ -117,17 +122,17 @@ class Security:
 class Servers:
     all: str | None = None
     fallback: str | None = None
-    domains: dict[str, str] = factory(dict)
-    ip: dict[str, str] = factory(dict)
-    autnum: dict[str, str] = factory(dict)
-    entity: dict[str, str] = factory(dict)
+    domains: dict[str, str] = field(default_factory=dict)
+    ip: dict[str, str] = field(default_factory=dict)
+    autnum: dict[str, str] = field(default_factory=dict)
+    entity: dict[str, str] = field(default_factory=dict)
 
 
 @record
 class Tls:
     ca_bundle: str | None = None
     certificate_pinning: bool = False
-    pins: dict[str, tuple[str, ...]] = factory(dict)
+    pins: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @record
@@ -162,14 +167,14 @@ class Tenant:
     purpose: str | None = None
     legal_basis: str | None = None
     business_criticality: Criticality = "medium"
-    compliance: Compliance = factory(Compliance)
-    security: Security = factory(Security)
-    servers: Servers = factory(Servers)
-    regions: dict[str, str] = factory(dict)
-    tls: Tls = factory(Tls)
-    cache: CacheSettings = factory(CacheSettings)
-    audit: AuditSettings = factory(AuditSettings)
-    keys: KeySettings = factory(KeySettings)
+    compliance: Compliance = field(default_factory=Compliance)
+    security: Security = field(default_factory=Security)
+    servers: Servers = field(default_factory=Servers)
+    regions: dict[str, str] = field(default_factory=dict)
+    tls: Tls = field(default_factory=Tls)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -30,11 +30,12 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rdapctl.core.errors import ConfigError
-from rdapctl.core.records import factory, record
+from rdapctl.core.records import record
 from rdapctl.policy.tenant import (
     DEFAULT_TENANT,
     Tenant,
@@ -44,7 +45,7 @@ from rdapctl.policy.tenant import (
 )
 
 if TYPE_CHECKING:
-    from rdapctl.profiles.validation import Finding
+    from rdapctl.profiles.findings import Finding
     from rdapctl.store.paths import StatePaths
 
 VALIDATE_HINT = "run `rdapctl profile validate` to list every problem"
@@ -55,7 +56,7 @@ class ProfilesFile:
     """A loaded, valid profiles file (``path`` is None for the built-in profile)."""
 
     path: Path | None = None
-    tenants: Mapping[str, Tenant] = factory(dict)
+    tenants: Mapping[str, Tenant] = field(default_factory=dict)
     default_tenant: str | None = None
     warnings: tuple[Finding, ...] = ()
 
@@ -194,7 +195,7 @@ def tenant_to_dict(tenant: Tenant) -> dict[str, Any]:
     """Effective settings after defaults, plus the derived TTLs and the policy fingerprint.
 
     Tuples become lists; ``None`` is kept (JSON shows it as null)."""
-    data = _plain(tenant.to_dict())
+    data: dict[str, Any] = _plain(tenant.to_dict())
     data["effective_cache_ttl_s"] = tenant.effective_cache_ttl_s
     data["effective_negative_ttl_s"] = tenant.effective_negative_ttl_s
     data["policy_fingerprint"] = tenant.fingerprint()
@@ -234,7 +235,7 @@ def render_tenant(tenant: Tenant, fmt: Literal["toml", "json"]) -> str:
     if fmt == "json":
         import json
 
-        return json.dumps(tenant_to_dict(tenant), indent=2, sort_keys=False)
+        return json.dumps({"schema": 1, **tenant_to_dict(tenant)}, indent=2, sort_keys=False)
     return tenant_to_toml(tenant)
 
 
@@ -247,7 +248,9 @@ def profiles_schema() -> dict[str, Any]:
     import json
     from importlib import resources
 
-    text = resources.files("rdapctl").joinpath("data/profiles.schema.json").read_text("utf-8")
+    text = (
+        resources.files("rdapctl").joinpath("data/schemas/profiles.schema.json").read_text("utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -357,7 +360,8 @@ def starter_profiles_toml(tenant: str) -> str:
     from the schema's descriptions) is inserted above it."""
     import tomli_w
 
-    from rdapctl.profiles.validation import PROFILE_SPEC, TENANT_SPEC, Spec, Table
+    from rdapctl.profiles.schema import PROFILE_SPEC, TENANT_SPEC
+    from rdapctl.profiles.spec import Spec, Table
 
     check_tenant_name(tenant)
     body = tomli_w.dumps(_starter_data(tenant))

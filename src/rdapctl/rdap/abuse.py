@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rdapctl.policy.redaction import card_members
+from rdapctl.rdap.cards import card_members
 
 MAX_VALUES = 10
 

@@ -1,30 +1,27 @@
-"""IANA RDAP bootstrap (RFC 9224, RFC 8521 object tags) and server selection.
+"""IANA RDAP bootstrap (RFC 9224, RFC 8521 object tags): matching a query to base URLs.
 
-Owns: reading the five registries (the copy refreshed by ``bootstrap update`` in
-the cache dir when it is valid, else the copy embedded in the package), matching
-a query to base URLs, and applying a tenant's server overrides. No network I/O
-here: ``rdapctl.app.bootstrap_update`` fetches.
+Owns: parsing a registry document, matching a query against the five registries,
+and the URL of a query at a chosen server. Pure: the registries come from a loader
+(``rdapctl.store.bootstrap_files`` reads them from disk), a tenant's own servers are
+chosen by ``rdapctl.policy.server_choice``, and ``rdapctl.app.bootstrap_update``
+fetches new copies.
 """
 
 from __future__ import annotations
 
 import bisect
-import functools
 import ipaddress
 import itertools
-import json
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import field
 from typing import Any
 
-from rdapctl.core.errors import NoServerError
-from rdapctl.core.records import factory, mutable_record, record
-from rdapctl.policy.tenant import Tenant
+from rdapctl.core.records import mutable_record, record
 from rdapctl.rdap.query import IpNetwork, Query
-from rdapctl.store.ownership import read_private
 
 REGISTRY_NAMES: tuple[str, ...] = ("dns", "ipv4", "ipv6", "asn", "object-tags")
-NO_SERVER_HINT = "pass --server URL, or set servers.fallback in the tenant profile"
+# A registry's services: (keys, base URLs) per entry, in registry order.
+Services = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 
 
 class BootstrapFormatError(ValueError):
@@ -37,7 +34,7 @@ class Registry:
     publication: str
     source: str  # "embedded" or "updated"
     path: str
-    services: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+    services: Services
 
 
 @record
@@ -53,7 +50,7 @@ class ServerChoice:
         return self.servers[0]
 
 
-def parse_registry(name: str, data: Any) -> tuple[str, tuple[tuple[tuple[str, ...], ...], ...]]:
+def parse_registry(name: str, data: Any) -> tuple[str, Services]:
     """Validate an RFC 9224 document; return (publication, services)."""
     if not isinstance(data, dict):
         raise BootstrapFormatError(f"{name}: not a JSON object")
@@ -62,7 +59,7 @@ def parse_registry(name: str, data: Any) -> tuple[str, tuple[tuple[tuple[str, ..
         raise BootstrapFormatError(f"{name}: no services")
     if not isinstance(data.get("version"), str) or not isinstance(data.get("publication"), str):
         raise BootstrapFormatError(f"{name}: missing version or publication")
-    parsed = []
+    parsed: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     for entry in services:
         if not isinstance(entry, list) or len(entry) not in (2, 3):
             raise BootstrapFormatError(f"{name}: malformed service entry")
@@ -76,59 +73,42 @@ def parse_registry(name: str, data: Any) -> tuple[str, tuple[tuple[tuple[str, ..
     return data["publication"], tuple(parsed)
 
 
-# The package ships as plain files (never zipped), so a path beside this module is
-# enough; importlib.resources would add its imports to every lookup's start-up.
-EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "data" / "bootstrap"
-
-
-def _embedded_text(name: str) -> str:
-    return (EMBEDDED_DIR / f"{name}.json").read_text(encoding="utf-8")
-
-
-def load_registry(name: str, updated_dir: Path | None) -> Registry:
-    """The updated copy when present and valid, else the embedded one."""
-    if updated_dir is not None:
-        path = updated_dir / f"{name}.json"
-        try:
-            publication, services = parse_registry(name, json.loads(read_private(path)))
-            return Registry(name, publication, "updated", str(path), services)
-        except (OSError, ValueError):
-            pass
-    publication, services = parse_registry(name, json.loads(_embedded_text(name)))
-    return Registry(name, publication, "embedded", f"rdapctl/data/bootstrap/{name}.json", services)
-
-
 def _prefer_https(urls: tuple[str, ...]) -> tuple[str, ...]:
     https = [u for u in urls if u.lower().startswith("https://")]
     other = [u for u in urls if not u.lower().startswith("https://")]
-    return tuple(_with_slash(u) for u in https + other)
+    return tuple(with_slash(u) for u in https + other)
 
 
-def _with_slash(url: str) -> str:
+def with_slash(url: str) -> str:
+    """``url`` ending with "/" (a base URL the query path is appended to)."""
     return url if url.endswith("/") else url + "/"
+
+
+# Reads one registry by name ("dns", "ipv4", ...).
+RegistryLoader = Callable[[str], Registry]
 
 
 @mutable_record
 class Bootstrap:
-    """The five registries, loaded lazily (most lookups need one), each indexed on its
-    first match: a batch asks for a server once per line, and scanning a registry (1,200
-    TLDs, 200 prefixes) cost about 100 us a time."""
+    """The five registries, read through ``load`` when first needed (most lookups need
+    one), each indexed on its first match: a batch asks for a server once per line,
+    and scanning a whole registry each time would cost more than the rest of the match."""
 
-    updated_dir: Path | None
-    _loaded: dict[str, Registry] = factory(dict)
+    load: RegistryLoader
+    _loaded: dict[str, Registry] = field(default_factory=dict)
     # Indexes hold each entry's URLs; its ServerChoice is built when first matched
     # (a choice per entry up front would cost a single lookup milliseconds).
     _dns_index: dict[str, tuple[str, ...]] | None = None
     # Per registry: (prefix length, {network address: (prefix, URLs)}), longest first.
-    _ip_index: dict[str, list[tuple[int, dict[int, tuple[IpNetwork, tuple[str, ...]]]]]] = factory(
-        dict
+    _ip_index: dict[str, list[tuple[int, dict[int, tuple[IpNetwork, tuple[str, ...]]]]]] = field(
+        default_factory=dict
     )
     _asn_index: _AsnIndex | None = None
-    _choices: dict[tuple[str, object], ServerChoice] = factory(dict)
+    _choices: dict[tuple[str, object], ServerChoice] = field(default_factory=dict)
 
     def registry(self, name: str) -> Registry:
         if name not in self._loaded:
-            self._loaded[name] = load_registry(name, self.updated_dir)
+            self._loaded[name] = self.load(name)
         return self._loaded[name]
 
     def match(self, query: Query) -> ServerChoice | None:
@@ -263,98 +243,6 @@ class _AsnIndex:
             if lo <= asn <= hi:
                 return key, urls
         return None
-
-
-def _override_domain(table: Mapping[str, str], name: str) -> tuple[str, str] | None:
-    if not table:  # the usual case, asked on every lookup
-        return None
-    labels = name.split(".")
-    for i in range(len(labels)):
-        suffix = ".".join(labels[i:])
-        if suffix in table:
-            return suffix, table[suffix]
-    return None
-
-
-def _override_ip(table: Mapping[str, str], network: IpNetwork) -> tuple[str, str] | None:
-    """The longest ``servers.ip`` prefix holding ``network`` (the first of equals)."""
-    if not table:
-        return None
-    for candidate, key, url in _parsed_ip_overrides(tuple(table.items())):
-        if candidate.version == network.version and network.subnet_of(candidate):  # type: ignore[arg-type]
-            return key, url
-    return None
-
-
-@functools.lru_cache(maxsize=16)
-def _parsed_ip_overrides(
-    items: tuple[tuple[str, str], ...],
-) -> tuple[tuple[IpNetwork, str, str], ...]:
-    # Parsed once per table, not per lookup: a tenant may list many internal prefixes.
-    parsed = []
-    for key, url in items:
-        try:
-            parsed.append((ipaddress.ip_network(key, strict=False), key, url))
-        except ValueError:
-            continue
-    parsed.sort(key=lambda item: item[0].prefixlen, reverse=True)  # stable: equals keep order
-    return tuple(parsed)
-
-
-def _override_asn(table: Mapping[str, str], asn: int) -> tuple[str, str] | None:
-    for key, url in table.items():  # a handful at most
-        low, _, high = key.partition("-")
-        try:
-            if int(low) <= asn <= int(high or low):
-                return key, url
-        except ValueError:
-            continue
-    return None
-
-
-def choose_server(
-    query: Query, tenant: Tenant, bootstrap: Bootstrap, explicit: str | None = None
-) -> ServerChoice:
-    """Pick the base URL: --server, then the tenant's overrides, then IANA, then fallback.
-
-    A ``url`` query carries its own server. Raises NoServerError (exit 8).
-    """
-    if query.type == "url":
-        return ServerChoice((query.value,), "full RDAP URL given")
-    if explicit:
-        return ServerChoice((_with_slash(explicit),), "--server option")
-    servers = tenant.servers
-    if servers.all:
-        return ServerChoice((_with_slash(servers.all),), "tenant servers.all (mirror)")
-    override = _tenant_override(query, tenant)
-    if override is not None:
-        return override
-    match = bootstrap.match(query)
-    if match is not None:
-        return match
-    if servers.fallback:
-        return ServerChoice((_with_slash(servers.fallback),), "tenant servers.fallback")
-    raise NoServerError(
-        f"no RDAP server is known for {query.type} {query.value}", hint=NO_SERVER_HINT
-    )
-
-
-def _tenant_override(query: Query, tenant: Tenant) -> ServerChoice | None:
-    servers = tenant.servers
-    hit: tuple[str, str] | None = None
-    table = ""
-    if query.type in ("domain", "nameserver") and query.network is None:
-        hit, table = _override_domain(servers.domains, query.value), "domains"
-    elif query.network is not None:
-        hit, table = _override_ip(servers.ip, query.network), "ip"
-    elif query.type == "autnum" and query.asn is not None:
-        hit, table = _override_asn(servers.autnum, query.asn), "autnum"
-    elif query.type == "entity" and query.object_tag:
-        url = {k.upper(): v for k, v in servers.entity.items()}.get(query.object_tag)
-        hit, table = ((query.object_tag, url) if url else None), "entity"
-    if hit is None:
-        return None
-    return ServerChoice((_with_slash(hit[1]),), f"tenant servers.{table} override {hit[0]!r}")
 
 
 def query_url(choice: ServerChoice, query: Query) -> str:

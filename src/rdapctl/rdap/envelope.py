@@ -1,6 +1,6 @@
 """The stable, versioned JSON envelope every lookup produces (``-o json``, batch JSONL).
 
-Pure: builds dicts. The JSON Schema is ``rdapctl/data/envelope.schema.json``; the
+Pure: builds dicts. The JSON Schema is ``rdapctl/data/schemas/envelope.schema.json``; the
 README documents every field. Bump ``SCHEMA_VERSION`` on any incompatible change.
 """
 

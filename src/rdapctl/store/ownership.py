@@ -8,7 +8,8 @@ the effective user and not writable by group or others; anything else is refused
 a ConfigError (exit 3) naming the path and the fix.
 
 Cheap by design: a folder we own with no group/other write bit protects what is in it,
-so folders are checked on the way in (:func:`check_state`, ``ensure_private_dir``)
+so folders are checked on the way in (``rdapctl.store.paths.check_state``,
+``ensure_private_dir``)
 and files are checked on the descriptor they are opened with (:func:`open_private`,
 O_NOFOLLOW + ``fstat``). Folders above the state folders (``/tmp``, ``~``) are not ours
 and are not checked; a state folder that is a symlink is followed only when the link
@@ -20,14 +21,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rdapctl.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from rdapctl.store.paths import StatePaths
 
 CODE = "state_not_private"
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
@@ -132,32 +128,3 @@ def read_private(path: Path) -> bytes:
     fd = open_private(path, os.O_RDONLY)
     with os.fdopen(fd, "rb") as fh:
         return fh.read()
-
-
-def _roots(paths: StatePaths) -> list[Path]:
-    return list(dict.fromkeys((paths.config_dir, paths.cache_dir, paths.data_dir)))
-
-
-def check_state(paths: StatePaths, tenant: str | None = None) -> None:
-    """Check the state folders (and, for ``tenant``, its own folders and files) that
-    exist: each owned by us and not writable by group or others. ConfigError (exit 3)
-    at the first one that is not. Creates nothing; a few ``lstat`` calls."""
-    dirs: list[Path] = _roots(paths)
-    dirs += [paths.keys_dir, paths.cache_root, paths.audit_root, paths.bootstrap_dir]
-    dirs.append(paths.ratelimit_root)
-    files: list[Path] = []
-    if tenant is not None:
-        dirs += [paths.tenant_cache_dir(tenant), paths.tenant_audit_dir(tenant)]
-        dirs.append(paths.tenant_ratelimit_dir(tenant))
-        files += [
-            paths.keyring_file(tenant),
-            paths.tenant_cache_dir(tenant) / "cache.db",
-        ]
-    _check_all(dict.fromkeys(dirs), files)
-
-
-def _check_all(dirs: Iterable[Path], files: Iterable[Path]) -> None:
-    for folder in dirs:
-        check_dir(folder)
-    for file in files:
-        check_file(file)

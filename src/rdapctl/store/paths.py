@@ -2,19 +2,21 @@
 
 Everything lives under platformdirs' directories for ``rdapctl`` or, when
 ``RDAPCTL_HOME`` is set, under that one folder (so scripts, CI and tests can
-isolate state). Folders that hold state are created owner-only (0700).
-No other module decides a state path.
+isolate state). Folders that hold state are created owner-only (0700), and
+:func:`check_state` checks a tenant's state paths by the rules of
+``rdapctl.store.ownership``. No other module decides a state path.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from rdapctl.core.records import record
 from rdapctl.policy.tenant import check_tenant_name
+from rdapctl.store.ownership import check_dir, check_file
 
 APP_NAME = "rdapctl"
 DIR_MODE = 0o700
@@ -87,8 +89,6 @@ def ensure_private_dir(path: Path) -> Path:
     :func:`rdapctl.store.ownership.check_dir` (ConfigError otherwise); its other mode bits
     are then tightened to 0700.
     """
-    from rdapctl.store.ownership import check_dir
-
     missing = []
     for parent in (path, *path.parents):
         if os.path.lexists(parent):
@@ -169,3 +169,32 @@ def write_new_file(path: Path, data: bytes, *, replace: bool = False) -> None:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def _roots(paths: StatePaths) -> list[Path]:
+    return list(dict.fromkeys((paths.config_dir, paths.cache_dir, paths.data_dir)))
+
+
+def check_state(paths: StatePaths, tenant: str | None = None) -> None:
+    """Check the state folders (and, for ``tenant``, its own folders and files) that
+    exist: each owned by us and not writable by group or others. ConfigError (exit 3)
+    at the first one that is not. Creates nothing; a few ``lstat`` calls."""
+    dirs: list[Path] = _roots(paths)
+    dirs += [paths.keys_dir, paths.cache_root, paths.audit_root, paths.bootstrap_dir]
+    dirs.append(paths.ratelimit_root)
+    files: list[Path] = []
+    if tenant is not None:
+        dirs += [paths.tenant_cache_dir(tenant), paths.tenant_audit_dir(tenant)]
+        dirs.append(paths.tenant_ratelimit_dir(tenant))
+        files += [
+            paths.keyring_file(tenant),
+            paths.tenant_cache_dir(tenant) / "cache.db",
+        ]
+    _check_all(dict.fromkeys(dirs), files)
+
+
+def _check_all(dirs: Iterable[Path], files: Iterable[Path]) -> None:
+    for folder in dirs:
+        check_dir(folder)
+    for file in files:
+        check_file(file)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from rdapctl.policy.tenant import Tenant
     from rdapctl.store.cache.entries import CacheRequest
     from rdapctl.store.crypto import Aead
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
 MAGIC = b"RC"
 VERSION = 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from datetime import UTC
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -53,16 +52,11 @@ def ttl_from_headers(headers: Mapping[str, str], default_ttl_s: int, now: float)
         return min(ttl, max(0, max_age - age))
     expires = _header(headers, "expires")
     if expires is not None:
-        try:
-            # Imported here: email.utils is a noticeable share of a cache hit's start-up.
-            from email.utils import parsedate_to_datetime
+        from rdapctl.core.httpdate import parse_http_date
 
-            when = parsedate_to_datetime(expires.strip())
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            remaining = int(when.timestamp() - now)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            remaining = 0  # RFC 9111 5.3: an invalid Expires means "already expired"
+        when = parse_http_date(expires)
+        # RFC 9111 5.3: an invalid Expires means "already expired"
+        remaining = 0 if when is None else int(when - now)
         return min(ttl, max(0, remaining))
     return ttl
 

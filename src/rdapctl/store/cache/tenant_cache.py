@@ -44,7 +44,7 @@ from rdapctl.store.paths import StatePaths, ensure_private_dir
 
 if TYPE_CHECKING:
     from rdapctl.policy.tenant import Tenant
-    from rdapctl.store.keyring import Keyring
+    from rdapctl.store.keys.keyring import Keyring
 
 _REJECTED_KEY = "rdapctl:rejected"  # str: can never collide with a 32-byte HMAC key
 

@@ -1,1 +1,0 @@
-"""Command groups, each imported only when it is invoked (start-up time)."""
