@@ -140,12 +140,12 @@ def test_deferred_reads_refresh_lru_times_only_of_entries_not_used_this_minute()
     db = paths.tenant_cache_dir(tenant.name) / "cache.db"
 
     def access_times() -> dict[bytes, float]:
-        with sqlite3.connect(db) as con:
+        with closing(sqlite3.connect(db)) as con:
             rows = con.execute("SELECT key, access_time FROM Cache WHERE raw = 1").fetchall()
         return {bytes(k): t for k, t in rows}
 
     an_hour_ago = time.time() - 3600
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con, con:
         con.execute("UPDATE Cache SET access_time = ? WHERE key = ?", (an_hour_ago, old_key))
     before = access_times()
     cache = TenantCache.open(paths, tenant, keyring, defer_bookkeeping=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import field
 
 import pytest
 
-from rdapctl.core.records import factory, mutable_record, record
+from rdapctl.core.records import mutable_record, record
 
 
 @record
@@ -14,7 +15,7 @@ class Point:
     x: int
     y: int = 0
     tags: tuple[str, ...] = ()
-    extra: dict[str, int] = factory(dict)
+    extra: dict[str, int] = field(default_factory=dict)
 
 
 def test_construction_defaults_and_factories() -> None:
@@ -39,7 +40,7 @@ def test_construction_without_arguments_uses_every_default() -> None:
     class Trace:
         source: str = "network"
         count: int = 0
-        seen: set[str] = factory(set)
+        seen: set[str] = field(default_factory=set)
 
     a, b = Trace(), Trace()
     assert (a.source, a.count, a.seen) == ("network", 0, set())
@@ -109,7 +110,9 @@ def test_mutable_record_allows_assignment_and_is_unhashable() -> None:
 @pytest.mark.parametrize("default", [[], {}, set(), dataclasses.field(default=[])])
 def test_a_mutable_default_is_refused_when_the_class_is_made(default: object) -> None:
     """A list, dict or set default would be shared by every instance: a TypeError."""
-    with pytest.raises(TypeError, match=r"Bad\.items: mutable default .* use factory\("):
+    with pytest.raises(
+        TypeError, match=r"Bad\.items: mutable default .* use field\(default_factory="
+    ):
         record(type("Bad", (), {"__annotations__": {"items": "list[int]"}, "items": default}))
     with pytest.raises(TypeError, match="mutable default"):
 
@@ -131,7 +134,7 @@ def test_a_required_field_after_a_defaulted_one_is_refused() -> None:
 
         @record
         class AfterFactory:
-            extra: dict[str, int] = factory(dict)
+            extra: dict[str, int] = field(default_factory=dict)
             y: int
 
 

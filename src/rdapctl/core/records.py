@@ -11,7 +11,8 @@ shared generic functions.
 
 As with dataclasses, a mutable default (a list, dict, set or any unhashable value)
 and a required field after a defaulted one are refused with a TypeError when the
-class is created: use ``factory(list)`` for the first, reorder for the second.
+class is created: use ``dataclasses.field(default_factory=list)`` for the first,
+reorder for the second.
 
 What it does not support, because nothing here needs it: ``InitVar``,
 ``ClassVar`` fields, ``__post_init__``, inheritance between records, ``kw_only``.
@@ -28,12 +29,7 @@ T = TypeVar("T")
 _MISSING = dataclasses.MISSING
 
 
-def factory(make: Callable[[], Any]) -> Any:
-    """A default built per instance (like ``field(default_factory=...)``)."""
-    return dataclasses.field(default_factory=make)
-
-
-@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, factory))
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
 def record(cls: type[T]) -> type[T]:
     """Make ``cls`` a frozen record of its annotated fields (see module docstring)."""
     _build(cls)
@@ -42,7 +38,7 @@ def record(cls: type[T]) -> type[T]:
     return cls
 
 
-@dataclass_transform(field_specifiers=(dataclasses.field, factory))
+@dataclass_transform(field_specifiers=(dataclasses.field,))
 def mutable_record(cls: type[T]) -> type[T]:
     """Like :func:`record`, but fields may be reassigned (and instances are unhashable)."""
     _build(cls)
@@ -95,7 +91,7 @@ def _check_fields(cls: type[Any]) -> None:
         if value is not _MISSING and type(value).__hash__ is None:
             raise TypeError(
                 f"{cls.__name__}.{name}: mutable default {type(value).__name__} would be "
-                f"shared by every instance; use factory({type(value).__name__}) instead"
+                f"shared by every instance; use field(default_factory={type(value).__name__})"
             )
         if value is not _MISSING or has_factory:
             defaulted = name

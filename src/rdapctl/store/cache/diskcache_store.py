@@ -16,12 +16,13 @@ import os
 import re
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.store.cache.sqlite_adapter import MODE_RAW, is_corruption, stored_bytes
+from rdapctl.store.locks import held
 from rdapctl.store.ownership import open_private
 from rdapctl.store.paths import DIR_MODE, FILE_MODE, StatePaths, ensure_private_dir
 
@@ -86,18 +87,6 @@ def timeout_error() -> type[BaseException]:
     return timeout
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    import fcntl
-
-    fd = open_private(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _tighten(root: Path) -> None:
     """chmod what diskcache created: folders 0700, files 0600."""
     for dirpath, dirnames, filenames in os.walk(root):
@@ -134,7 +123,7 @@ def open_store(
             raise  # a full or read-only disk: keep the store, go on without it
     # Under a lock and after a second try, so that two processes finding the same
     # damage do not move aside the fresh store the other just created.
-    with _locked(paths.cache_root / f".{tenant.name}.lock"):
+    with held(paths.cache_root / f".{tenant.name}.lock"):
         try:
             return _open(directory, settings)
         except sqlite3.DatabaseError as again:
