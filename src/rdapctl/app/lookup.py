@@ -20,7 +20,6 @@ import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from rdapctl.app.audit_failure import tolerate_audit_failure
-from rdapctl.app.fetch import check_given_url, fetch, follow_referrals, server_of
 from rdapctl.app.lookup_cache import cache_key, cached_envelope, store_envelope
 from rdapctl.app.lookup_policy import (
     apply_policy,
@@ -41,7 +40,6 @@ from rdapctl.core.records import record
 from rdapctl.policy.audit_events import lookup_event
 from rdapctl.policy.limits import lookup_budget
 from rdapctl.policy.server_choice import choose_server
-from rdapctl.rdap.answer import answer_error, error_message, expected_type, has_related_links
 from rdapctl.rdap.bootstrap import query_url
 from rdapctl.rdap.envelope import make_envelope, status_for_error
 from rdapctl.rdap.query import Query, parse_query
@@ -191,6 +189,15 @@ def _lookup(
             code="offline_miss",
             hint="run without --offline to fetch it",
         )
+    # Past the cache: a hit never loads the fetching and answer-checking steps.
+    from rdapctl.app.fetch import check_given_url, fetch, follow_referrals, server_of
+    from rdapctl.rdap.answer import (
+        answer_error,
+        error_message,
+        expected_type,
+        has_related_links,
+    )
+
     if options.server is not None or query.type == "url":
         # Checked when it is to be asked (a cached answer came from a URL that passed).
         check_given_url(url)
@@ -275,6 +282,8 @@ def _answer_problem(
     kept = apply_policy(session, body, residency, trace)
     code = body.get("errorCode")
     status = code if isinstance(code, int) and not isinstance(code, bool) else None
+    from rdapctl.rdap.answer import error_message
+
     problem.message = error_message(host_of(response.url), status, kept)
     return problem.with_answer(response.url, response.status, kept)
 

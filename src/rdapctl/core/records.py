@@ -4,9 +4,9 @@
 dataclass (typed fields with defaults, frozen, ``==``/hash/repr, keyword or
 positional construction) without ``@dataclass``'s generated methods: those are
 compiled with ``exec`` per class, and rdapctl is a short-lived CLI that pays class
-creation on every invocation. The fields are collected by ``dataclasses`` itself
-(with every generated method switched off), so ``dataclasses.fields``, ``replace``,
-``asdict`` and ``is_dataclass`` work through public API only; the methods are
+creation on every invocation. ``dataclasses.fields``, ``replace``,
+``asdict`` and ``is_dataclass`` work (the Field objects are made by ``dataclasses``
+itself, through its public API, the first time one of them asks); the methods are
 shared generic functions.
 
 As with dataclasses, a mutable default (a list, dict, set or any unhashable value)
@@ -20,6 +20,7 @@ What it does not support, because nothing here needs it: ``InitVar``,
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 from collections.abc import Callable
@@ -48,35 +49,70 @@ def mutable_record(cls: type[T]) -> type[T]:
 
 def _build(cls: type[Any]) -> None:
     _check_fields(cls)
-    if not cls.__doc__:
-        # dataclasses would build a docstring from the signature, which costs more
-        # than the rest of the class.
-        cls.__doc__ = cls.__name__
-    # Only the field bookkeeping: no generated method, so nothing is compiled.
-    dataclasses.dataclass(init=False, repr=False, eq=False, match_args=False)(cls)
-    fields: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(cls)}
-    names = tuple(fields)
+    annotations = inspect.get_annotations(cls)
+    names = tuple(annotations)
+    specs: dict[str, Any] = {}  # what the class body gave: a value or a dataclasses.Field
     defaults: dict[str, Any] = {}
     factories: dict[str, Callable[[], Any]] = {}
-    for name, spec in fields.items():
-        if spec.default_factory is not _MISSING:
-            factories[name] = spec.default_factory
-        elif spec.default is not _MISSING:
-            defaults[name] = spec.default
-        if name in cls.__dict__:  # values live in each instance's dict
-            delattr(cls, name)
+    shown, compared, hashed = [], [], []
+    for name in names:
+        spec = cls.__dict__.get(name, _MISSING)
+        if spec is not _MISSING:
+            specs[name] = spec
+            delattr(cls, name)  # values live in each instance's dict
+        if isinstance(spec, dataclasses.Field):
+            if spec.default_factory is not _MISSING:
+                factories[name] = spec.default_factory
+            elif spec.default is not _MISSING:
+                defaults[name] = spec.default
+            # field(repr=False) keeps secrets out of reprs; compare/hash=False leave a
+            # field out of == and hash.
+            show, compare = spec.repr, spec.compare
+            hash_ = compare if spec.hash is None else spec.hash
+        else:
+            if spec is not _MISSING:
+                defaults[name] = spec
+            show = compare = hash_ = True
+        if show:
+            shown.append(name)
+        if compare:
+            compared.append(name)
+        if hash_:
+            hashed.append(name)
     setattr(cls, "__match_args__", names)  # noqa: B010 (mypy types it as read-only)
     cls._record_names = names
-    # field(repr=False) keeps secrets out of reprs; hash/compare=False leave a field out.
-    cls._record_shown = tuple(n for n in names if fields[n].repr)
-    cls._record_compared = tuple(n for n in names if fields[n].compare)
-    cls._record_hashed = tuple(
-        n for n in names if (fields[n].compare if fields[n].hash is None else fields[n].hash)
-    )
+    cls._record_name_set = frozenset(names)
+    cls._record_shown = tuple(shown)
+    cls._record_compared = tuple(compared)
+    cls._record_hashed = tuple(hashed)
     cls._record_defaults = defaults
     cls._record_factories = factories
+    cls._record_annotations = annotations
+    cls._record_specs = specs
+    # dataclasses.fields/replace/asdict/is_dataclass work: the Field objects are made
+    # by dataclasses itself, on first use (no lookup path needs them, and making them
+    # for every class would double the cost of defining the records).
+    cls.__dataclass_fields__ = _DataclassFields()
     for method in (__init__, __repr__, __eq__):
         setattr(cls, method.__name__, method)
+
+
+class _DataclassFields:
+    """``__dataclass_fields__`` of a record, built by ``dataclasses`` when first read."""
+
+    def __get__(self, instance: Any, owner: type[Any]) -> dict[str, dataclasses.Field[Any]]:
+        namespace: dict[str, Any] = {
+            "__annotations__": dict(owner._record_annotations),
+            "__module__": owner.__module__,
+            "__doc__": owner.__name__,  # dataclasses would build one from the signature
+            **{name: copy.copy(spec) for name, spec in owner._record_specs.items()},
+        }
+        shadow: type[Any] = dataclasses.dataclass(
+            init=False, repr=False, eq=False, match_args=False
+        )(type(owner.__name__, (), namespace))
+        fields: dict[str, dataclasses.Field[Any]] = shadow.__dataclass_fields__
+        owner.__dataclass_fields__ = fields  # from now on a plain class attribute
+        return fields
 
 
 def _check_fields(cls: type[Any]) -> None:
@@ -113,9 +149,9 @@ def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
             raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")
         values.update(zip(names, args, strict=False))
     if kwargs:
-        fields = cls.__dataclass_fields__
+        known = cls._record_name_set
         for key in kwargs:
-            if key not in fields:
+            if key not in known:
                 raise TypeError(f"{cls.__name__}() got an unexpected argument {key!r}")
             if key in values:
                 raise TypeError(f"{cls.__name__}() got multiple values for {key!r}")

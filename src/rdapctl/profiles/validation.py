@@ -45,7 +45,6 @@ from rdapctl.policy.tenant import (
 )
 from rdapctl.profiles.findings import Finding, format_key_path, sort_findings
 from rdapctl.profiles.limits import MAX_TENANTS, nesting_problem, read_profile_bytes
-from rdapctl.profiles.positions import first_line_of, locate_keys, position_of
 from rdapctl.profiles.rules import check_rules
 from rdapctl.profiles.schema import PROFILE_SPEC
 from rdapctl.profiles.spec import Report
@@ -128,6 +127,8 @@ def analyse_text(
     if isinstance(many, dict) and len(many) > MAX_TENANTS:
         # Each tenant costs kilobytes once built: a file of tiny tables must not cost gigabytes.
         message = f"{len(many)} tenants in one file; at most {MAX_TENANTS} are allowed"
+        from rdapctl.profiles.positions import first_line_of
+
         line, column = first_line_of(text, "tenants")
         finding = Finding(
             filename, line, column, "tenants", message, "error", "split the tenants over files"
@@ -161,6 +162,10 @@ def analyse_text(
 
 
 def _place(report: Report, text: str, filename: str, *, strict: bool) -> list[Finding]:
+    if not report.items:
+        return []  # the usual case: no need to scan the text for key positions
+    from rdapctl.profiles.positions import locate_keys, position_of
+
     positions = locate_keys(text)
     out = []
     for path, message, severity, expected in report.items:

@@ -18,17 +18,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdapctl.core.errors import AuditError
 from rdapctl.policy.tenant import Tenant
-from rdapctl.store.audit import maintenance
 from rdapctl.store.audit.fields import AuditContext, FieldRules, is_critical, key_forms
 from rdapctl.store.audit.format import derive_keys, list_day_files
-from rdapctl.store.audit.maintenance import PruneResult, RepairResult
 from rdapctl.store.audit.trail import Trail
-from rdapctl.store.audit.verify import VerifyReport
 from rdapctl.store.paths import StatePaths, ensure_private_dir
+
+if TYPE_CHECKING:
+    from rdapctl.store.audit.maintenance import PruneResult, RepairResult
+    from rdapctl.store.audit.verify import VerifyReport
 
 DEFAULT_CHUNK = 100
 
@@ -207,6 +208,8 @@ class AuditLog:
 
     def prune(self, now: float | None = None) -> PruneResult:
         """Remove whole day files older than ``retention_days`` and record it in the chain."""
+        from rdapctl.store.audit import maintenance
+
         return maintenance.prune(self._trail, self._tenant.audit.retention_days, now)
 
     def repair(self, *, accept_loss: bool = False, reason: str | None = None) -> RepairResult:
@@ -218,11 +221,15 @@ class AuditLog:
         records an ``audit_gap_accepted`` record after the surviving records. Tampering
         inside the trail (bad MACs, broken chain, missing older files) is never accepted.
         """
+        from rdapctl.store.audit import maintenance
+
         return maintenance.repair(self._trail, accept_loss=accept_loss, reason=reason)
 
     def start_segment(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """After a lost keyring: write ``keyring_replaced`` after whatever is on disk
         (see :func:`rdapctl.store.audit.maintenance.start_segment`)."""
+        from rdapctl.store.audit import maintenance
+
         return maintenance.start_segment(self._trail, fields, self._prepare)
 
 

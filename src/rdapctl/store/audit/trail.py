@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdapctl.core.errors import AuditError
 from rdapctl.store.audit.checkpoint import Checkpoint, checkpoint_bytes, load_head
@@ -32,9 +32,11 @@ from rdapctl.store.audit.format import (
     line_hash,
     list_day_files,
 )
-from rdapctl.store.audit.verify import TrailScan, scan_trail
 from rdapctl.store.locks import LockFile, LockTimeout
 from rdapctl.store.paths import write_private_file
+
+if TYPE_CHECKING:
+    from rdapctl.store.audit.verify import TrailScan
 
 
 class Trail:
@@ -114,6 +116,8 @@ class Trail:
 
     def scan(self) -> TrailScan:
         """Every bad place of the trail (``rdapctl.store.audit.verify.scan_trail``)."""
+        from rdapctl.store.audit.verify import scan_trail
+
         return scan_trail(self.dir, self.tenant, self.keys, trail_started=self.trail_started)
 
     def write(

@@ -29,7 +29,6 @@ from pathlib import Path
 from rdapctl.core.errors import ConfigError, IntegrityError
 from rdapctl.core.records import record
 from rdapctl.policy.tenant import check_tenant_name
-from rdapctl.store.keys.backup import open_backup, seal_backup
 from rdapctl.store.keys.keyfile import (
     FINGERPRINT_LABEL,
     KEY_ID_PATTERN,
@@ -367,6 +366,8 @@ class Keyring:
     def export_keyring(self, passphrase: str) -> bytes:
         """An offline backup: the keyring (unwrapped) encrypted under a key scrypt derives
         from ``passphrase``. Versioned JSON bytes (``rdapctl.store.keys.backup``)."""
+        from rdapctl.store.keys.backup import seal_backup
+
         return seal_backup(self.tenant, self._keys, self._audit_started, passphrase, self._clock)
 
 
@@ -390,6 +391,8 @@ def import_keyring(
 
     check_state(paths, tenant)  # never write keys into state another account controls
     master = master_key_from_env(env)
+    from rdapctl.store.keys.backup import open_backup
+
     backup_tenant, keys, started = open_backup(blob, passphrase)
     if backup_tenant != tenant:
         raise ConfigError(
