@@ -146,3 +146,24 @@ def test_records_use_public_dataclasses_api_only() -> None:
 
     assert "_FIELD" not in inspect.getsource(records)
     assert [f.name for f in dataclasses.fields(Secret)] == ["key_id", "material", "note"]
+
+
+def test_as_dict_matches_dataclasses_asdict() -> None:
+    """records.as_dict gives what dataclasses.asdict gives, nested records included."""
+    from rdapctl.core.records import as_dict
+
+    @record
+    class Inner:
+        a: int
+        tags: tuple[str, ...] = ()
+
+    @record
+    class Outer:
+        name: str
+        inner: Inner
+        many: tuple[Inner, ...] = ()
+        extra: dict[str, int] = field(default_factory=dict)
+
+    value = Outer("x", Inner(1, ("t",)), (Inner(2), Inner(3)), {"k": 1})
+    assert as_dict(value) == dataclasses.asdict(value)
+    assert as_dict(value)["many"] == ({"a": 2, "tags": ()}, {"a": 3, "tags": ()})

@@ -47,6 +47,28 @@ def mutable_record(cls: type[T]) -> type[T]:
     return cls
 
 
+def as_dict(value: object) -> dict[str, Any]:
+    """A record as a dict, the records inside it too, recursively: what
+    ``dataclasses.asdict`` gives, without making the records' dataclass Fields."""
+    plain = _plain(value)
+    if not isinstance(plain, dict):
+        raise TypeError(f"as_dict() takes a record, not {type(value).__name__}")
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    names = getattr(type(value), "_record_names", None)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*(_plain(v) for v in value))
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return type(value)((_plain(k), _plain(v)) for k, v in value.items())
+    return copy.deepcopy(value)
+
+
 def _build(cls: type[Any]) -> None:
     _check_fields(cls)
     annotations = inspect.get_annotations(cls)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, field
+from dataclasses import field
 from typing import Any, Literal
 
 from rdapctl.core.errors import ConfigError
-from rdapctl.core.records import record
+from rdapctl.core.records import as_dict, record
 
 Isolation = Literal["strict", "standard", "development"]
 Criticality = Literal["critical", "high", "medium", "low"]
@@ -177,7 +177,7 @@ class Tenant:
     keys: KeySettings = field(default_factory=KeySettings)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return as_dict(self)
 
     def fingerprint(self) -> str:
         """SHA-256 (hex, first 16 bytes) of the canonical effective policy.
@@ -185,10 +185,16 @@ class Tenant:
         Cosmetic fields (display name) are left out so renaming a team does not
         invalidate its cache or log a policy change.
         """
-        data = self.to_dict()
-        data.pop("display_name", None)
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=list)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        memo: str | None = self.__dict__.get("_fingerprint")
+        if memo is None:
+            data = self.to_dict()
+            data.pop("display_name", None)
+            canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=list)
+            memo = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+            # Memoised beside the fields (as functools.cached_property does): the tenant
+            # is immutable, and the cache, the audit and the session each ask for it.
+            self.__dict__["_fingerprint"] = memo
+        return memo
 
     @property
     def effective_cache_ttl_s(self) -> int:

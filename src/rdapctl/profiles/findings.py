@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import Any, Literal
 
-from rdapctl.core.records import record
+from rdapctl.core.records import as_dict, record
 
 Severity = Literal["error", "warning"]
 KeyPath = tuple[str | int, ...]
@@ -30,7 +29,7 @@ class Finding:
     expected: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return as_dict(self)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

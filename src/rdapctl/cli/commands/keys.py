@@ -29,11 +29,10 @@ def keys_status(
     tenant: TenantOpt = None, profiles: ProfilesOpt = None, output: FormatOpt = None
 ) -> int:
     """Key ids, ages, status and whether they are wrapped (never the key material)."""
-    from dataclasses import asdict
-
     from rdapctl.app.session import TenantSession
     from rdapctl.cli.context import make_runtime, resolve_tenant
     from rdapctl.cli.output import choose_format, console, print_json
+    from rdapctl.core.records import as_dict
 
     out = choose_format(output)
     runtime = make_runtime("keys status")
@@ -51,7 +50,7 @@ def keys_status(
                 "keyring": where,
                 "wrapped": wrapped,
                 "rotation_days": chosen.keys.rotation_days,
-                "keys": [asdict(k) for k in infos],
+                "keys": [as_dict(k) for k in infos],
             }
         )
         return 0
