@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, dataclass_transform
 
 T = TypeVar("T")
@@ -70,8 +70,8 @@ def _plain(value: Any) -> Any:
 
 
 def _build(cls: type[Any]) -> None:
-    _check_fields(cls)
     annotations = inspect.get_annotations(cls)
+    _check_fields(cls, annotations)
     names = tuple(annotations)
     specs: dict[str, Any] = {}  # what the class body gave: a value or a dataclasses.Field
     defaults: dict[str, Any] = {}
@@ -137,10 +137,10 @@ class _DataclassFields:
         return fields
 
 
-def _check_fields(cls: type[Any]) -> None:
+def _check_fields(cls: type[Any], annotations: Mapping[str, Any]) -> None:
     """TypeError for a mutable default, or a required field after a defaulted one."""
     defaulted: str | None = None
-    for name in inspect.get_annotations(cls):
+    for name in annotations:
         value = cls.__dict__.get(name, _MISSING)
         has_factory = False
         if isinstance(value, dataclasses.Field):
