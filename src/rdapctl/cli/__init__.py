@@ -38,6 +38,7 @@ Environment variables:
 # --help lists them.
 LAZY_GROUPS: dict[str, str] = {
     "lookup": "rdapctl.cli.commands.lookup",
+    "search": "rdapctl.cli.commands.search",
     "batch": "rdapctl.cli.commands.batch",
     "doctor": "rdapctl.cli.commands.doctor",
     "bootstrap": "rdapctl.cli.commands.bootstrap",

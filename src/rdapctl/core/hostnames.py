@@ -21,6 +21,19 @@ def to_a_labels(host: str) -> str:
         raise ValueError("not a valid internationalised host name") from None
 
 
+def to_u_labels(name: str) -> str:
+    """``name`` with each A-label (``xn--``) as its U-label; ValueError for an A-label
+    that does not decode under IDNA 2008."""
+    if "xn--" not in name.lower():
+        return name.lower()
+    import idna
+
+    try:
+        return str(idna.decode(name))
+    except (idna.IDNAError, UnicodeError):
+        raise ValueError("not a valid internationalised host name") from None
+
+
 def host_of(url: str) -> str:
     """The host of ``url`` for messages (the start of the URL itself when it has none)."""
     from urllib.parse import urlsplit

@@ -67,6 +67,22 @@ def lookup_event(
     return "lookup", fields
 
 
+def search_event(
+    envelope: dict[str, Any], fields: dict[str, Any], duration_ms: float
+) -> AuditEvent:
+    """The ``search`` record of a search envelope: ``fields`` (kind, parameter names,
+    pages, results, truncated, ...) completed in place with how it ended."""
+    error = envelope.get("error")
+    fields.update(
+        status=envelope["status"],
+        exit_code=exit_code_of(envelope),
+        error_code=error.get("code") if error else None,
+        source=envelope.get("source"),
+        duration_ms=round(duration_ms, 3),
+    )
+    return "search", fields
+
+
 def duplicate_lookup_fields(audit: dict[str, Any], first: int) -> dict[str, Any]:
     """The ``lookup`` record of a repeated query answered from the first one's result
     (``audit``: that one's record, left unchanged; ``first``: its input line)."""

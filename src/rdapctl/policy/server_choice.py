@@ -14,6 +14,7 @@ from rdapctl.core.errors import NoServerError
 from rdapctl.policy.tenant import Tenant
 from rdapctl.rdap.bootstrap import Bootstrap, ServerChoice, with_slash
 from rdapctl.rdap.query import IpNetwork, Query
+from rdapctl.rdap.search import SearchRequest
 
 NO_SERVER_HINT = "pass --server URL, or set servers.fallback in the tenant profile"
 
@@ -108,3 +109,39 @@ def _tenant_override(query: Query, tenant: Tenant) -> ServerChoice | None:
     if hit is None:
         return None
     return ServerChoice((with_slash(hit[1]),), f"tenant servers.{table} override {hit[0]!r}")
+
+
+SEARCH_NO_SERVER_HINT = (
+    "pass --server URL, or set servers.search in the tenant profile"
+    " (the bootstrap finds a server only for domains --name with a literal TLD"
+    " and entities --handle with an object tag)"
+)
+
+
+def choose_search_server(
+    search: SearchRequest, tenant: Tenant, bootstrap: Bootstrap, explicit: str | None = None
+) -> ServerChoice:
+    """The base URL a search goes to: ``--server``, then ``servers.search``, then
+    ``servers.all``, then for ``domains --name`` with a literal TLD the server of that
+    TLD (tenant override or IANA), for ``entities --handle`` with an object tag that
+    registry's. Raises NoServerError (exit 8) with a hint otherwise."""
+    if explicit:
+        return ServerChoice((with_slash(explicit),), "--server option")
+    servers = tenant.servers
+    if servers.search:
+        return ServerChoice((with_slash(servers.search),), "tenant servers.search")
+    if servers.all:
+        return ServerChoice((with_slash(servers.all),), "tenant servers.all (mirror)")
+    stand_in: Query | None = None
+    if search.tld is not None:
+        stand_in = Query("domain", search.tld, search.tld, f"domain/{search.tld}")
+    elif search.object_tag is not None:
+        tag = search.object_tag
+        stand_in = Query("entity", f"X-{tag}", f"X-{tag}", "", object_tag=tag)
+    if stand_in is not None:
+        found = _tenant_override(stand_in, tenant) or bootstrap.match(stand_in)
+        if found is not None:
+            return found
+    raise NoServerError(
+        f"no RDAP server is known for the search {search.describe()}", hint=SEARCH_NO_SERVER_HINT
+    )

@@ -34,7 +34,19 @@ ENTITY_ROLES: tuple[str, ...] = (
     "noc",
 )
 DEFAULT_EXEMPT_ROLES: tuple[str, ...] = ("registrar", "abuse")
-QUERY_TYPES: tuple[str, ...] = ("domain", "ip", "autnum", "entity", "nameserver", "help", "url")
+QUERY_TYPES: tuple[str, ...] = (
+    "domain",
+    "ip",
+    "autnum",
+    "entity",
+    "nameserver",
+    "help",
+    "url",
+    "search",
+    "reverse_search",
+)
+# Reverse searches look people up by personal data: a tenant allows them explicitly.
+DEFAULT_QUERY_TYPES: tuple[str, ...] = tuple(t for t in QUERY_TYPES if t != "reverse_search")
 REGIONS: tuple[str, ...] = (
     "north-america",
     "europe",
@@ -110,10 +122,11 @@ class Security:
     allow_private_ips: bool | tuple[str, ...] = False
     allowed_ports: tuple[int, ...] = (443,)
     follow_referrals: bool = True
-    allowed_query_types: tuple[str, ...] = QUERY_TYPES
+    allowed_query_types: tuple[str, ...] = DEFAULT_QUERY_TYPES
     max_concurrent_requests: int = 8
     requests_per_second: float = 5.0
     max_batch_size: int = 10000
+    max_search_results: int = 1000
     timeout_s: float = 10.0
     max_response_bytes: int = 10_000_000
 
@@ -122,6 +135,7 @@ class Security:
 class Servers:
     all: str | None = None
     fallback: str | None = None
+    search: str | None = None
     domains: dict[str, str] = field(default_factory=dict)
     ip: dict[str, str] = field(default_factory=dict)
     autnum: dict[str, str] = field(default_factory=dict)

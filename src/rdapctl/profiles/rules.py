@@ -25,6 +25,13 @@ def check_rules(name: str, tenant: Tenant, raw: Mapping[str, Any], report: Repor
             f"a gdpr tenant may not cache for more than 24 hours (ttl_s = {tenant.cache.ttl_s})",
             f"at most {GDPR_MAX_CONFIGURED_TTL_S}",
         )
+    if "reverse_search" in sec.allowed_query_types and comp.gdpr and not tenant.purpose:
+        report.warn(
+            (*base, "security", "allowed_query_types"),
+            "a gdpr tenant allows reverse_search (looking people up by personal data)"
+            " without a purpose",
+            'purpose = "..." saying why the tenant needs it (GDPR Art. 5(1)(b))',
+        )
     if tenant.isolation == "strict" and sec.allow_private_ips not in (False, ()):
         report.warn(
             (*base, "security", "allow_private_ips"),
@@ -64,7 +71,7 @@ def check_rules(name: str, tenant: Tenant, raw: Mapping[str, Any], report: Repor
         )
     if not sec.allow_http:
         servers = raw.get("servers", {})
-        for key in ("all", "fallback"):
+        for key in ("all", "fallback", "search"):
             if isinstance(servers.get(key), str) and servers[key].lower().startswith("http:"):
                 report.warn(
                     (*base, "servers", key),

@@ -204,7 +204,11 @@ TENANT_SPEC = Table(
                 ),
                 "allowed_ports": List(Int(1, 65535), "TCP ports servers may use."),
                 "follow_referrals": Bool("Follow registry-to-registrar referral links."),
-                "allowed_query_types": List(Enum(QUERY_TYPES), "Query types this tenant may run."),
+                "allowed_query_types": List(
+                    Enum(QUERY_TYPES),
+                    "Query types this tenant may run (default: all but reverse_search,"
+                    " which looks people up by personal data and must be listed).",
+                ),
                 "max_concurrent_requests": Int(1, 256, "Parallel requests in a batch."),
                 "requests_per_second": Float(
                     100_000,
@@ -212,6 +216,9 @@ TENANT_SPEC = Table(
                     " rdapctl process of the tenant.",
                 ),
                 "max_batch_size": Int(1, 10_000_000, "Most queries accepted in one batch."),
+                "max_search_results": Int(
+                    1, 1_000_000, "Most results one search may fetch (default 1000)."
+                ),
                 "timeout_s": Float(300, "Per-request timeout in seconds."),
                 "max_response_bytes": Int(
                     1024, 1_000_000_000, "Largest response body accepted, in bytes."
@@ -223,6 +230,7 @@ TENANT_SPEC = Table(
             {
                 "all": Url("Send every query to this server (overrides bootstrap)."),
                 "fallback": Url("Server used when bootstrap knows none."),
+                "search": Url("Base URL of the server searches go to by default."),
                 "domains": Map(
                     _domain_key, _HOST_KEY_SCHEMA, Url(), "TLD or suffix -> RDAP base URL."
                 ),

@@ -89,22 +89,22 @@ def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
 
     if fmt == "json":
         print_json(envelope)
-        _print_error_line(envelope)
+        print_error_line(envelope)
         return
     if fmt == "rdap":
         response = envelope.get("response")
         ok = envelope["status"] == "ok" and response is not None
         print_json(response if ok else rdap_error_object(envelope))
-        _print_error_line(envelope)
+        print_error_line(envelope)
         return
     from rdapctl.cli.render.envelope import render_envelope
 
     if envelope.get("response") is not None or envelope["status"] == "ok":
         render_envelope(envelope, console(no_color=no_color))
-    _print_error_line(envelope)
+    print_error_line(envelope)
 
 
-def _print_error_line(envelope: dict[str, Any]) -> None:
+def print_error_line(envelope: dict[str, Any]) -> None:
     from rdapctl.core import diagnostics
 
     error = envelope.get("error")

@@ -28,6 +28,7 @@ from rdapctl.store.audit.format import GAP_ACCEPTED, KEYRING_REPLACED, AuditKeys
 EVENTS: frozenset[str] = frozenset(
     {
         "lookup",
+        "search",
         "policy_denied",
         "ssrf_blocked",
         "residency_violation",

@@ -19,7 +19,16 @@ from urllib.parse import quote, unquote, urlsplit
 
 # Top-level fields whose values are names rdapctl chose, never text derived from a query.
 VOCABULARY_FIELDS: frozenset[str] = frozenset(
-    {"status", "error_code", "query_type", "source", "redacted_fields", "query_hashed"}
+    {
+        "status",
+        "error_code",
+        "query_type",
+        "source",
+        "redacted_fields",
+        "query_hashed",
+        "kind",
+        "params",
+    }
 )
 # Shorter parts of a URL query are not searched for: they would match everywhere.
 _MIN_PART = 3
