@@ -31,6 +31,12 @@ SCHEMA_DOCUMENT = "(a JSON Schema)"  # the output is itself a schema: the meta-s
 # Every command -> the schema its JSON output follows; None: it prints no JSON of its own.
 OUTPUTS: dict[str, str | None] = {
     "rdapctl lookup": "envelope",  # -o rdap prints the server's RFC 9083 JSON, not ours
+    "rdapctl search domains": "envelope",  # type "search"; -o jsonl prints the results
+    "rdapctl search nameservers": "envelope",
+    "rdapctl search entities": "envelope",
+    "rdapctl search ips": "envelope",
+    "rdapctl search autnums": "envelope",
+    "rdapctl search capabilities": "search-capabilities",
     "rdapctl batch": "envelope",  # one per line, with "line"
     "rdapctl doctor": "doctor",
     "rdapctl bootstrap update": "bootstrap-update",
@@ -151,6 +157,97 @@ def _lookup(server: HTTPServer, _home: Path) -> list[Any]:
     return docs
 
 
+ENTITY_SEARCH = load_fixture("search/arin-entitySearchResults-fn-arin.json")
+REVERSE = """
+[tenants.rev]
+[tenants.rev.security]
+allow_http = true
+allow_private_ips = ["127.0.0.1/32"]
+allowed_ports = [{port}]
+allowed_query_types = ["search", "reverse_search"]
+"""
+
+
+def _search(kind: str, *search: str) -> Runner:
+    """A search of ``kind`` answered with results, with none, refused by the tenant
+    (lab may not search), by a profiles error, and a reverse search (tenant rev)."""
+
+    def runner(server: HTTPServer, home: Path) -> list[Any]:
+        base = server.url_for("/")
+        member = {"domains": "domainSearchResults", "nameservers": "nameserverSearchResults"}
+        results = ENTITY_SEARCH["entitySearchResults"][:3] if kind == "entities" else []
+        page = {"rdapConformance": ["rdap_level_0"], member.get(kind, f"{kind}SearchResults"): []}
+        if kind == "entities":
+            page = ENTITY_SEARCH
+        server.expect_request(f"/{kind}").respond_with_json(page)
+        server.expect_request(f"/{kind}/reverse_search/entity").respond_with_json(
+            {"rdapConformance": ["rdap_level_0", "reverse_search"], "entitySearchResults": results}
+        )
+        profiles = home / "profiles.toml"
+        profiles.write_text(
+            profiles.read_text() + REVERSE.format(port=server.port), encoding="utf-8"
+        )
+        docs: list[Any] = []
+        common = ["--server", base, "-o", "json", "--limit", "5"]
+        if search:
+            docs += one("search", kind, *search, *common, "-t", "other", codes=(0, 6))
+        docs += one("search", kind, *search or ["--entity-fn", "x"], *common, codes=(4,))
+        docs += one(
+            "search",
+            kind,
+            "--entity-handle",
+            "H-1",
+            "--role",
+            "registrant",
+            *common,
+            "-t",
+            "rev",
+            codes=(0, 6),
+        )
+        docs += one(
+            "search",
+            kind,
+            "--entity-fn",
+            "x",
+            *common,
+            "--profiles",
+            "/nonexistent.toml",
+            codes=(3,),
+        )
+        return docs
+
+    return runner
+
+
+def _search_capabilities(server: HTTPServer, _home: Path) -> list[Any]:
+    help_answer = load_fixture("help/afnic-help.json")
+    assert isinstance(help_answer, dict)
+    server.expect_request("/help").respond_with_json(
+        {
+            **help_answer,
+            "rdapConformance": ["rdap_level_0", "paging", "subsetting", "reverse_search"],
+            "reverse_search_properties": [
+                {
+                    "searchableResourceType": "domains",
+                    "relatedResourceType": "entity",
+                    "property": "fn",
+                    "propertyPath": "$.entities[*].vcardArray[1][?(@[0]=='fn')][3]",
+                }
+            ],
+            "subsetting_metadata": {
+                "currentFieldSet": "full",
+                "availableFieldSets": [
+                    {"name": "brief", "default": False},
+                    {"name": "full", "default": True, "description": "all"},
+                ],
+            },
+        }
+    )
+    return one(
+        "search", "capabilities", "--server", server.url_for("/"), "-t", "other", "-o", "json"
+    )
+
+
 def _batch(server: HTTPServer, _home: Path) -> list[Any]:
     queries = "AS63311\nnope.com\n8.8.8.8\nnot a query\n"
     return lines("batch", "-", "--no-progress", stdin=queries, codes=(0, 2, 4, 6, 7))
@@ -266,6 +363,12 @@ def _schema_list(server: HTTPServer, _home: Path) -> list[Any]:
 
 RUNNERS: dict[str, Runner] = {
     "rdapctl lookup": _lookup,
+    "rdapctl search domains": _search("domains", "--name", "exa*.com"),
+    "rdapctl search nameservers": _search("nameservers", "--ip", "192.0.2.1"),
+    "rdapctl search entities": _search("entities", "--fn", "arin*"),
+    "rdapctl search ips": _search("ips"),
+    "rdapctl search autnums": _search("autnums"),
+    "rdapctl search capabilities": _search_capabilities,
     "rdapctl batch": _batch,
     "rdapctl doctor": _doctor,
     "rdapctl bootstrap update": _bootstrap_update,
@@ -375,6 +478,8 @@ def open_objects(node: Any, path: str = "") -> set[str]:
         if "properties" in node and rest is not False and not isinstance(rest, dict):
             found.add(path or "(root)")
         for key, value in node.items():
+            if key == "if":  # a condition on members, not a description of an object
+                continue
             found |= open_objects(value, f"{path}/{key}")
     elif isinstance(node, list):
         for i, value in enumerate(node):
