@@ -165,7 +165,40 @@ RISKY = [
         "tenants.a.servers.fallback",
         "allow_http is false",
     ),
+    (
+        "[tenants.a.servers]\nsearch = 'http://rdap.example/'\n",
+        "tenants.a.servers.search",
+        "allow_http is false",
+    ),
+    (
+        "[tenants.a]\ncompliance.gdpr = true\n"
+        "security.allowed_query_types = ['domain', 'search', 'reverse_search']\n",
+        "tenants.a.security.allowed_query_types",
+        "reverse_search",
+    ),
 ]
+
+
+def test_reverse_search_with_a_purpose_is_no_finding(tmp_path: Path) -> None:
+    """A gdpr tenant that states its purpose may allow reverse searches; a tenant that
+    does not allow them is not warned."""
+    text = (
+        "[tenants.a]\npurpose = 'abuse investigations'\ncompliance.gdpr = true\n"
+        "security.allowed_query_types = ['search', 'reverse_search']\n"
+    )
+    assert validate_text(text, "p.toml", strict=True, base_dir=tmp_path) == []
+    plain = "[tenants.a]\ncompliance.gdpr = true\n"
+    assert validate_text(plain, "p.toml", strict=True, base_dir=tmp_path) == []
+
+
+def test_default_tenant_allows_search_but_not_reverse_search() -> None:
+    """The built-in default allows the RFC 9082 searches; RFC 9536 reverse searches (by a
+    person's name, handle or e-mail) must be listed explicitly."""
+    from rdapctl.policy.tenant import builtin_default_tenant
+
+    allowed = builtin_default_tenant().security.allowed_query_types
+    assert "search" in allowed
+    assert "reverse_search" not in allowed
 
 
 @pytest.mark.parametrize(("text", "key_path", "fragment"), RISKY)
