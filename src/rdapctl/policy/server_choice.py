@@ -9,12 +9,15 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from rdapctl.core.errors import NoServerError
 from rdapctl.policy.tenant import Tenant
 from rdapctl.rdap.bootstrap import Bootstrap, ServerChoice, with_slash
 from rdapctl.rdap.query import IpNetwork, Query
-from rdapctl.rdap.search import SearchRequest
+
+if TYPE_CHECKING:
+    from rdapctl.rdap.search import SearchRequest
 
 NO_SERVER_HINT = "pass --server URL, or set servers.fallback in the tenant profile"
 
