@@ -117,6 +117,28 @@ def test_output_values_complete_per_command() -> None:
     assert _bash_complete("rdapctl cache stats -o ") == ["text", "json"]
 
 
+def test_search_completes_its_kinds_options_and_values() -> None:
+    """`rdapctl search` offers its searches, each search its own options, and the
+    values of -o, --role and --sort."""
+    assert set(_bash_complete("rdapctl search ")) == {
+        "domains",
+        "nameservers",
+        "entities",
+        "ips",
+        "autnums",
+        "capabilities",
+    }
+    offered = set(_bash_complete("rdapctl search domains --"))
+    assert {"--name", "--ns-name", "--ns-ip", "--entity-email", "--limit", "--total"} <= offered
+    assert "--fn" not in offered
+    assert _bash_complete("rdapctl search entities -o ") == ["text", "json", "jsonl", "rdap"]
+    assert _bash_complete("rdapctl search ips --entity-fn x --role reg") == [
+        "registrant",
+        "registrar",
+    ]
+    assert "name:a" in _bash_complete("rdapctl search domains --sort ")
+
+
 def test_format_values_complete() -> None:
     """`--format` offers text/json/github for profile validate and text/json for doctor."""
     assert _bash_complete("rdapctl profile validate --format ") == ["text", "json", "github"]

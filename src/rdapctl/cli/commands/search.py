@@ -58,9 +58,24 @@ LimitOpt = Annotated[
         show_default=False,
     ),
 ]
+# RFC 8977 section 2.3.1: sort properties every server that sorts should know.
+_SORTS = (
+    "name:a",
+    "name:d",
+    "registrationDate:d",
+    "expirationDate:a",
+    "lastChangedDate:d",
+    "handle:a",
+    "startAddress:a",
+    "country:a",
+)
 SortOpt = Annotated[
     str | None,
-    typer.Option("--sort", help="Sort by PROPERTY[:a|:d] (RFC 8977), e.g. name:a."),
+    typer.Option(
+        "--sort",
+        help="Sort by PROPERTY[:a|:d] (RFC 8977), e.g. name:a.",
+        autocompletion=lambda: list(_SORTS),
+    ),
 ]
 TotalOpt = Annotated[
     bool, typer.Option("--total", help="Ask the server for the total count (count=true).")
@@ -84,9 +99,21 @@ EntityEmailOpt = Annotated[
     str | None,
     typer.Option("--entity-email", help="Reverse search: a related entity's e-mail address."),
 ]
+
+
+def _complete_role(incomplete: str) -> list[str]:
+    from rdapctl.policy.tenant import ENTITY_ROLES
+
+    return [role for role in ENTITY_ROLES if role.startswith(incomplete)]
+
+
 RoleOpt = Annotated[
     str | None,
-    typer.Option("--role", help="Reverse search: the related entity's role (e.g. registrant)."),
+    typer.Option(
+        "--role",
+        help="Reverse search: the related entity's role (e.g. registrant).",
+        autocompletion=_complete_role,
+    ),
 ]
 NameOpt = Annotated[
     str | None, typer.Option("--name", help="Name pattern; '*' matches any characters.")
