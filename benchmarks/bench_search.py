@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rdap_server import domain_object  # noqa: E402
+from rdap_server import domain_object
 
 RESULTS = 1000
 PAGE = 100
@@ -69,7 +69,7 @@ def serve() -> tuple[ThreadingHTTPServer, int]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             query = parse_qs(urlsplit(self.path).query)
             cursor = int(query.get("cursor", ["0"])[0])
             body = pages[cursor // PAGE]
