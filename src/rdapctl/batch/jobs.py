@@ -2,7 +2,8 @@
 
 A job is one distinct query (input lines that are the same lookup share its key);
 :func:`answer` runs it through the lookup pipeline and serialises the envelope once,
-for the output and (in worker processes) the cache. Results travel back to the run
+for the output and (in worker processes) the cache. A ``search:`` line is a job of its
+own, answered by ``rdapctl.batch.search_lines``. Results travel back to the run
 as :class:`JobResult`, or as its fields in a plain tuple across a process pipe.
 """
 
