@@ -291,6 +291,24 @@ def test_a_reverse_search_line_the_tenant_does_not_allow_is_refused_alone(
     assert [r["status"] for r in records(rdapctl_home, "search")] == ["denied", "ok"]
 
 
+def test_hash_queries_keeps_every_search_line_out_of_the_trail(
+    registry: Registry, tmp_path: Path, rdapctl_home: Path
+) -> None:
+    """Under audit.hash_queries a search line's pattern, and the whole text of one that
+    does not parse, appear nowhere in the audit trail: only their keyed hashes."""
+    write_profiles(rdapctl_home, registry, 1)
+    with (rdapctl_home / "profiles.toml").open("a", encoding="utf-8") as fh:
+        fh.write("\n[tenants.lab.audit]\nhash_queries = true\n")
+    lines = ["search:entities --fn arin*", "search:entities --fn zorglub* --colour x"]
+    code, out, err = batch(tmp_path, lines, "--no-cache")
+    assert code == 2, err
+    assert out[0]["query"] == "arin*"  # the output is the tenant's own
+    trail = "".join(p.read_text() for p in (rdapctl_home / "audit" / "lab").glob("*.jsonl"))
+    assert "arin" not in trail.lower() and "zorglub" not in trail
+    searches = records(rdapctl_home, "search")
+    assert len(searches) == 2 and len({r["query"] for r in searches}) == 2
+
+
 # --- bad lines -------------------------------------------------------------------------
 
 
