@@ -342,8 +342,24 @@ def _fetch_page(
     # Read before the policy is applied: links are the server's, and redaction may mask
     # text that looks like a contact inside them.
     next_url = protocol.next_link(raw, response.url)
-    body = apply_policy(session, raw, answered, trace)
+    if answered.action == "anonymise":
+        body = _anonymised_page(raw, request.kind, answered.reason)
+    else:
+        body = apply_policy(session, raw, answered, trace)
     return body, status, next_url, response
+
+
+def _anonymised_page(raw: dict[str, Any], kind: str, reason: str) -> dict[str, Any]:
+    """A page from a server outside the tenant's regions (standard isolation): each
+    result anonymised on its own, so the search still counts and lists them (the
+    page as a whole would become one stub holding no results); of the page's own
+    members only rdapConformance and paging_metadata are kept."""
+    from rdapctl.policy.residency import anonymise_record
+
+    page: dict[str, Any] = {k: raw[k] for k in ("rdapConformance", "paging_metadata") if k in raw}
+    results = protocol.page_results(raw, kind) or []
+    page[protocol.results_member(raw, kind)] = [anonymise_record(r, reason) for r in results]
+    return page
 
 
 def _envelope(
