@@ -350,6 +350,18 @@ def test_rdap_output_is_one_search_response_with_every_result(lab: HTTPServer) -
     assert body["notices"] == real_notices()
     assert body["paging_metadata"]["pageNumber"] == 1  # the first page's members
     assert handles(body["entitySearchResults"]) == handles(entity_results()[:70])
+    # RFC 9537: the redactions of every result (each real one has its fn emptied), at
+    # its index in the combined array, none pointing past it.
+    fn_paths = {
+        item["postPath"] for item in body["redacted"] if item["method"] == "emptyValue"
+    }
+    assert fn_paths == {
+        f"$.entitySearchResults[{i}].vcardArray[1][?(@[0]=='fn')][3]" for i in range(70)
+    }
+    for item in body["redacted"]:
+        name = item["name"]["description"].rsplit(" ", 1)[-1]
+        index = int((item.get("postPath") or item["prePath"]).split("[", 1)[1].split("]")[0])
+        assert body["entitySearchResults"][index]["handle"] == name
 
 
 def test_text_output_is_a_table_and_a_footer(lab: HTTPServer) -> None:
@@ -532,3 +544,24 @@ def test_capabilities_of_a_plain_help_answer(lab: HTTPServer) -> None:
     assert code == 0
     for feature in ALL_FEATURES:
         assert any(line.split() == [feature, "not", "declared"] for line in out.splitlines())
+
+
+def test_a_vendor_named_results_member_is_read_and_kept(reverse_lab: HTTPServer) -> None:
+    """ARIN's real answer names its array arin_originas0_networkSearchResults: its 256
+    networks are the results, its truncation notice marks the search truncated, and
+    -o rdap keeps the member's name."""
+    answer = load_fixture("search/arin-originas0-networkSearchResults.json")
+    assert isinstance(answer, dict)
+    reverse_lab.expect_request("/ips/reverse_search/entity").respond_with_json(answer)
+    code, env, _ = search_json(reverse_lab, "ips", "--entity-handle", "GOGL", "--limit", "300")
+    assert code == 0
+    assert env["search"]["results_count"] == 256
+    assert env["search"]["truncated"] is True
+    assert env["results"][0]["handle"] == "NET-208-65-211-4-1"
+    code, out, _ = invoke(
+        "search", "ips", "--entity-handle", "GOGL", "--limit", "300",
+        "--server", reverse_lab.url_for("/"), "-o", "rdap",
+    )  # fmt: skip
+    body = json.loads(out)
+    assert len(body["arin_originas0_networkSearchResults"]) == 256
+    assert "ipSearchResults" not in body
