@@ -8,6 +8,7 @@ Pages are real search results (tests/search_pages.py)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,12 @@ def lab(httpserver: HTTPServer, rdapctl_home: Path) -> HTTPServer:
 def reverse_lab(httpserver: HTTPServer, rdapctl_home: Path) -> HTTPServer:
     loopback_profiles(rdapctl_home, httpserver.port, extra=REVERSE_ALLOWED)
     return httpserver
+
+
+def lab_profiles_path(server: HTTPServer) -> Path:
+    path = Path(os.environ["RDAPCTL_HOME"]) / "profiles.toml"
+    assert f"allowed_ports = [{server.port}]" in path.read_text()
+    return path
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -305,7 +312,14 @@ def other_server() -> Iterator[HTTPServer]:
 def test_a_next_link_to_another_origin_is_never_followed(
     lab: HTTPServer, other_server: HTTPServer
 ) -> None:
-    """The next link leaves for another port: a warning naming it, never requested."""
+    """The next link leaves for another port: a warning naming it, never requested
+    (though the tenant may reach that port: the origin check alone stops it)."""
+    profiles = lab_profiles_path(lab)
+    profiles.write_text(
+        profiles.read_text().replace(
+            f"allowed_ports = [{lab.port}]", f"allowed_ports = [{lab.port}, {other_server.port}]"
+        )
+    )
     other_server.expect_request("/entities").respond_with_json(
         load_fixture("search/arin-entitySearchResults-fn-arin.json")
     )
@@ -352,9 +366,7 @@ def test_rdap_output_is_one_search_response_with_every_result(lab: HTTPServer) -
     assert handles(body["entitySearchResults"]) == handles(entity_results()[:70])
     # RFC 9537: the redactions of every result (each real one has its fn emptied), at
     # its index in the combined array, none pointing past it.
-    fn_paths = {
-        item["postPath"] for item in body["redacted"] if item["method"] == "emptyValue"
-    }
+    fn_paths = {item["postPath"] for item in body["redacted"] if item["method"] == "emptyValue"}
     assert fn_paths == {
         f"$.entitySearchResults[{i}].vcardArray[1][?(@[0]=='fn')][3]" for i in range(70)
     }
