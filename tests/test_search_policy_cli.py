@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from rdapctl.cli import app
 from tests.search_pages import entity_results, serve_search
-from tests.support import loopback_profiles, stop_server
+from tests.support import load_fixture, loopback_profiles, stop_server
 
 runner = CliRunner()
 
@@ -245,6 +245,54 @@ def test_a_literal_tld_chooses_the_tenant_server_of_that_tld(
     # A wildcard TLD names no registry.
     code, _, _ = invoke("search", "domains", "--name", "exa*.f*", "-o", "json")
     assert code == 8
+
+
+def test_an_object_tag_chooses_the_tenant_server_of_that_registry(
+    httpserver: HTTPServer, rdapctl_home: Path
+) -> None:
+    """entities --handle 'ARIN-*'... has no literal tag; '*-ARIN' has: that registry."""
+    base = httpserver.url_for("/arin/")
+    loopback_profiles(
+        rdapctl_home, httpserver.port, extra=f'[tenants.lab.servers.entity]\nARIN = "{base}"'
+    )
+    pages = serve_search(httpserver, "entities", path="/arin/entities", per_page=300)
+    code, out, _ = invoke("search", "entities", "--handle", "ADMIN*-ARIN", "-o", "json")
+    assert code == 0
+    assert pages.requests == [("/arin/entities", "handle=ADMIN*-ARIN")]
+    assert json.loads(out)["search"]["results_count"] == 100
+    code, _, err = invoke("search", "entities", "--handle", "ADMIN*", "-o", "text")
+    assert code == 8 and "servers.search" in err
+
+
+def test_capabilities_use_servers_search_or_say_there_is_none(
+    httpserver: HTTPServer, rdapctl_home: Path
+) -> None:
+    loopback_profiles(rdapctl_home, httpserver.port)
+    code, _, err = invoke("search", "capabilities", "-o", "json")
+    assert code == 8
+    assert "--server" in err and "servers.search" in err
+    base = httpserver.url_for("/rdap/")
+    loopback_profiles(
+        rdapctl_home, httpserver.port, extra=f'[tenants.lab.servers]\nsearch = "{base}"'
+    )
+    httpserver.expect_request("/rdap/help").respond_with_json({"rdapConformance": ["paging"]})
+    code, out, _ = invoke("search", "capabilities", "-o", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["url"] == base + "help"
+    assert report["features"]["paging"] is True and report["features"]["sorting"] is False
+
+
+def test_capabilities_of_a_server_without_help_is_not_found(
+    httpserver: HTTPServer, rdapctl_home: Path
+) -> None:
+    loopback_profiles(rdapctl_home, httpserver.port)
+    httpserver.expect_request("/help").respond_with_json(
+        load_fixture("error/ripe-404-error.json"), status=404
+    )
+    code, _, err = invoke("search", "capabilities", "--server", httpserver.url_for("/"))
+    assert code == 6
+    assert err.startswith("rdapctl: error: ")
 
 
 # --- cache and --offline ---------------------------------------------------------------
