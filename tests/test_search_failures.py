@@ -99,8 +99,11 @@ def test_rdap_output_of_a_404_is_an_rdap_error_object(lab: HTTPServer) -> None:
     assert "nameserverSearchResults" not in body
 
 
-def test_paging_stops_at_the_page_cap(lab: HTTPServer) -> None:
-    """A server handing out one result per page: MAX_SEARCH_PAGES pages, then a warning."""
+def test_paging_stops_at_the_page_cap(httpserver: HTTPServer, rdapctl_home: Path) -> None:
+    """A server handing out one result per page: MAX_SEARCH_PAGES pages, then a warning.
+    (The tenant's request rate is raised so that the 100 pages take no 20 s.)"""
+    lab = httpserver
+    loopback_profiles(rdapctl_home, lab.port, extra="requests_per_second = 1000")
     pages = serve_search(lab, "entities", per_page=1)
     code, out, err = search(lab, "entities", "--fn", "arin*", "--limit", "150")
     assert code == 0

@@ -118,7 +118,7 @@ def results() -> st.SearchStrategy[Any]:
 
 def _both_servers(home: Path, lab: HTTPServer, other: HTTPServer) -> None:
     """The tenant may reach both servers: only the origin check keeps paging on one."""
-    profiles = loopback_profiles(home, lab.port)
+    profiles = loopback_profiles(home, lab.port, extra="requests_per_second = 1000")
     text = profiles.read_text().replace(
         f"allowed_ports = [{lab.port}]", f"allowed_ports = [{lab.port}, {other.port}]"
     )
