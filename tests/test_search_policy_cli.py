@@ -7,6 +7,7 @@ Pages are real search results (tests/search_pages.py)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -320,6 +321,11 @@ def test_a_second_identical_search_comes_from_the_cache(lab_pages: Any) -> None:
     assert len(pages.requests) == 3  # nothing sent
     assert again["results"] == first["results"]
     assert again["search"] == first["search"]
+    records = searches(Path(os.environ["RDAPCTL_HOME"]))
+    assert [(r["source"], r["requests"], r["pages"]) for r in records] == [
+        ("network", 3, 3),
+        ("cache", 0, 3),
+    ]
 
 
 @pytest.fixture
@@ -407,6 +413,11 @@ def test_one_search_record_per_search(lab_pages: Any, rdapctl_home: Path) -> Non
     records = searches(rdapctl_home)
     assert len(records) == 2
     assert records[1]["params"] == ["fn", "count"]
+    # The audit command shows the same records, and the chain verifies.
+    shown = runner.invoke(app, ["audit", "show", "--event", "search", "-o", "json"])
+    assert shown.exit_code == 0
+    assert [json.loads(line)["results"] for line in shown.stdout.splitlines()] == [50, 50]
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
 
 
 def test_a_refused_search_is_recorded_once(httpserver: HTTPServer, rdapctl_home: Path) -> None:
