@@ -334,6 +334,22 @@ def lab_pages(httpserver: HTTPServer, rdapctl_home: Path) -> tuple[HTTPServer, A
     return httpserver, serve_search(httpserver, "entities", per_page=20)
 
 
+def test_cached_pages_are_not_readable_on_disk(lab_pages: Any, rdapctl_home: Path) -> None:
+    """Pages are cached encrypted: neither the pattern, the URL nor a result in clear."""
+    server, _ = lab_pages
+    code, _, _ = search_json(server, "entities", "--fn", "Qwzvx*", "--limit", "50")
+    assert code == 0
+    files = [p for p in (rdapctl_home / "cache").rglob("*") if p.is_file()]
+    assert files
+    needles = [b"Qwzvx", b"entities?fn", b"ADMIN6110-ARIN", b"entitySearchResults"]
+    for path in files:
+        data = path.read_bytes()
+        assert [n for n in needles if n in data] == [], path
+    assert search_json(server, "entities", "--fn", "Qwzvx*", "--limit", "50")[1]["source"] == (
+        "cache"
+    )
+
+
 def test_offline_answers_from_cached_pages_with_no_server(own_server: HTTPServer) -> None:
     serve_search(own_server, "entities", per_page=20)
     url = own_server.url_for("/")
