@@ -20,7 +20,7 @@ from werkzeug import Request, Response
 from rdapctl.cli import app
 from tests.hostile import UNSAFE
 from tests.search_pages import entity_results, real_conformance, real_notices
-from tests.support import loopback_profiles, stop_server
+from tests.support import load_fixture, loopback_profiles, stop_server
 
 runner = CliRunner()
 RESULTS = entity_results()[:5]
@@ -37,12 +37,13 @@ def other_server() -> Iterator[HTTPServer]:
 
 
 class HostilePages:
-    """Answers every request for /entities with the page of the current example."""
+    """Answers every request for /entities and /domains with the current example's page."""
 
     def __init__(self, server: HTTPServer) -> None:
         self.page: Any = None
         self.requests: list[str] = []
         server.expect_request("/entities").respond_with_handler(self.handle)
+        server.expect_request("/domains").respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
         self.requests.append(request.full_path)
@@ -187,3 +188,45 @@ def test_hostile_paging_never_leaves_the_server(
             assert len(env["results"]) <= 2 * len(found)
 
     check()
+
+
+def test_the_text_table_shows_no_terminal_controls(
+    httpserver: HTTPServer, other_server: HTTPServer, rdapctl_home: Path
+) -> None:
+    """Whatever text a server puts in a result's handle, name, status, events or
+    registrar, the table and footer carry nothing a terminal would act on."""
+    _both_servers(rdapctl_home, httpserver, other_server)
+    pages = HostilePages(httpserver)
+    domain = load_fixture("domain-registrar/markmonitor-google.com.json")
+    assert isinstance(domain, dict)
+    texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+
+    @given(handle=texts, name=texts, status=texts, date=texts, registrar=texts)
+    def check(handle: str, name: str, status: str, date: str, registrar: str) -> None:
+        result = json.loads(json.dumps(domain))
+        result.update(handle=handle, ldhName=name, status=[status])
+        result["events"] = [{"eventAction": "registration", "eventDate": date}]
+        result["entities"] = [
+            {
+                "objectClassName": "entity",
+                "roles": ["registrar"],
+                "vcardArray": ["vcard", [["version", {}, "text", "4.0"],
+                                         ["fn", {}, "text", registrar]]],
+            }
+        ]  # fmt: skip
+        pages.page = {"rdapConformance": ["rdap_level_0"], "domainSearchResults": [result]}
+        code, out, err = invoke_text(httpserver)
+        assert code == 0, err
+        assert not UNSAFE.search(out)
+        assert out.splitlines()[-1] == "1 result, 1 page"
+
+    check()
+
+
+def invoke_text(lab: HTTPServer) -> tuple[int, str, str]:
+    result = runner.invoke(
+        app,
+        ["search", "domains", "--name", "*", "--server", lab.url_for("/"), "-o", "text",
+         "--no-cache"],
+    )  # fmt: skip
+    return result.exit_code, result.stdout, result.stderr
