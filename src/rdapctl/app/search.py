@@ -82,6 +82,8 @@ class _Progress:
     sources: set[str] | None = None
     oldest_s: float | None = None
     requests: int = 0
+    # RFC 9537 redactions of every kept result, at its index among all results.
+    redacted: list[Any] | None = None
 
 
 def search_limit(tenant_max: int, asked: int | None) -> int:
@@ -125,6 +127,7 @@ def run_search(
         failure = session.runtime.internal_error(exc)
     envelope = _envelope(session, request, trace, progress, failure)
     fields = _audit_fields(request, trace, progress)
+    _combine_redactions(progress)
     try:
         with session.lookup_scope(lambda: request.pattern):
             if failure is not None:
@@ -189,6 +192,7 @@ def _search(
         if len(results) > room:
             results = results[:room]
             progress.truncated = True
+        _collect_redactions(progress, body, request.kind, len(results))
         if protocol.says_truncated(body):
             progress.truncated = True
         progress.results.extend(results)
@@ -342,8 +346,67 @@ def _fetch_page(
     # Read before the policy is applied: links are the server's, and redaction may mask
     # text that looks like a contact inside them.
     next_url = protocol.next_link(raw, response.url)
-    body = apply_policy(session, raw, answered, trace)
+    if answered.action == "anonymise":
+        body = _anonymised_page(raw, request.kind, answered.reason)
+    else:
+        body = apply_policy(session, raw, answered, trace)
     return body, status, next_url, response
+
+
+def _anonymised_page(raw: dict[str, Any], kind: str, reason: str) -> dict[str, Any]:
+    """A page from a server outside the tenant's regions (standard isolation): each
+    result anonymised on its own, so the search still counts and lists them (the
+    page as a whole would become one stub holding no results); of the page's own
+    members only rdapConformance and paging_metadata are kept."""
+    from rdapctl.policy.residency import anonymise_record
+
+    page: dict[str, Any] = {k: raw[k] for k in ("rdapConformance", "paging_metadata") if k in raw}
+    results = protocol.page_results(raw, kind) or []
+    page[protocol.results_member(raw, kind)] = [anonymise_record(r, reason) for r in results]
+    return page
+
+
+def _collect_redactions(progress: _Progress, body: dict[str, Any], kind: str, kept: int) -> None:
+    """Keep the RFC 9537 entries of ``body`` (the page just read) about its first
+    ``kept`` results, their paths moved to where the results land among all results;
+    the first page's entries about the page itself are kept as they are."""
+    items = body.get("redacted")
+    if not isinstance(items, list):
+        return
+    first = progress.pages == 1
+    found = progress.redacted = progress.redacted or []
+    prefix = f"$.{protocol.results_member(body, kind)}["
+    offset = len(progress.results)
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        moved, about_result, keep = dict(item), False, True
+        for key in ("prePath", "postPath", "replacementPath"):
+            path = item.get(key)
+            index, sep, rest = (
+                path[len(prefix) :].partition("]")
+                if isinstance(path, str) and path.startswith(prefix)
+                else ("", "", "")
+            )
+            if not sep or not index.isdigit():
+                continue
+            about_result = True
+            keep = keep and int(index) < kept
+            moved[key] = f"{prefix}{int(index) + offset}]{rest}"
+        if keep and (about_result or first):
+            found.append(moved)
+
+
+def _combine_redactions(progress: _Progress) -> None:
+    """The first page (``-o rdap`` shows it with every result) gets the redactions of
+    every page: without this its ``redacted`` array describes page 1 alone."""
+    page = progress.first_page
+    if page is None or progress.redacted is None:
+        return
+    page["redacted"] = progress.redacted
+    conformance = page.get("rdapConformance")
+    if progress.redacted and isinstance(conformance, list) and "redacted" not in conformance:
+        page["rdapConformance"] = [*conformance, "redacted"]
 
 
 def _envelope(

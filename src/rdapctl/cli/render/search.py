@@ -22,6 +22,15 @@ from rdapctl.cli.render.values import (
 
 # Rows a terminal shows; -o json or jsonl has every result.
 MAX_ROWS = 200
+# (column, the least width it keeps): without a minimum, rich drops a column whose
+# cells are short (the name) when long cells elsewhere overflow a narrow terminal.
+_COLUMNS = (
+    ("handle", 10),
+    ("name", 16),
+    ("status", 8),
+    ("events", 10),
+    ("registrar / country", 14),
+)
 _EVENT_LABELS = {"registration": "reg", "expiration": "exp", "last changed": "chg"}
 
 
@@ -30,8 +39,8 @@ def render_search(envelope: dict[str, Any], console: Console) -> None:
     search = as_dict(envelope.get("search"))
     if results:
         table = Table(show_edge=False, pad_edge=False, box=None, header_style=LABEL_STYLE)
-        for name in ("handle", "name", "status", "events", "registrar / country"):
-            table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=40)
+        for name, least in _COLUMNS:
+            table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=least, max_width=40)
         for item in results[:MAX_ROWS]:
             table.add_row(*(Text(cell) for cell in result_row(item)))
         console.print(table)
