@@ -81,7 +81,7 @@ def audit_records(home: Path, tenant: str = "lab") -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     folder = home / "audit" / tenant
     for day in sorted(folder.glob("*.jsonl")):
-        for line in day.read_text(encoding="utf-8").splitlines():
+        for line in day.read_text(encoding="utf-8").split("\n"):
             if line.strip():
                 records.append(json.loads(line))
     return records

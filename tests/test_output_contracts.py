@@ -249,7 +249,7 @@ def _search_capabilities(server: HTTPServer, _home: Path) -> list[Any]:
 
 
 def _batch(server: HTTPServer, _home: Path) -> list[Any]:
-    queries = "AS63311\nnope.com\n8.8.8.8\nnot a query\n"
+    queries = "AS63311\nnope.com\n8.8.8.8\nnot a query\nsearch:ips --entity-fn x\nsearch:nope\n"
     return lines("batch", "-", "--no-progress", stdin=queries, codes=(0, 2, 4, 6, 7))
 
 

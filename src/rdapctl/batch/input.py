@@ -1,7 +1,7 @@
 """Batch input: reading query lines.
 
 Owns the input line grammar (blank lines and ``#`` comments skipped, an optional
-``type:`` prefix), and counting query lines before any lookup (standard input is
+``type:`` prefix, ``search:`` lines), and counting query lines before any lookup (standard input is
 spooled to a private temporary file so it can be counted and then streamed).
 Everything streams: memory does not grow with the input. The output file and
 ``--resume``: ``rdapctl.batch.output``.
@@ -23,6 +23,8 @@ from rdapctl.core import diagnostics
 from rdapctl.core.errors import UsageError
 from rdapctl.rdap.query import MAX_QUERY_CHARS
 
+# The forced type of a "search:" line: a search, not a lookup (rdapctl.batch.search_lines).
+SEARCH = "search"
 # Prefix -> query type. "url:" is kept for symmetry; "https://..." needs no prefix.
 PREFIXES: dict[str, str] = {
     "domain": "domain",
@@ -33,6 +35,7 @@ PREFIXES: dict[str, str] = {
     "nameserver": "nameserver",
     "ns": "nameserver",
     "url": "url",
+    "search": SEARCH,  # "search:domains --ns-name ns1.example.net"
 }
 # What str.strip() removes from ASCII text (bytes.strip() leaves \x1c-\x1f).
 _ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())

@@ -2,7 +2,8 @@
 
 A job is one distinct query (input lines that are the same lookup share its key);
 :func:`answer` runs it through the lookup pipeline and serialises the envelope once,
-for the output and (in worker processes) the cache. Results travel back to the run
+for the output and (in worker processes) the cache. A ``search:`` line is a job of its
+own, answered by ``rdapctl.batch.search_lines``. Results travel back to the run
 as :class:`JobResult`, or as its fields in a plain tuple across a process pipe.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from rdapctl.app.lookup import LookupOptions, run_lookup_plain
-from rdapctl.batch.input import InputQuery
+from rdapctl.batch.input import SEARCH, InputQuery
 from rdapctl.core.errors import RdapctlError
 from rdapctl.core.jsontext import dumps_compact
 from rdapctl.rdap.envelope import exit_code_of
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
     from rdapctl.app.session import TenantSession
 
 # What a worker gets for one query: (dedupe key, input text, forced type, the query as
-# parsed by the parent for the key (None: it did not parse; the lookup reports why)).
+# parsed by the parent for the key (None: it did not parse, the lookup reports why; or
+# a search: line, forced type "search", which the worker parses)).
 Job = tuple[tuple[str, ...], str, "str | None", "Query | None"]
 
 
@@ -53,7 +55,11 @@ def not_started(job: Job) -> JobResult:
 
 def identify(query: InputQuery) -> Job:
     """The job for an input line; its key is what makes two lines the same lookup
-    (normalised, so AS1 == as1)."""
+    (normalised, so AS1 == as1). A ``search:`` line is a search, never the same as
+    another line (``rdapctl.batch.search_lines``)."""
+    if query.forced_type == SEARCH:  # the one branch on it in the parent
+        # Keyed by its line: a repeat would share one result and one audit record.
+        return (SEARCH, str(query.line)), query.text, SEARCH, None
     try:
         parsed = parse_query(query.text, query.forced_type)
     except RdapctlError:
@@ -63,7 +69,11 @@ def identify(query: InputQuery) -> Job:
 
 def expected_query(query: InputQuery) -> str:
     """The ``query`` a result of this input line holds (the parsed value, or the text
-    as given when it does not parse)."""
+    as given when it does not parse; of a search line, its pattern)."""
+    if query.forced_type == SEARCH:
+        from rdapctl.batch.search_lines import expected_search_query
+
+        return expected_search_query(query.text)
     parsed = identify(query)[3]
     return parsed.value if parsed is not None else query.text
 
@@ -94,9 +104,15 @@ def answer(
     job: Job,
     writes: EnvelopeAttacher | None = None,
 ) -> JobResult:
-    """One query through ``run_lookup``, serialised once for output (and the cache)."""
+    """One query through ``run_lookup``, serialised once for output (and the cache);
+    a ``search:`` line through ``run_search`` (``rdapctl.batch.search_lines``)."""
     key, text, forced_type, parsed = job
     if forced_type != options.forced_type:
+        if forced_type == SEARCH:  # a search: line (only typed lines get here)
+            from rdapctl.batch.search_lines import answer_search
+
+            body, status, code, source = answer_search(session, options, text)
+            return JobResult(key, body, status, code, source, {"status": status, "exit_code": code})
         options = LookupOptions(
             forced_type=forced_type, referrals=options.referrals, cache_mode=options.cache_mode
         )

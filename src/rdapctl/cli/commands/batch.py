@@ -76,7 +76,8 @@ def batch(
         ),
     ] = None,
 ) -> int:
-    """Look up many queries (one per line, optional type: prefix) as JSONL envelopes."""
+    """Look up many queries (one per line, optional type: prefix, or search:KIND OPTIONS)
+    as JSONL envelopes."""
     from contextlib import ExitStack
 
     from rdapctl.batch.input import BatchInput
