@@ -165,7 +165,7 @@ def check_redacted(body: dict[str, Any], out: Findings) -> None:
             )
         if "method" in entry:
             method = entry["method"]
-            if method not in iana.REDACTION_METHODS:
+            if not (isinstance(method, str) and method in iana.REDACTION_METHODS):
                 out.add(
                     "rfc9537.redacted.method",
                     pointer(at, "method"),
