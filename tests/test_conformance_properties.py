@@ -31,6 +31,7 @@ RDAP_NAMES = [
     "paging_metadata", "sorting_metadata", "subsetting_metadata", "totalCount",
     "currentSort", "availableSorts", "property", "default", "currentFieldSet",
     "availableFieldSets", "reverse_search_properties", "propertyPath",
+    "reverse_search_properties_mapping", "searchableResourceType", "relatedResourceType",
     "domainSearchResults", "entitySearchResults", "ipSearchResults", "identifier",
 ]  # fmt: skip
 RDAP_STRINGS = [
