@@ -170,3 +170,11 @@ def test_what_it_accepts_compiles_in_jsonpath_rfc9535(path: str) -> None:
 def test_jsonpath_rfc9535_accepts_the_valid_paths(path: str) -> None:
     library = pytest.importorskip("jsonpath_rfc9535")
     library.compile(path)
+
+
+@given(st.one_of(path_like, st.text(max_size=40)))
+def test_any_text_gets_an_answer(path: str) -> None:
+    """No input raises: a valid query gives None, anything else a located reason."""
+    error = jsonpath_error(path)
+    assert error is None or (error.startswith("at ") and error == jsonpath_error(path))
+    assert is_valid(path) is (error is None)
