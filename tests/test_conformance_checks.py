@@ -120,9 +120,9 @@ REVERSE = [
         "searchableResourceType": "domains",
         "relatedResourceType": "entity",
         "property": "fn",
-        "propertyPath": "$.entities[*].vcardArray[1][?(@[0]=='fn')][3]",
     }
 ]
+MAPPING = [{"property": "fn", "propertyPath": "$.entities[*].vcardArray[1][?(@[0]=='fn')][3]"}]
 REGISTRAR_CARD = "/entities/0/vcardArray"
 ABUSE = "/entities/0/entities/0"
 
@@ -217,9 +217,12 @@ CASES = [
          drop("/subsetting_metadata/currentFieldSet"), "/subsetting_metadata",
          prepare=declare("subsetting", "subsetting_metadata", SUBSETTING)),
     Case("rfc9536.reverse-search.shape", HELP, "help",
-         put("/reverse_search_properties/0/propertyPath", "$.entities[*"),
-         "/reverse_search_properties/0/propertyPath",
+         drop("/reverse_search_properties/0/relatedResourceType"), "/reverse_search_properties/0",
          prepare=declare("reverse_search", "reverse_search_properties", REVERSE)),
+    Case("rfc9536.reverse-search.shape", SEARCH, "search",
+         put("/reverse_search_properties_mapping/0/propertyPath", "$.entities[*"),
+         "/reverse_search_properties_mapping/0/propertyPath",
+         prepare=declare("reverse_search", "reverse_search_properties_mapping", MAPPING)),
     # ICANN gTLD profile
     Case("icann.conformance.profile", GTLD, "domain",
          without("/rdapConformance", "icann_rdap_response_profile_0"), "/rdapConformance"),
@@ -250,7 +253,7 @@ def _run(case: Case, body: Any, extra: dict[str, Any]) -> set[tuple[str, str]]:
     return {(f.id, f.pointer) for f in run_checks(answer, case.profile)}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.check for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{case.check}:{case.pointer}" for case in CASES])
 def test_each_check_finds_exactly_its_defect(case: Case) -> None:
     body = copy.deepcopy(load_fixture(case.fixture))
     if case.prepare is not None:
@@ -262,7 +265,7 @@ def test_each_check_finds_exactly_its_defect(case: Case) -> None:
 
 
 def test_every_registered_check_has_a_case() -> None:
-    assert sorted(case.check for case in CASES) == sorted(CHECKS)
+    assert {case.check for case in CASES} == set(CHECKS)
 
 
 def test_a_finding_carries_its_check_s_severity_and_reference() -> None:

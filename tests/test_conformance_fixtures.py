@@ -214,3 +214,8 @@ def test_golden_findings(name: str) -> None:
         path.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     expected = json.loads(path.read_text(encoding="utf-8"))
     assert actual == expected, f"findings changed; regenerate with RDAPCTL_REGEN_GOLDEN=1 ({path})"
+
+
+def test_an_unknown_profile_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown conformance profile"):
+        run_checks(Answer({}, "domain"), "icann")

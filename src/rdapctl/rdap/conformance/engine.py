@@ -11,7 +11,6 @@ standard library; send anything anywhere.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -19,6 +18,7 @@ from rdapctl.core.records import record
 from rdapctl.rdap.conformance import common, extensions, http, icann, jcard, names, walk
 from rdapctl.rdap.conformance.registry import (
     CHECKS,
+    PROFILES,
     Finding,
     Findings,
     in_profile,
@@ -59,7 +59,10 @@ class Answer:
 
 def run_checks(answer: Answer, profile: str = "all") -> list[Finding]:
     """The findings of every check of ``profile`` (``rfc``, ``icann-gtld`` or ``all``)
-    on ``answer``, sorted by severity, pointer and id."""
+    on ``answer``, sorted by severity, pointer and id. ValueError for an unknown
+    profile (a caller's mistake; nothing in the answer can raise)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown conformance profile {profile!r}")
     out = Findings()
     http.check_http(
         answer.body, answer.http_status, answer.headers, answer.url, answer.redirects, out
@@ -140,8 +143,3 @@ def _check_search_results(body: dict[str, Any], out: Findings) -> None:
                     pointer("", member, index),
                     f"a result is {type_name(item)}, not an object",
                 )
-
-
-def replace(answer: Answer, **changes: Any) -> Answer:
-    """``answer`` with ``changes`` (a convenience for callers and tests)."""
-    return dataclasses.replace(answer, **changes)

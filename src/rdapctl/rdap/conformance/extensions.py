@@ -62,6 +62,7 @@ EXTENSION_MEMBERS: dict[str, str] = {
     "sorting_metadata": "sorting",
     "subsetting_metadata": "subsetting",
     "reverse_search_properties": "reverse_search",
+    "reverse_search_properties_mapping": "reverse_search",
 }
 _PATHS = ("prePath", "postPath", "replacementPath")
 
@@ -165,7 +166,7 @@ def check_redacted(body: dict[str, Any], out: Findings) -> None:
             )
         if "method" in entry:
             method = entry["method"]
-            if method not in iana.REDACTION_METHODS:
+            if not (isinstance(method, str) and method in iana.REDACTION_METHODS):
                 out.add(
                     "rfc9537.redacted.method",
                     pointer(at, "method"),
@@ -208,7 +209,7 @@ def _optional(obj: dict[str, Any], member: str, kind: type, problems: list[str])
 
 def check_metadata(body: dict[str, Any], out: Findings) -> None:
     """RFC 8977 paging_metadata and sorting_metadata, RFC 8982 subsetting_metadata,
-    RFC 9536 reverse_search_properties."""
+    RFC 9536 reverse_search_properties and reverse_search_properties_mapping."""
     _check_paging(body, out)
     _check_sorting(body, out)
     _check_subsetting(body, out)
@@ -287,29 +288,43 @@ def _check_subsetting(body: dict[str, Any], out: Findings) -> None:
 
 
 def _check_reverse(body: dict[str, Any], out: Findings) -> None:
-    if "reverse_search_properties" not in body:
+    """RFC 9536: ``reverse_search_properties`` (help answers: what can be searched) and
+    ``reverse_search_properties_mapping`` (reverse search answers: each property's
+    JSONPath)."""
+    _check_reverse_items(
+        body,
+        "reverse_search_properties",
+        ("searchableResourceType", "relatedResourceType", "property"),
+        out,
+    )
+    _check_reverse_items(
+        body, "reverse_search_properties_mapping", ("property", "propertyPath"), out
+    )
+
+
+def _check_reverse_items(
+    body: dict[str, Any], member: str, strings: tuple[str, ...], out: Findings
+) -> None:
+    if member not in body:
         return
-    items = body["reverse_search_properties"]
+    items = body[member]
+    where = pointer("", member)
     if not isinstance(items, list):
         out.add(
-            "rfc9536.reverse-search.shape",
-            "/reverse_search_properties",
-            f"reverse_search_properties is {type_name(items)}, not an array",
+            "rfc9536.reverse-search.shape", where, f"{member} is {type_name(items)}, not an array"
         )
         return
     for index, item in enumerate(items):
-        at = pointer("/reverse_search_properties", index)
-        members = ("searchableResourceType", "relatedResourceType", "property", "propertyPath")
-        if not isinstance(item, dict) or not all(isinstance(item.get(m), str) for m in members):
+        at = pointer(where, index)
+        if not isinstance(item, dict) or not all(isinstance(item.get(m), str) for m in strings):
             out.add(
                 "rfc9536.reverse-search.shape",
                 at,
-                "the entry has no searchableResourceType, relatedResourceType, property and "
-                "propertyPath strings",
+                f"the entry has no {', '.join(strings)} strings",
             )
-        elif jsonpath_error(item["propertyPath"]) is not None:
+        elif "propertyPath" in strings and (error := jsonpath_error(item["propertyPath"])):
             out.add(
                 "rfc9536.reverse-search.shape",
                 pointer(at, "propertyPath"),
-                f"propertyPath is not RFC 9535 JSONPath ({jsonpath_error(item['propertyPath'])})",
+                f"propertyPath is not RFC 9535 JSONPath ({error})",
             )

@@ -156,8 +156,8 @@ CHECKS: dict[str, Check] = _checks(
      "sorting_metadata is an object with currentSort and availableSorts"),
     ("rfc8982.subsetting.shape", "error", _RFC, "RFC 8982 §4",
      "subsetting_metadata is an object with currentFieldSet and availableFieldSets"),
-    ("rfc9536.reverse-search.shape", "error", _RFC, "RFC 9536 §6",
-     "reverse_search_properties entries name a resource, property and JSONPath"),
+    ("rfc9536.reverse-search.shape", "error", _RFC, "RFC 9536 §5, §6",
+     "reverse_search_properties and _mapping entries have their strings and valid JSONPath"),
     # ICANN gTLD RDAP Response Profile and Technical Implementation Guide.
     ("icann.conformance.profile", "error", _ICANN, f"{_RP} §1.3",
      "rdapConformance contains icann_rdap_response_profile_0 or _1"),
