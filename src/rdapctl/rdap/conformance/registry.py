@@ -150,13 +150,13 @@ CHECKS: dict[str, Check] = _checks(
     ("rfc9537.redacted.declared", "error", _BOTH, "RFC 9537 §4.1",
      "\"redacted\" is declared in rdapConformance"),
     # RFC 8977, 8982, 9536: search metadata.
-    ("rfc8977.paging.shape", "error", _RFC, "RFC 8977 §2.2",
+    ("rfc8977.paging.shape", "error", _RFC, "RFC 8977 §2.1",
      "paging_metadata is an object of numbers and links"),
-    ("rfc8977.sorting.shape", "error", _RFC, "RFC 8977 §2.3",
+    ("rfc8977.sorting.shape", "error", _RFC, "RFC 8977 §2.1",
      "sorting_metadata is an object with currentSort and availableSorts"),
-    ("rfc8982.subsetting.shape", "error", _RFC, "RFC 8982 §4",
+    ("rfc8982.subsetting.shape", "error", _RFC, "RFC 8982 §2.1",
      "subsetting_metadata is an object with currentFieldSet and availableFieldSets"),
-    ("rfc9536.reverse-search.shape", "error", _RFC, "RFC 9536 §5, §6",
+    ("rfc9536.reverse-search.shape", "error", _RFC, "RFC 9536",
      "reverse_search_properties and _mapping entries have their strings and valid JSONPath"),
     # ICANN gTLD RDAP Response Profile and Technical Implementation Guide.
     ("icann.conformance.profile", "error", _ICANN, f"{_RP} §1.3",
