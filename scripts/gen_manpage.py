@@ -38,11 +38,12 @@ _EXIT_MEANINGS = {
     ExitCode.CONFIG: "invalid profiles file or unknown tenant",
     ExitCode.DENIED: "denied by the tenant policy (query type, network guard, residency)",
     ExitCode.RATE_LIMITED: "rate limited by the server past the retry budget",
-    ExitCode.NOT_FOUND: "the RDAP object does not exist (404)",
+    ExitCode.NOT_FOUND: "the RDAP object does not exist (404), or a search found nothing",
     ExitCode.UPSTREAM: "network failure, timeout, server error or offline cache miss",
     ExitCode.NO_SERVER: "no RDAP server is known for the query",
     ExitCode.INTEGRITY: "cache or key integrity failure, wrong master key",
     ExitCode.AUDIT: "the audit record could not be written or did not verify",
+    ExitCode.CHECK_FAILED: "rdapctl check found a finding at or above --fail-on",
     ExitCode.INTERRUPTED: "interrupted",
 }
 

@@ -373,7 +373,7 @@ def test_the_value_after_equals_completes(complete: Complete) -> None:
 
 def test_short_options_cluster_and_carry_their_value(complete: Complete) -> None:
     """`-vq` is `-v -q`; `-tacme` is `-t acme`."""
-    assert _bash(complete, ["rdapctl", "-vq", "c"]) == ["cache", "completions"]
+    assert _bash(complete, ["rdapctl", "-vq", "c"]) == ["check", "cache", "completions"]
     offered = _bash(complete, ["rdapctl", "lookup", "-tacme", "--"])
     assert "--tenant" not in offered
     assert "--output" in offered
@@ -396,7 +396,7 @@ def test_an_unknown_command_leaves_the_cursor_in_its_group(complete: Complete) -
 def test_an_unknown_option_stops_the_reading_without_error(complete: Complete) -> None:
     """A run would fail at `--bogus`; completion still finds the option before the cursor."""
     assert _bash(complete, ["rdapctl", "lookup", "--bogus", "-t", ""]) == ["default"]
-    assert _bash(complete, ["rdapctl", "--bogus", "c"]) == ["cache", "completions"]
+    assert _bash(complete, ["rdapctl", "--bogus", "c"]) == ["check", "cache", "completions"]
 
 
 def test_words_with_spaces(complete: Complete, tmp_path: Path) -> None:
@@ -424,7 +424,7 @@ def test_the_cursor_may_be_before_the_end_of_the_line(complete: Complete) -> Non
 
 def test_completing_runs_no_option_callback(complete: Complete) -> None:
     """`rdapctl --version <TAB>` offers commands; it does not print the version."""
-    assert _bash(complete, ["rdapctl", "--version", "c"]) == ["cache", "completions"]
+    assert _bash(complete, ["rdapctl", "--version", "c"]) == ["check", "cache", "completions"]
 
 
 def test_fish_asks_by_exit_status_whether_rdapctl_completes(complete: Complete) -> None:

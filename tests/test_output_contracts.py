@@ -38,6 +38,7 @@ OUTPUTS: dict[str, str | None] = {
     "rdapctl search autnums": "envelope",
     "rdapctl search capabilities": "search-capabilities",
     "rdapctl batch": "envelope",  # one per line, with "line"
+    "rdapctl check": "check",  # a report; with --list, the checks
     "rdapctl doctor": "doctor",
     "rdapctl bootstrap update": "bootstrap-update",
     "rdapctl bootstrap status": "bootstrap-status",
@@ -248,6 +249,18 @@ def _search_capabilities(server: HTTPServer, _home: Path) -> list[Any]:
     )
 
 
+def _check(server: HTTPServer, _home: Path) -> list[Any]:
+    base = server.url_for("/")
+    answer = FIXTURES / "rdap" / "autnum" / "arin-as63311.json"
+    return (
+        one("check", "AS63311", "--server", base, "-o", "json", codes=(0, 11))
+        + one("check", "--file", str(answer), "--type", "autnum", "-o", "json", codes=(0, 11))
+        + one("check", "--list", "-o", "json")
+        + one("check", "8.8.8.8", "--server", base, "-o", "json", codes=(4,))
+        + one("check", "AS1", "--profiles", "/nonexistent.toml", "-o", "json", codes=(3,))
+    )
+
+
 def _batch(server: HTTPServer, _home: Path) -> list[Any]:
     queries = "AS63311\nnope.com\n8.8.8.8\nnot a query\nsearch:ips --entity-fn x\nsearch:nope\n"
     return lines("batch", "-", "--no-progress", stdin=queries, codes=(0, 2, 4, 6, 7))
@@ -370,6 +383,7 @@ RUNNERS: dict[str, Runner] = {
     "rdapctl search autnums": _search("autnums"),
     "rdapctl search capabilities": _search_capabilities,
     "rdapctl batch": _batch,
+    "rdapctl check": _check,
     "rdapctl doctor": _doctor,
     "rdapctl bootstrap update": _bootstrap_update,
     "rdapctl bootstrap status": _bootstrap_status,

@@ -34,6 +34,7 @@ from rdapctl.core.errors import (
     PolicyDeniedError,
     RdapctlError,
     UpstreamError,
+    UsageError,
 )
 from rdapctl.core.hostnames import host_of
 from rdapctl.core.records import record
@@ -58,6 +59,9 @@ class LookupOptions:
     server: str | None = None
     referrals: bool = True
     cache_mode: CacheMode = "default"
+    # Conformance checks of the answer as sent ("rfc", "icann-gtld", "all", or "auto":
+    # chosen from the server); None: no checks. A checked lookup is never a cache hit.
+    check: str | None = None
 
 
 def run_lookup(session: TenantSession, raw: str, options: LookupOptions) -> dict[str, Any]:
@@ -177,9 +181,11 @@ def _lookup(
     trace.residency = residency.as_dict()
 
     key = None
+    if options.check is not None and options.cache_mode == "offline":
+        raise UsageError("--check needs the server's answer: it cannot run --offline")
     if options.cache_mode != "no-cache" and session.cache_enabled:
         key = cache_key(query, choice.base_url, follow)
-        if options.cache_mode != "refresh":
+        if options.cache_mode != "refresh" and options.check is None:
             hit = cached_envelope(session, key, head_only=head_only)
             if hit is not None:
                 return _from_cache(trace, hit)
@@ -203,6 +209,11 @@ def _lookup(
         check_given_url(url)
 
     response, answered = fetch(session, url, query.tld, trace)
+    checks = None
+    if options.check is not None:  # on the answer as sent, before the policy edits it
+        from rdapctl.app.check import lookup_checks
+
+        checks = lookup_checks(query, choice, response, options.check)
     status = trace.http_status = response.status
     trace.url = response.url
     trace.server = server_of(choice.base_url, response.url)
@@ -253,6 +264,9 @@ def _lookup(
     envelope["policy"] = policy_summary(session, trace)
     if key is not None:
         store_envelope(session, key, envelope, response)
+    if checks is not None:
+        envelope["checks"] = checks
+        trace.checks = checks["summary"]
     return envelope
 
 

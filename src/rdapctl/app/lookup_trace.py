@@ -32,6 +32,8 @@ class LookupTrace:
     budget: RequestBudget | None = None
     # A cache hit's stored JSON text, before "source"/"age_s" were set on the envelope.
     cached_plain: bytes | None = None
+    # lookup --check: how many findings of each severity (for the audit record).
+    checks: dict[str, int] | None = None
 
 
 def trace_fields(trace: LookupTrace) -> dict[str, Any]:
@@ -50,6 +52,7 @@ def trace_fields(trace: LookupTrace) -> dict[str, Any]:
         "residency": trace.residency,
         "referrals": list(trace.referrals),
         "requests": trace.budget.sent if trace.budget is not None else 0,
+        **({"checks": trace.checks} if trace.checks is not None else {}),
     }
 
 

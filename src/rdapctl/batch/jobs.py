@@ -114,7 +114,10 @@ def answer(
             body, status, code, source = answer_search(session, options, text)
             return JobResult(key, body, status, code, source, {"status": status, "exit_code": code})
         options = LookupOptions(
-            forced_type=forced_type, referrals=options.referrals, cache_mode=options.cache_mode
+            forced_type=forced_type,
+            referrals=options.referrals,
+            cache_mode=options.cache_mode,
+            check=options.check,
         )
     envelope, plain, recorded = run_lookup_plain(session, text, options, parsed=parsed)
     error = envelope.get("error") or {}

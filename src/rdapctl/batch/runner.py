@@ -50,6 +50,7 @@ FLUSH_INTERVAL_S = 0.25
 class BatchOptions:
     referrals: bool = True
     cache_mode: CacheMode = "default"
+    check: str | None = None  # conformance checks on every answer (lookup --check)
     unordered: bool = False
     fail_fast: bool = False
     # Worker threads; None: the tenant's security.max_concurrent_requests.
@@ -253,7 +254,9 @@ class BatchRun:
         started = self._clock()
         self.summary.total = total
         lookup_options = LookupOptions(
-            referrals=self._options.referrals, cache_mode=self._options.cache_mode
+            referrals=self._options.referrals,
+            cache_mode=self._options.cache_mode,
+            check=self._options.check,
         )
         # Everything built so far lives for the whole run: keep it out of the cyclic
         # GC's full collections (tens of ms each, every few hundred lookups), in the

@@ -40,6 +40,7 @@ LAZY_GROUPS: dict[str, str] = {
     "lookup": "rdapctl.cli.commands.lookup",
     "search": "rdapctl.cli.commands.search",
     "batch": "rdapctl.cli.commands.batch",
+    "check": "rdapctl.cli.commands.check",
     "doctor": "rdapctl.cli.commands.doctor",
     "bootstrap": "rdapctl.cli.commands.bootstrap",
     "profile": "rdapctl.cli.commands.profile",
@@ -53,7 +54,7 @@ LAZY_GROUPS: dict[str, str] = {
 
 
 # Of those, the modules that hold a single top-level command rather than a group.
-LAZY_COMMANDS = frozenset({"lookup", "batch", "doctor", "schema"})
+LAZY_COMMANDS = frozenset({"lookup", "batch", "check", "doctor", "schema"})
 
 
 class RdapctlGroup(TyperGroup):

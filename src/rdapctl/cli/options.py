@@ -85,6 +85,14 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor w
 RefreshOpt = Annotated[
     bool, typer.Option("--refresh", help="Skip the cache read; store the fresh answer.")
 ]
+CheckOpt = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Also run the conformance checks (rdapctl check) on the answer as sent: "
+        '"checks" in the envelope and a summary line on stderr; never from the cache.',
+    ),
+]
 OfflineOpt = Annotated[
     bool, typer.Option("--offline", help="Answer from the cache only; a miss exits 7.")
 ]

@@ -43,6 +43,7 @@ class ExitCode(IntEnum):
     NO_SERVER = 8
     INTEGRITY = 9
     AUDIT = 10
+    CHECK_FAILED = 11
     INTERRUPTED = 130
 
 

@@ -20,6 +20,7 @@ import typer
 
 from rdapctl.cli.commands import exits
 from rdapctl.cli.options import (
+    CheckOpt,
     NoCacheOpt,
     NoReferralOpt,
     OfflineOpt,
@@ -67,6 +68,7 @@ def batch(
     no_cache: NoCacheOpt = False,
     refresh: RefreshOpt = False,
     offline: OfflineOpt = False,
+    check: CheckOpt = False,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -93,8 +95,14 @@ def batch(
         raise UsageError("--resume needs --output FILE", hint="add --output results.jsonl")
     runtime = make_runtime("batch")
     chosen = resolve_tenant(runtime, profiles, tenant)
+    if check and mode == "offline":
+        raise UsageError("--check needs the servers' answers: it cannot run --offline")
     options = BatchOptions(
-        referrals=not no_referral, cache_mode=mode, unordered=unordered, fail_fast=fail_fast
+        referrals=not no_referral,
+        cache_mode=mode,
+        unordered=unordered,
+        fail_fast=fail_fast,
+        check="auto" if check else None,
     )
     with ExitStack() as held:
         with _stop_before_the_run():

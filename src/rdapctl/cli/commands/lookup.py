@@ -13,6 +13,7 @@ import typer
 
 from rdapctl.cli.commands import exits
 from rdapctl.cli.options import (
+    CheckOpt,
     NoCacheOpt,
     NoColorOpt,
     NoReferralOpt,
@@ -44,6 +45,7 @@ def lookup(
     no_cache: NoCacheOpt = False,
     refresh: RefreshOpt = False,
     offline: OfflineOpt = False,
+    check: CheckOpt = False,
     no_color: NoColorOpt = False,
 ) -> int:
     """Look up a domain, IP address or network, AS number, entity, name server or RDAP URL."""
@@ -62,6 +64,7 @@ def lookup(
             server=server,
             referrals=not no_referral,
             cache_mode=cache_mode(no_cache, refresh, offline),
+            check="auto" if check else None,
         )
         chosen = resolve_tenant(runtime, profiles, tenant)
         with TenantSession(runtime, chosen) as session:
@@ -106,6 +109,12 @@ def render(envelope: dict[str, Any], fmt: str, *, no_color: bool) -> None:
 
 def print_error_line(envelope: dict[str, Any]) -> None:
     from rdapctl.core import diagnostics
+
+    checks = envelope.get("checks")
+    if isinstance(checks, dict):
+        from rdapctl.cli.render.checks import summary_line
+
+        diagnostics.note("checks: " + summary_line({**checks, "url": envelope.get("url")}))
 
     error = envelope.get("error")
     if error:

@@ -29,6 +29,7 @@ EVENTS: frozenset[str] = frozenset(
     {
         "lookup",
         "search",
+        "check",
         "policy_denied",
         "ssrf_blocked",
         "residency_violation",

@@ -28,6 +28,8 @@ VOCABULARY_FIELDS: frozenset[str] = frozenset(
         "query_hashed",
         "kind",
         "params",
+        "profile",
+        "finding_ids",
     }
 )
 # Shorter parts of a URL query are not searched for: they would match everywhere.
