@@ -46,6 +46,8 @@ _SORT_ITEM = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}(?::[ad])?")
 _FIELD_SET = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _ROLE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Lone surrogates: bytes of an argument that were not UTF-8 (surrogateescape).
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # What a query string may carry unencoded: "*" is the RFC 9082 wildcard (some servers
 # do not decode %2A), ":" appears in IPv6 addresses and sort orders, "," between sorts.
 _SAFE = "*:,"
@@ -189,7 +191,7 @@ def _checked_text(pattern: str, param: str) -> str:
         raise UsageError(f"{param} pattern is longer than {MAX_PATTERN_CHARS} characters")
     if _CONTROL.search(text):
         raise UsageError(f"{param} pattern holds control characters")
-    if "\ufffd" in text:
+    if "\ufffd" in text or _SURROGATE.search(text):
         raise UsageError(f"{param} pattern holds bytes that are not UTF-8")
     return text
 

@@ -1,0 +1,141 @@
+"""Issue 20, red team: hostile servers and hostile users against the search protocol
+(``rdapctl.rdap.search``, ``rdapctl.rdap.search_args``), as plain examples.
+
+The properties are in ``tests/test_search_properties.py``; the bugs they found have
+their minimal regression tests here, end to end where a user can see them (exit codes,
+the requests the local server saw, stderr, the audit trail).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
+
+from rdapctl.cli import app
+from rdapctl.core.errors import UsageError
+from rdapctl.rdap import search as protocol
+from rdapctl.rdap.search import make_search
+from rdapctl.rdap.search_args import parse_search_line
+from tests.support import load_fixture, loopback_profiles
+
+runner = CliRunner()
+PAGE = "http://127.0.0.1:8000/rdap/domains?name=ex*.com"
+DOMAIN_FIXTURE = "domain-gtld-registry/verisign-com-google.com-2022-05.json"
+
+
+def _with_next(href: Any) -> dict[str, Any]:
+    return {"paging_metadata": {"links": [{"rel": "next", "href": href}]}}
+
+
+def _domain_page(next_href: str | None) -> dict[str, Any]:
+    """A page of one real domain object (a registry's answer, as a search result)."""
+    result = load_fixture(DOMAIN_FIXTURE)
+    assert isinstance(result, dict)
+    page: dict[str, Any] = {
+        "rdapConformance": ["rdap_level_0", "paging"],
+        "domainSearchResults": [result],
+    }
+    if next_href is not None:
+        page["paging_metadata"] = {
+            "pageSize": 1,
+            "links": [{"rel": "next", "href": next_href, "type": "application/rdap+json"}],
+        }
+    return page
+
+
+@pytest.fixture
+def lab(httpserver: HTTPServer, rdapctl_home: Path) -> HTTPServer:
+    loopback_profiles(rdapctl_home, httpserver.port)
+    return httpserver
+
+
+def search_json(server: HTTPServer, *args: str) -> tuple[int, dict[str, Any], str]:
+    result = runner.invoke(
+        app, ["search", *args, "--server", server.url_for("/rdap/"), "-o", "json"]
+    )
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+# -- next_link: what a server may put in a link ---------------------------------------
+
+
+def test_enormous_next_link_is_read_as_it_is() -> None:
+    """A megabyte of cursor: resolved (paging then hits the server's own limits), no error."""
+    cursor = "A" * 1_000_000
+    got = protocol.next_link(_with_next(f"?cursor={cursor}"), PAGE)
+    assert got == f"http://127.0.0.1:8000/rdap/domains?cursor={cursor}"
+
+
+@pytest.mark.parametrize(
+    ("href", "same"),
+    [
+        ("HTTP://127.0.0.1:8000/rdap/x", True),  # scheme case
+        ("http://127.0.0.1:8000/rdap/x", True),
+        ("http://evil.example\\@127.0.0.1:8000/x", True),  # user info: httpx agrees
+        ("http://127.0.0.1:8000\\@evil.example/x", False),
+        ("http://127.0.0.1:8000@evil.example/x", False),
+        ("//evil.example:8000/x", False),
+        ("https://127.0.0.1:8000/x", False),
+        ("http://127.0.0.1/x", False),  # port 80
+        ("http://127.0.0.1:99999/x", False),  # no such port: no origin
+    ],
+)
+def test_same_origin_of_hostile_next_links(href: str, same: bool) -> None:
+    nxt = protocol.next_link(_with_next(href), PAGE)
+    assert nxt is not None
+    assert protocol.same_origin(nxt, PAGE) is same
+
+
+# -- what a user types ---------------------------------------------------------------
+
+
+def test_undecodable_argument_bytes_are_a_usage_error(lab: HTTPServer) -> None:
+    """A shell argument that is not UTF-8 reaches Python as lone surrogates
+    (surrogateescape): a usage error (exit 2) before any request, not an internal error
+    while the URL is built."""
+    code, envelope, err = search_json(lab, "entities", "--fn", "M\udcfcller*")
+    assert code == 2, err
+    assert envelope["error"]["code"] == "usage_error"
+    assert "not UTF-8" in envelope["error"]["message"]
+    assert lab.log == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "param", "pattern", "unicode"),
+    [
+        ("entities", "fn", "a\udcff", False),
+        ("entities", "handle", "\ud800X-ARIN", False),
+        ("domains", "name", "b\udcfc*.de", True),
+        ("nameservers", "ip", "fe80::1%\udcff", False),
+    ],
+)
+def test_patterns_with_lone_surrogates_are_refused(
+    kind: str, param: str, pattern: str, unicode: bool
+) -> None:
+    with pytest.raises(UsageError, match="not UTF-8"):
+        make_search(kind, param, pattern, unicode=unicode)
+
+
+def test_batch_line_with_a_surrogate_is_refused() -> None:
+    with pytest.raises(UsageError):
+        parse_search_line("entities --fn 'M\udcfcller'")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "sent"),
+    [
+        ("ns*.Example.NET", "ns*.example.net"),
+        ("*.xn--bcher-kva.de.", "*.xn--bcher-kva.de"),
+        ("Bücher.de", "xn--bcher-kva.de"),
+        ("ex*mple.c*", "ex*mple.c*"),
+    ],
+)
+def test_domain_patterns_keep_the_wildcard_and_go_as_a_labels(pattern: str, sent: str) -> None:
+    request = make_search("domains", "name", pattern)
+    assert request.pattern == sent
+    assert request.path == f"domains?name={sent}"
