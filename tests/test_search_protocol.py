@@ -64,6 +64,13 @@ def search_json(server: HTTPServer, *args: str) -> tuple[int, dict[str, Any], st
 # -- next_link: what a server may put in a link ---------------------------------------
 
 
+@pytest.mark.parametrize("control", ["\x85", "\x9b", "\x80", "\x9f", "\x00", "\x1b", "\x7f"])
+def test_next_link_with_a_control_character_is_no_next_page(control: str) -> None:
+    """C0, DEL and C1 (U+0080..U+009F, e.g. NEL and the one-byte CSI)."""
+    href = f"?cursor=abc{control}def"
+    assert protocol.next_link(_with_next(href), PAGE) is None
+
+
 def test_enormous_next_link_is_read_as_it_is() -> None:
     """A megabyte of cursor: resolved (paging then hits the server's own limits), no error."""
     cursor = "A" * 1_000_000
@@ -124,6 +131,13 @@ def test_patterns_with_lone_surrogates_are_refused(
 def test_batch_line_with_a_surrogate_is_refused() -> None:
     with pytest.raises(UsageError):
         parse_search_line("entities --fn 'M\udcfcller'")
+
+
+@pytest.mark.parametrize("pattern", ["x\x9b31my", "x\x85y", "\x80abc", "abc\x9f"])
+@pytest.mark.parametrize(("kind", "param"), [("entities", "fn"), ("entities", "handle")])
+def test_patterns_with_c1_controls_are_refused(kind: str, param: str, pattern: str) -> None:
+    with pytest.raises(UsageError, match="control characters"):
+        make_search(kind, param, pattern)
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ _LABEL_CHARS = re.compile(r"[a-z0-9*-]+")
 _SORT_ITEM = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}(?::[ad])?")
 _FIELD_SET = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _ROLE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 # Lone surrogates: bytes of an argument that were not UTF-8 (surrogateescape).
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # What a query string may carry unencoded: "*" is the RFC 9082 wildcard (some servers
