@@ -64,6 +64,19 @@ def search_json(server: HTTPServer, *args: str) -> tuple[int, dict[str, Any], st
 # -- next_link: what a server may put in a link ---------------------------------------
 
 
+@pytest.mark.parametrize(
+    "href",
+    [
+        "http://:80/rdap/domains?page=2",  # a port, no host
+        "http://@/rdap/domains?page=2",  # empty user info, no host
+        "https://user@:443/x",
+        "http://:8000",
+    ],
+)
+def test_next_link_without_a_host_is_no_next_page(href: str) -> None:
+    assert protocol.next_link(_with_next(href), PAGE) is None
+
+
 @pytest.mark.parametrize("control", ["\x85", "\x9b", "\x80", "\x9f", "\x00", "\x1b", "\x7f"])
 def test_next_link_with_a_control_character_is_no_next_page(control: str) -> None:
     """C0, DEL and C1 (U+0080..U+009F, e.g. NEL and the one-byte CSI)."""

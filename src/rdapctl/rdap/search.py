@@ -318,7 +318,7 @@ def next_link(body: Any, page_url: str) -> str | None:
             parts = urlsplit(absolute)
         except ValueError:
             return None
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return None
         return absolute
     return None
