@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
+from werkzeug import Request, Response
 
 from rdapctl.cli import app
 from rdapctl.core.errors import UsageError
@@ -84,6 +85,14 @@ def test_next_link_with_a_control_character_is_no_next_page(control: str) -> Non
     assert protocol.next_link(_with_next(href), PAGE) is None
 
 
+def test_next_link_drops_the_fragment() -> None:
+    """A fragment is never sent: ``?page=2#a`` and ``?page=2#b`` are one page."""
+    base = "http://127.0.0.1:8000/rdap/domains?page=2"
+    assert protocol.next_link(_with_next("?page=2#again"), PAGE) == base
+    assert protocol.next_link(_with_next(base + "#"), PAGE) == base
+    assert protocol.next_link(_with_next("#only-a-fragment"), PAGE) == PAGE
+
+
 def test_enormous_next_link_is_read_as_it_is() -> None:
     """A megabyte of cursor: resolved (paging then hits the server's own limits), no error."""
     cursor = "A" * 1_000_000
@@ -109,6 +118,31 @@ def test_same_origin_of_hostile_next_links(href: str, same: bool) -> None:
     nxt = protocol.next_link(_with_next(href), PAGE)
     assert nxt is not None
     assert protocol.same_origin(nxt, PAGE) is same
+
+
+# -- the pipeline: a next link that differs only in its fragment is a loop -------------
+
+
+def test_a_next_link_that_only_changes_its_fragment_is_a_loop(lab: HTTPServer) -> None:
+    """The server answers every page with a next link to itself plus a new fragment
+    (#1, #2, ...): the same request each time. Paging stops after the first page with
+    the loop warning, and the one result is not repeated."""
+    served: list[str] = []
+
+    def handler(request: Request) -> Response:
+        served.append(request.full_path)
+        href = f"{request.base_url}?{request.query_string.decode()}#{len(served)}"
+        body = json.dumps(_domain_page(href))
+        return Response(body, 200, content_type="application/rdap+json")
+
+    lab.expect_request("/rdap/domains").respond_with_handler(handler)
+    code, envelope, err = search_json(lab, "domains", "--name", "goo*.com", "--limit", "5")
+    assert code == 0, err
+    assert served == ["/rdap/domains?name=goo*.com"]
+    assert envelope["search"]["pages"] == 1
+    assert envelope["search"]["results_count"] == 1
+    assert envelope["search"]["truncated"] is True
+    assert "repeats a page" in err
 
 
 # -- what a user types ---------------------------------------------------------------

@@ -302,7 +302,8 @@ def results_member(body: Any, kind: str) -> str:
 
 def next_link(body: Any, page_url: str) -> str | None:
     """The absolute URL of the next page (RFC 8977 ``paging_metadata.links``, rel
-    ``next``), or None. A relative href is resolved against the page's URL."""
+    ``next``), or None. A relative href is resolved against the page's URL; a fragment
+    is dropped (it is never sent: ``?p=2#a`` and ``?p=2#b`` are one page)."""
     paging = body.get("paging_metadata") if isinstance(body, dict) else None
     links = paging.get("links") if isinstance(paging, dict) else None
     if not isinstance(links, list):
@@ -314,7 +315,7 @@ def next_link(body: Any, page_url: str) -> str | None:
         if not isinstance(href, str) or not href.strip() or _CONTROL.search(href):
             return None
         try:
-            absolute = urljoin(page_url, href.strip())
+            absolute = urljoin(page_url, href.strip()).partition("#")[0]
             parts = urlsplit(absolute)
         except ValueError:
             return None
