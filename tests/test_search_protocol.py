@@ -200,3 +200,29 @@ def test_domain_patterns_keep_the_wildcard_and_go_as_a_labels(pattern: str, sent
     request = make_search("domains", "name", pattern)
     assert request.pattern == sent
     assert request.path == f"domains?name={sent}"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "a/b.com",
+        "a?b.com",
+        "a#b.com",
+        "a&b=c.com",
+        "a%2Fb.com",
+        "a_b*.com",
+        "ü&*.de",
+        "x=*.de",
+        ".x.com",
+    ],
+)
+def test_unicode_domain_patterns_are_still_domain_names(pattern: str) -> None:
+    """--unicode sends U-labels: it does not let URL syntax into a domain pattern."""
+    with pytest.raises(UsageError):
+        make_search("domains", "name", pattern, unicode=True)
+
+
+def test_unicode_domain_pattern_keeps_u_labels_and_wildcards() -> None:
+    request = make_search("domains", "name", "BÜcher*.xn--bcher-kva.DE", unicode=True)
+    assert request.pattern == "bücher*.bücher.de"
+    assert request.path == "domains?name=b%C3%BCcher*.b%C3%BCcher.de"

@@ -220,12 +220,15 @@ def domain_pattern(text: str, *, unicode: bool = False) -> str:
                         f"label {label!r} mixes a wildcard with non-ASCII characters",
                         hint="pass --unicode to send it as a U-label",
                     )
-                labels.append(label.lower())
+                label = label.lower()
+                if not all(ch.isalnum() or ch in "*-" for ch in label):
+                    raise UsageError(f"{text!r} is not a domain name pattern")
+                labels.append(label)
                 continue
             label = label.lower()
         else:
             label = _convert_label(label, unicode=unicode, whole=text)
-        if not unicode and not _LABEL_CHARS.fullmatch(label):
+        if label.isascii() and not _LABEL_CHARS.fullmatch(label):
             raise UsageError(f"{text!r} is not a domain name pattern")
         labels.append(label)
     return ".".join(labels)
