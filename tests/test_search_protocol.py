@@ -226,3 +226,12 @@ def test_unicode_domain_pattern_keeps_u_labels_and_wildcards() -> None:
     request = make_search("domains", "name", "BÜcher*.xn--bcher-kva.DE", unicode=True)
     assert request.pattern == "bücher*.bücher.de"
     assert request.path == "domains?name=b%C3%BCcher*.b%C3%BCcher.de"
+
+
+@pytest.mark.parametrize("pattern", ["ü．", "bücher．de", "ü。x.de", "ü｡*.de"])
+@pytest.mark.parametrize("unicode", [False, True])
+def test_full_stops_that_idna_maps_to_dots_are_refused(pattern: str, unicode: bool) -> None:
+    """A label holding a full stop UTS 46 maps to "." (fullwidth, ideographic) is not
+    one label: refused with or without --unicode, never sent as "ü." or "bücher.de"."""
+    with pytest.raises(UsageError):
+        make_search("domains", "name", pattern, unicode=unicode)

@@ -228,7 +228,8 @@ def domain_pattern(text: str, *, unicode: bool = False) -> str:
             label = label.lower()
         else:
             label = _convert_label(label, unicode=unicode, whole=text)
-        if label.isascii() and not _LABEL_CHARS.fullmatch(label):
+        # "." in a converted label: a full stop UTS 46 maps to "." ("ü．" → "ü.").
+        if "." in label or (label.isascii() and not _LABEL_CHARS.fullmatch(label)):
             raise UsageError(f"{text!r} is not a domain name pattern")
         labels.append(label)
     return ".".join(labels)
