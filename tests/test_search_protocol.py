@@ -235,3 +235,24 @@ def test_full_stops_that_idna_maps_to_dots_are_refused(pattern: str, unicode: bo
     one label: refused with or without --unicode, never sent as "ü." or "bücher.de"."""
     with pytest.raises(UsageError):
         make_search("domains", "name", pattern, unicode=unicode)
+
+
+@pytest.mark.parametrize(
+    ("conformance", "declared"),
+    [
+        (["paging", "sorting"], True),
+        (["paging_0", "sorting_12"], True),
+        (["paging_٣", "sorting_٣"], False),  # ARABIC-INDIC DIGIT THREE
+        (["paging_²", "sorting_²"], False),  # SUPERSCRIPT TWO
+        (["paging_", "sorting_x"], False),
+        (["paging_0\n", "sorting_1 "], False),
+    ],
+)
+def test_a_feature_version_suffix_is_ascii_digits(conformance: list[str], declared: bool) -> None:
+    request = make_search("domains", "name", "ex*.com", count=True, sort="name:a")
+    body = {"rdapConformance": conformance}
+    assert protocol.undeclared_features(request, body) == (
+        [] if declared else ["paging", "sorting"]
+    )
+    features = protocol.capabilities(body)["features"]
+    assert (features["paging"], features["sorting"]) == (declared, declared)

@@ -45,6 +45,7 @@ _LABEL_CHARS = re.compile(r"[a-z0-9*-]+")
 _SORT_ITEM = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}(?::[ad])?")
 _FIELD_SET = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _ROLE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+_VERSION = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 # Lone surrogates: bytes of an argument that were not UTF-8 (surrogateescape).
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -387,13 +388,14 @@ def undeclared_features(request: SearchRequest, body: Any) -> list[str]:
     """The features ``request`` uses that the server's answer does not declare. An
     identifier counts when declared bare or with a version suffix (``paging_0``)."""
     names = declared(body)
-    missing = []
-    for feature in request.features:
-        if feature not in names and not any(
-            n.startswith(feature + "_") and n[len(feature) + 1 :].isdigit() for n in names
-        ):
-            missing.append(feature)
-    return missing
+    return [feature for feature in request.features if not _declares(names, feature)]
+
+
+def _declares(names: frozenset[str], feature: str) -> bool:
+    # A version suffix is ASCII digits: str.isdigit() also takes "٣" and "²".
+    return feature in names or any(
+        n.startswith(feature + "_") and _VERSION.fullmatch(n[len(feature) + 1 :]) for n in names
+    )
 
 
 def capabilities(help_body: Any) -> dict[str, Any]:
@@ -403,11 +405,7 @@ def capabilities(help_body: Any) -> dict[str, Any]:
     make it safe to show)."""
     names = declared(help_body)
     body: Mapping[str, Any] = help_body if isinstance(help_body, dict) else {}
-    features = {
-        feature: feature in names
-        or any(n.startswith(feature + "_") and n[len(feature) + 1 :].isdigit() for n in names)
-        for feature in FEATURES
-    }
+    features = {feature: _declares(names, feature) for feature in FEATURES}
     properties = []
     for item in _list(body.get("reverse_search_properties")):
         entry = {
