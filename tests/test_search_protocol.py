@@ -256,3 +256,22 @@ def test_a_feature_version_suffix_is_ascii_digits(conformance: list[str], declar
     )
     features = protocol.capabilities(body)["features"]
     assert (features["paging"], features["sorting"]) == (declared, declared)
+
+
+@pytest.mark.parametrize(
+    ("body", "member", "results"),
+    [
+        ({"domainSearchResults": [1]}, "domainSearchResults", [1]),
+        ({"arin_x_domainSearchResults": [1]}, "arin_x_domainSearchResults", [1]),
+        ({"aSearchResults": [1], "bSearchResults": [2]}, "domainSearchResults", None),
+        ({"aSearchResults": [1], "bSearchResults": {}}, "aSearchResults", [1]),
+        ({"domainSearchResults": {}, "aSearchResults": [1]}, "aSearchResults", [1]),
+    ],
+)
+def test_results_member_names_what_page_results_read(
+    body: dict[str, Any], member: str, results: list[int] | None
+) -> None:
+    """Two ``...SearchResults`` arrays and no RFC one: neither is read, and the member
+    named is the RFC one (not the first of the two)."""
+    assert protocol.page_results(body, "domains") == results
+    assert protocol.results_member(body, "domains") == member

@@ -299,9 +299,13 @@ def page_results(body: Any, kind: str) -> list[Any] | None:
 def results_member(body: Any, kind: str) -> str:
     """The name of the member :func:`page_results` read (the RFC name when none)."""
     if isinstance(body, dict) and not isinstance(body.get(RESULTS_MEMBER[kind]), list):
-        for key, value in body.items():
-            if isinstance(key, str) and key.endswith("SearchResults") and isinstance(value, list):
-                return key
+        others = [
+            key
+            for key, value in body.items()
+            if isinstance(key, str) and key.endswith("SearchResults") and isinstance(value, list)
+        ]
+        if len(others) == 1:  # as page_results: two or more are none
+            return others[0]
     return RESULTS_MEMBER[kind]
 
 
