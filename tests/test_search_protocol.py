@@ -275,3 +275,65 @@ def test_results_member_names_what_page_results_read(
     named is the RFC one (not the first of the two)."""
     assert protocol.page_results(body, "domains") == results
     assert protocol.results_member(body, "domains") == member
+
+
+# -- hash_queries: the search record -------------------------------------------------
+
+
+@pytest.mark.parametrize("hashed", [True, False], ids=["hashed", "clear"])
+@pytest.mark.parametrize(
+    ("args", "path", "pattern", "params"),
+    [
+        (["domains", "--ns-name", "NS*.Example.NET"], "domains", "ns*.example.net", ["nsLdhName"]),
+        (["entities", "--handle", "entities"], "entities", "entities", ["handle"]),
+        (
+            ["domains", "--entity-fn", "nsLdhName*"],
+            "domains/reverse_search/entity",
+            "nsLdhName*",
+            ["fn"],
+        ),
+    ],
+)
+def test_search_audit_record_hides_the_pattern_and_keeps_kind_and_params(
+    httpserver: HTTPServer,
+    rdapctl_home: Path,
+    hashed: bool,
+    args: list[str],
+    path: str,
+    pattern: str,
+    params: list[str],
+) -> None:
+    """One ``search`` record: under hash_queries the pattern (wildcard and all) is in
+    no spelling anywhere in the audit folder, while ``kind`` and ``params`` stay
+    rdapctl's words even when the pattern spells one of them."""
+    extra = 'allowed_query_types = ["search", "reverse_search"]\n'  # the security table
+    if hashed:
+        extra += "[tenants.lab.audit]\nhash_queries = true\n"
+    loopback_profiles(rdapctl_home, httpserver.port, extra=extra)
+    page = _domain_page(None)
+    kind = args[0]
+    if kind == "entities":
+        page = {"rdapConformance": ["rdap_level_0"], "entitySearchResults": [{"handle": "X"}]}
+    httpserver.expect_request(f"/rdap/{path}").respond_with_json(
+        page, content_type="application/rdap+json"
+    )
+    code, _, err = search_json(httpserver, *args)
+    assert code == 0, err
+    folder = rdapctl_home / "audit" / "lab"
+    recs = [
+        json.loads(line)
+        for day in sorted(folder.glob("*.jsonl"))
+        for line in day.read_text("utf-8").splitlines()
+    ]
+    (rec,) = [r for r in recs if r.get("event") == "search"]
+    assert (rec["kind"], rec["params"]) == (kind, params)
+    # Everything recorded but rdapctl's own words (the pattern may spell one of them).
+    text = json.dumps([{k: v for k, v in r.items() if k not in ("kind", "params")} for r in recs])
+    spellings = {pattern, pattern.replace("*", "%2A"), pattern.replace("*", "%2a")}
+    found = [s for s in spellings if s.lower() in text.lower()]
+    if hashed:
+        assert rec["query_hashed"] is True and rec["query"] != pattern
+        assert found == []
+    else:  # the grep can fail
+        assert rec["query"] == pattern
+        assert pattern in found
