@@ -337,3 +337,29 @@ def test_search_audit_record_hides_the_pattern_and_keeps_kind_and_params(
     else:  # the grep can fail
         assert rec["query"] == pattern
         assert pattern in found
+
+
+@pytest.mark.parametrize("unicode", [False, True])
+@pytest.mark.parametrize(
+    ("pattern", "tld", "server"),
+    [
+        ("*.みんな", "xn--q9jyb4c", "https://pubapi.registry.google/rdap/"),
+        ("ex*.xn--q9jyb4c", "xn--q9jyb4c", "https://pubapi.registry.google/rdap/"),
+        ("bücher*.COM", "com", "https://rdap.verisign.com/com/v1/"),
+    ],
+)
+def test_the_tld_of_an_idn_pattern_finds_its_bootstrap_server(
+    tmp_path: Path, pattern: str, tld: str, server: str, unicode: bool
+) -> None:
+    """With --unicode the pattern is sent in U-labels, but its TLD is looked up in the
+    IANA registry (A-labels): the server is found either way."""
+    from rdapctl.policy.server_choice import choose_search_server
+    from rdapctl.policy.tenant import Tenant
+    from rdapctl.store.bootstrap_files import open_bootstrap
+
+    if not unicode:
+        pattern = pattern.replace("bücher*", "b*")  # without --unicode: ASCII wildcards
+    request = make_search("domains", "name", pattern, unicode=unicode)
+    assert request.tld == tld
+    boot = open_bootstrap(tmp_path / "no-updates")
+    assert choose_search_server(request, Tenant(), boot).base_url == server

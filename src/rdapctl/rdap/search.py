@@ -111,13 +111,18 @@ class SearchRequest:
 
     @property
     def tld(self) -> str | None:
-        """The literal top-level label of a ``domains?name=`` pattern (no wildcard)."""
+        """The literal top-level label of a ``domains?name=`` pattern (no wildcard), as
+        an A-label: bootstrap registries list A-labels, and a ``--unicode`` pattern
+        holds U-labels."""
         if self.reverse or self.kind != "domains" or self.param != "name":
             return None
         last = self.pattern.rsplit(".", 1)[-1]
         if "." not in self.pattern or "*" in last or not last:
             return None
-        return last.lower()
+        try:
+            return to_a_labels(last).lower()
+        except ValueError:
+            return None
 
     @property
     def object_tag(self) -> str | None:
