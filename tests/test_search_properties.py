@@ -14,6 +14,9 @@ hostile users.
   parameters (``*`` kept), with nothing in a value that could end it or start another.
 - ``hash_queries``: the scrub hides a search pattern (wildcards and all) and leaves the
   vocabulary fields ``kind`` and ``params`` alone.
+- End to end: ``rdapctl search`` against a local server whose first page carries a
+  hostile next link ends with a documented exit code, one envelope, a terminal-safe
+  stderr, and a second request only to the page's own origin.
 
 The bugs these found have regression tests in ``tests/test_search_protocol.py``.
 """
@@ -21,17 +24,23 @@ The bugs these found have regression tests in ``tests/test_search_protocol.py``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import shlex
 import unicodedata
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 
 import httpx
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
+from werkzeug import Request, Response
 
+from rdapctl.cli import app
 from rdapctl.core.errors import UsageError
 from rdapctl.rdap import search as protocol
 from rdapctl.rdap.search import (
@@ -48,7 +57,7 @@ from rdapctl.rdap.search_args import (
     search_request,
 )
 from rdapctl.store.audit.scrub import scrub_record
-from tests.support import load_fixture
+from tests.support import load_fixture, loopback_profiles
 
 PAGE_URLS = (
     "http://127.0.0.1:8000/rdap/domains?name=ex*.com",
@@ -850,3 +859,84 @@ def test_scrub_leaves_kind_and_params_even_when_the_pattern_spells_them(kind: st
     out = scrub_record(fields, "handle", TOKEN)
     assert out["params"] == ["handle", "role"]
     assert "handle" not in out["url_path"]
+
+
+# -- 4. end to end: a hostile next link against the real pipeline ----------------------
+
+SEARCH_RESULT = {"objectClassName": "domain", "handle": "D1", "ldhName": "example.com"}
+
+
+@st.composite
+def pipeline_hrefs(draw: st.DrawFn, port: int) -> str:
+    """Next links for a server on localhost:port: hostile ones, and ones to itself."""
+    own = draw(
+        st.sampled_from(
+            [
+                f"http://localhost:{port}",
+                f"HTTP://LOCALHOST:{port}",
+                f"http://127.0.0.1:{port}",
+                f"//localhost:{port}",
+                f"http://user:pw@localhost:{port}",
+                f"http://evil.example\\@localhost:{port}",
+                f"http://localhost:{port}\\@evil.example",
+                "",
+            ]
+        )
+    )
+    tail = draw(st.sampled_from(["/rdap/domains", "/rdap/", "/", "", "rdap/x", "/rdap/domains/"]))
+    rest = draw(url_text | st.sampled_from(["?name=ex*.com", "?cursor=2", "?page=2#p"]))
+    return draw(st.sampled_from([own + tail + rest, own + rest]) | hostile_hrefs())
+
+
+@settings(max_examples=max(1, settings.default.max_examples // 3))  # a CLI run each
+@given(data=st.data())
+def test_a_hostile_next_link_through_the_pipeline(
+    data: st.DataObject, httpserver: HTTPServer, rdapctl_home: Path
+) -> None:
+    """Page 1 carries a hostile next link; any later page has none. Whatever the link,
+    the search ends with a documented exit code (never 1), one JSON envelope, a
+    terminal-safe stderr, and at most one more request, sent only when the link was on
+    the page's own origin and the server saw the path the link names."""
+    href = data.draw(pipeline_hrefs(httpserver.port))
+    httpserver.clear()
+    loopback_profiles(rdapctl_home, httpserver.port)
+    seen: list[str] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request.full_path)
+        page: dict[str, Any] = {"rdapConformance": ["rdap_level_0"]}
+        page["domainSearchResults"] = [dict(SEARCH_RESULT, handle=f"D{len(seen)}")]
+        if len(seen) == 1:
+            page["paging_metadata"] = {"links": [{"rel": "next", "href": href}]}
+        return Response(json.dumps(page), 200, content_type="application/rdap+json")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(handler)
+    base = httpserver.url_for("/rdap/")
+    result = CliRunner().invoke(
+        app,
+        ["search", "domains", "--name", "ex*.com", "--server", base, "--no-cache", "-o", "json"],
+    )
+    assert result.exit_code in (0, 4, 7), (result.exit_code, result.stderr)
+    envelope = json.loads(result.stdout)
+    assert envelope["type"] == "search"
+    assert all(ch == "\n" or not is_control(ch) for ch in result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+    first = base + "domains?name=ex*.com"
+    assert seen[0] == "/rdap/domains?name=ex*.com"
+    assert len(seen) <= 2
+    nxt = protocol.next_link(_page_with(href), first)
+    search = envelope["search"]
+    if nxt is None:  # no usable next link: one page, complete
+        assert (len(seen), result.exit_code, search["truncated"]) == (1, 0, False)
+    elif nxt == first:
+        assert len(seen) == 1 and "repeats a page" in result.stderr
+        assert search["truncated"] is True
+    elif not protocol.same_origin(nxt, first):
+        assert len(seen) == 1 and "leaves" in result.stderr
+        assert search["truncated"] is True
+    elif len(seen) == 2:  # followed: the server saw the path the link names
+        assert unquote(seen[1].partition("?")[0]) == unquote(urlsplit(nxt).path or "/")
+        assert search["pages"] == 2
+    else:  # on the origin but not sent (refused before sending): reported, not silent
+        assert search is None or search["truncated"] is True
+        assert result.stderr
