@@ -57,6 +57,7 @@ from rdapctl.rdap.search_args import (
     search_request,
 )
 from rdapctl.store.audit.scrub import scrub_record
+from tests.hostile import terminal_unsafe
 from tests.support import load_fixture, loopback_profiles
 
 PAGE_URLS = (
@@ -131,6 +132,9 @@ HOSTS = (
     "127.0.0.1.",
     "xn--bcher-kva.de",
     "bücher.de",
+    "ev\u202eil.example",  # RIGHT-TO-LEFT OVERRIDE
+    "local\u200bhost",  # ZERO WIDTH SPACE
+    "\x1b[31mred",
 )
 PORTS = ("", ":8000", ":80", ":443", ":8443", ":", ":08000", ":99999", ":-1", ":x", ":+80")
 url_text = st.text(
@@ -919,7 +923,7 @@ def test_a_hostile_next_link_through_the_pipeline(
     assert result.exit_code in (0, 4, 7), (result.exit_code, result.stderr)
     envelope = json.loads(result.stdout)
     assert envelope["type"] == "search"
-    assert all(ch == "\n" or not is_control(ch) for ch in result.stderr), result.stderr
+    assert terminal_unsafe(result.stderr) == [], result.stderr
     assert "Traceback" not in result.stderr
     first = base + "domains?name=ex*.com"
     assert seen[0] == "/rdap/domains?name=ex*.com"
@@ -940,3 +944,46 @@ def test_a_hostile_next_link_through_the_pipeline(
     else:  # on the origin but not sent (refused before sending): reported, not silent
         assert search is None or search["truncated"] is True
         assert result.stderr
+
+
+@settings(max_examples=max(1, settings.default.max_examples // 3))  # a CLI run each
+@given(
+    option=st.sampled_from(
+        [
+            ("entities", "--fn", "fn"),
+            ("entities", "--handle", "handle"),
+            ("domains", "--name", "name"),
+            ("nameservers", "--ip", "ip"),
+            ("domains", "--ns-name", "nsLdhName"),
+        ]
+    ),
+    pattern=pattern_text | st.ip_addresses().map(str),
+)
+def test_what_a_user_types_is_what_the_server_sees(
+    httpserver: HTTPServer, rdapctl_home: Path, option: tuple[str, str, str], pattern: str
+) -> None:
+    """``rdapctl search KIND --OPTION PATTERN`` with any pattern: a usage error (exit 2)
+    before any request, or exactly one request whose decoded parameter is the
+    normalised pattern (the server finds nothing: exit 6). stderr is terminal-safe."""
+    kind, flag, param = option
+    httpserver.clear()
+    loopback_profiles(rdapctl_home, httpserver.port)
+    seen: list[dict[str, list[str]]] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request.args.to_dict(flat=False))
+        return Response('{"errorCode": 404}', 404, content_type="application/rdap+json")
+
+    httpserver.expect_request(f"/rdap/{kind}").respond_with_handler(handler)
+    result = CliRunner().invoke(
+        app,
+        ["search", kind, flag, pattern, "--server", httpserver.url_for("/rdap/"), "--no-cache"],
+    )
+    assert terminal_unsafe(result.stderr) == [], result.stderr
+    try:
+        want = make_search(kind, param, pattern)
+    except UsageError:
+        assert (result.exit_code, seen) == (2, [])
+        return
+    assert result.exit_code == 6, result.stderr
+    assert seen == [{param: [want.pattern]}]
