@@ -45,7 +45,10 @@ _LABEL_CHARS = re.compile(r"[a-z0-9*-]+")
 _SORT_ITEM = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}(?::[ad])?")
 _FIELD_SET = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _ROLE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_VERSION = re.compile(r"[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+# Lone surrogates: bytes of an argument that were not UTF-8 (surrogateescape).
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # What a query string may carry unencoded: "*" is the RFC 9082 wildcard (some servers
 # do not decode %2A), ":" appears in IPv6 addresses and sort orders, "," between sorts.
 _SAFE = "*:,"
@@ -108,13 +111,18 @@ class SearchRequest:
 
     @property
     def tld(self) -> str | None:
-        """The literal top-level label of a ``domains?name=`` pattern (no wildcard)."""
+        """The literal top-level label of a ``domains?name=`` pattern (no wildcard), as
+        an A-label: bootstrap registries list A-labels, and a ``--unicode`` pattern
+        holds U-labels."""
         if self.reverse or self.kind != "domains" or self.param != "name":
             return None
         last = self.pattern.rsplit(".", 1)[-1]
         if "." not in self.pattern or "*" in last or not last:
             return None
-        return last.lower()
+        try:
+            return to_a_labels(last).lower()
+        except ValueError:
+            return None
 
     @property
     def object_tag(self) -> str | None:
@@ -189,7 +197,7 @@ def _checked_text(pattern: str, param: str) -> str:
         raise UsageError(f"{param} pattern is longer than {MAX_PATTERN_CHARS} characters")
     if _CONTROL.search(text):
         raise UsageError(f"{param} pattern holds control characters")
-    if "\ufffd" in text:
+    if "\ufffd" in text or _SURROGATE.search(text):
         raise UsageError(f"{param} pattern holds bytes that are not UTF-8")
     return text
 
@@ -218,12 +226,16 @@ def domain_pattern(text: str, *, unicode: bool = False) -> str:
                         f"label {label!r} mixes a wildcard with non-ASCII characters",
                         hint="pass --unicode to send it as a U-label",
                     )
-                labels.append(label.lower())
+                label = label.lower()
+                if not all(ch.isalnum() or ch in "*-" for ch in label):
+                    raise UsageError(f"{text!r} is not a domain name pattern")
+                labels.append(label)
                 continue
             label = label.lower()
         else:
             label = _convert_label(label, unicode=unicode, whole=text)
-        if not unicode and not _LABEL_CHARS.fullmatch(label):
+        # "." in a converted label: a full stop UTS 46 maps to "." ("ü．" → "ü.").
+        if "." in label or (label.isascii() and not _LABEL_CHARS.fullmatch(label)):
             raise UsageError(f"{text!r} is not a domain name pattern")
         labels.append(label)
     return ".".join(labels)
@@ -292,15 +304,20 @@ def page_results(body: Any, kind: str) -> list[Any] | None:
 def results_member(body: Any, kind: str) -> str:
     """The name of the member :func:`page_results` read (the RFC name when none)."""
     if isinstance(body, dict) and not isinstance(body.get(RESULTS_MEMBER[kind]), list):
-        for key, value in body.items():
-            if isinstance(key, str) and key.endswith("SearchResults") and isinstance(value, list):
-                return key
+        others = [
+            key
+            for key, value in body.items()
+            if isinstance(key, str) and key.endswith("SearchResults") and isinstance(value, list)
+        ]
+        if len(others) == 1:  # as page_results: two or more are none
+            return others[0]
     return RESULTS_MEMBER[kind]
 
 
 def next_link(body: Any, page_url: str) -> str | None:
     """The absolute URL of the next page (RFC 8977 ``paging_metadata.links``, rel
-    ``next``), or None. A relative href is resolved against the page's URL."""
+    ``next``), or None. A relative href is resolved against the page's URL; a fragment
+    is dropped (it is never sent: ``?p=2#a`` and ``?p=2#b`` are one page)."""
     paging = body.get("paging_metadata") if isinstance(body, dict) else None
     links = paging.get("links") if isinstance(paging, dict) else None
     if not isinstance(links, list):
@@ -312,11 +329,11 @@ def next_link(body: Any, page_url: str) -> str | None:
         if not isinstance(href, str) or not href.strip() or _CONTROL.search(href):
             return None
         try:
-            absolute = urljoin(page_url, href.strip())
+            absolute = urljoin(page_url, href.strip()).partition("#")[0]
             parts = urlsplit(absolute)
         except ValueError:
             return None
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return None
         return absolute
     return None
@@ -380,13 +397,14 @@ def undeclared_features(request: SearchRequest, body: Any) -> list[str]:
     """The features ``request`` uses that the server's answer does not declare. An
     identifier counts when declared bare or with a version suffix (``paging_0``)."""
     names = declared(body)
-    missing = []
-    for feature in request.features:
-        if feature not in names and not any(
-            n.startswith(feature + "_") and n[len(feature) + 1 :].isdigit() for n in names
-        ):
-            missing.append(feature)
-    return missing
+    return [feature for feature in request.features if not _declares(names, feature)]
+
+
+def _declares(names: frozenset[str], feature: str) -> bool:
+    # A version suffix is ASCII digits: str.isdigit() also takes "٣" and "²".
+    return feature in names or any(
+        n.startswith(feature + "_") and _VERSION.fullmatch(n[len(feature) + 1 :]) for n in names
+    )
 
 
 def capabilities(help_body: Any) -> dict[str, Any]:
@@ -396,11 +414,7 @@ def capabilities(help_body: Any) -> dict[str, Any]:
     make it safe to show)."""
     names = declared(help_body)
     body: Mapping[str, Any] = help_body if isinstance(help_body, dict) else {}
-    features = {
-        feature: feature in names
-        or any(n.startswith(feature + "_") and n[len(feature) + 1 :].isdigit() for n in names)
-        for feature in FEATURES
-    }
+    features = {feature: _declares(names, feature) for feature in FEATURES}
     properties = []
     for item in _list(body.get("reverse_search_properties")):
         entry = {
