@@ -163,7 +163,7 @@ def _search(
             diagnostics.warning(f"paging stopped after {MAX_SEARCH_PAGES} pages (the page cap)")
             progress.truncated = True
             break
-        visited.add(url)
+        visited.add(protocol.page_key(url))
         page = read_page(
             session, request, options.cache_mode, choice.base_url, url, trace, progress
         )
@@ -194,8 +194,12 @@ def _search(
         if len(progress.results) >= limit:
             progress.truncated = True  # more are on offer: the limit cut them
             break
-        if next_url in visited:
+        if protocol.page_key(next_url) in visited:
             diagnostics.warning("the server's next page link repeats a page: paging stopped")
+            progress.truncated = True
+            break
+        if protocol.has_userinfo(next_url):
+            diagnostics.warning("the server's next page link carries credentials: paging stopped")
             progress.truncated = True
             break
         if not protocol.same_origin(next_url, url):

@@ -13,7 +13,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from rdapctl.core.errors import UsageError
 from rdapctl.core.hostnames import to_a_labels
@@ -339,6 +339,16 @@ def next_link(body: Any, page_url: str) -> str | None:
     return None
 
 
+def has_userinfo(url: str) -> bool:
+    """Whether ``url`` carries user information (``user:pass@``): paging does not send
+    credentials a server wrote into its own link."""
+    try:
+        parts = urlsplit(url)
+        return parts.username is not None or parts.password is not None
+    except ValueError:
+        return True
+
+
 def same_origin(a: str, b: str) -> bool:
     """Whether two URLs share scheme, host and port (paging must not leave a server)."""
     try:
@@ -350,6 +360,23 @@ def same_origin(a: str, b: str) -> bool:
         )
     except ValueError:
         return False
+
+
+def page_key(url: str) -> str:
+    """``url`` as paging compares pages: scheme and host in lower case, no default
+    port, no fragment, percent-escapes decoded, no empty query parameters; two
+    spellings of one page (``HTTP://Host:443/x?a=%2A&``) are the same page."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = (parts.hostname or "").lower()
+        scheme = parts.scheme.lower()
+    except ValueError:
+        return url
+    if port is not None and port != _port(scheme, None):
+        host = f"{host}:{port}"
+    query = "&".join(p for p in unquote(parts.query).split("&") if p)
+    return f"{scheme}://{host}{unquote(parts.path) or '/'}?{query}"
 
 
 def _port(scheme: str, port: int | None) -> int:

@@ -55,9 +55,13 @@ def search_request(
         raise UsageError(f"unknown search {kind!r}", hint=f"one of: {', '.join(SEARCH_KINDS)}")
     chosen = [(opt, value) for opt, value in given.items() if value is not None]
     allowed = [*FORWARD_OPTIONS[kind], *REVERSE_OPTIONS]
-    if len(chosen) != 1:
-        said = "more than one of" if chosen else "one of"
-        raise UsageError(f"search {kind} needs {said} {', '.join(allowed)}")
+    if not chosen:
+        raise UsageError(f"search {kind} needs one of {', '.join(allowed)}")
+    if len(chosen) > 1:
+        given_names = " and ".join(opt for opt, _ in chosen)
+        raise UsageError(
+            f"search {kind} takes only one of {', '.join(allowed)} ({given_names} given)"
+        )
     option, value = chosen[0]
     assert value is not None
     if option in REVERSE_OPTIONS:
@@ -90,7 +94,7 @@ def parse_search_line(text: str) -> SearchLine:
         raise UsageError(f"cannot read the search {text!r}: {exc}") from None
     if not words:
         raise UsageError("empty search", hint="e.g. search:domains --ns-name ns1.example.net")
-    kind, rest = words[0].lower(), words[1:]
+    kind, rest = words[0], words[1:]  # as the command takes it: lower case
     if kind not in SEARCH_KINDS:
         raise UsageError(f"unknown search {words[0]!r}", hint=f"one of: {', '.join(SEARCH_KINDS)}")
     given: dict[str, str | None] = {}
