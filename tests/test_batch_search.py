@@ -316,7 +316,7 @@ BAD_LINES = {
     "search:": "empty search",
     "search:widgets --name x": "unknown search",
     "search:domains --name": "needs a value",
-    "search:domains --name a.com --ns-name ns1.a.com": "more than one of",
+    "search:domains --name a.com --ns-name ns1.a.com": "takes only one of",
     'search:entities --fn "arin': "cannot read the search",
     "search:entities --fn arin --limit ten": "not a number",
     "search:entities --handle A --handle B": "given twice",
