@@ -110,3 +110,17 @@ def test_a_batch_line_names_its_search_as_the_command_does() -> None:
     assert parse_search_line("entities --fn 'a*'").request.kind == "entities"
     with pytest.raises(UsageError):
         parse_search_line("ENTITIES --fn 'a*'")
+
+
+def test_a_search_refused_before_any_page_prints_only_its_error(
+    httpserver: HTTPServer, rdapctl_home: Path
+) -> None:
+    loopback_profiles(rdapctl_home, httpserver.port)
+    result = runner.invoke(
+        app,
+        ["search", "ips", "--entity-fn", "x", "--server", httpserver.url_for("/"), "-o", "text"],
+    )
+    assert result.exit_code == 4
+    assert result.stdout == ""
+    assert "may not run reverse_search" in result.stderr
+    assert httpserver.log == []

@@ -373,11 +373,20 @@ def _render(
         print_json(envelope)
     elif fmt == "rdap":
         print_json(_rdap_response(envelope, first_page))
-    elif fmt == "text" and envelope.get("search") is not None:
+    elif fmt == "text" and _ran(envelope):
         from rdapctl.cli.render.search import render_search
 
         render_search(envelope, console(no_color=no_color))
     print_error_line(envelope)
+
+
+def _ran(envelope: dict[str, Any]) -> bool:
+    """Whether the search got as far as a page (or an answer): a search refused or
+    failed before that has only its error line to show."""
+    search = envelope.get("search")
+    if not isinstance(search, dict):
+        return False
+    return bool(search.get("pages")) or envelope["status"] in ("ok", "not_found")
 
 
 def _rdap_response(envelope: dict[str, Any], first_page: dict[str, Any] | None) -> Any:
