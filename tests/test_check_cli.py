@@ -204,14 +204,37 @@ def test_live_check_fetches_under_the_tenant_and_records_it(
     doc = json.loads(out)
     fits("check", doc)
     assert doc["url"] == lab.url_for("/domain/google.com") and doc["http_status"] == 200
-    # Over http on loopback: the https check fires; given by hand, the profile is rfc.
+    # Over http on loopback the https check fires; .com is a gTLD: both profiles run.
     assert "rfc7480.https" in {f["id"] for f in doc["findings"]}
-    assert doc["profile"] == "rfc"
+    assert doc["profile"] == "all"
     [record] = [r for r in audit_records(rdapctl_home) if r["event"] == "check"]
     assert record["query"] == "google.com" and record["http_status"] == 200
     assert record["findings"] == doc["summary"]
     assert record["finding_ids"] == sorted({f["id"] for f in doc["findings"]})
     assert "message" not in json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    ("args", "profile"),
+    [
+        (["afnic.fr"], "rfc"),  # a ccTLD
+        (["google.com", "--profile", "rfc"], "rfc"),  # asked for
+        (["{base}domain/google.com"], "all"),  # a registrar's URL for a gTLD name
+        (["{base}domain/google.zz"], "rfc"),  # a TLD the bootstrap does not list
+    ],
+)
+def test_the_profile_follows_the_tld(lab: HTTPServer, args: list[str], profile: str) -> None:
+    body = load_fixture(DOMAIN)
+    for path in ("/domain/afnic.fr", "/domain/google.com", "/domain/google.zz"):
+        lab.expect_request(path).respond_with_json(body)
+    base = lab.url_for("/")
+    words = [a.format(base=base) for a in args]
+    code, out, _ = invoke("check", *words, "--server", base, "-o", "json", "--fail-on", "never")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["profile"] == profile
+    icann = any(f["id"].startswith("icann.") for f in doc["findings"])
+    assert icann == (profile == "all")
 
 
 def test_findings_never_quote_personal_data(lab: HTTPServer) -> None:

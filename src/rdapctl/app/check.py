@@ -21,7 +21,7 @@ from rdapctl.rdap.conformance import PROFILES, SEVERITIES, Answer, Finding, run_
 if TYPE_CHECKING:
     from rdapctl.app.session import TenantSession
     from rdapctl.net.client import HttpResponse
-    from rdapctl.rdap.bootstrap import ServerChoice
+    from rdapctl.rdap.bootstrap import Bootstrap
     from rdapctl.rdap.query import Query
 
 # A saved answer larger than this is not read (the largest real answers are ~2 MB).
@@ -59,20 +59,37 @@ def check_profile(profile: str | None) -> str | None:
     return profile
 
 
-def auto_profile(choice: ServerChoice | None, query_type: str, tld: str | None) -> str:
-    """``all`` (rfc and icann-gtld) for a gTLD domain or name server whose registry the
-    IANA bootstrap chose; ``rfc`` otherwise (ccTLDs, RIRs, servers given by hand)."""
+def auto_profile(bootstrap: Bootstrap, query_type: str, tld: str | None) -> str:
+    """``all`` (rfc and icann-gtld) for a domain or name server under a gTLD: a TLD the
+    IANA bootstrap lists that is not a two-letter ccTLD (whichever server answered: the
+    registry, a registrar, a mirror); ``rfc`` otherwise (ccTLDs, RIRs, entities)."""
     if (
-        choice is not None
-        and choice.registry == "dns"
-        and query_type in ("domain", "nameserver")
-        and tld is not None
-        and len(tld) > 2
-        and not tld.startswith("xn--")
-        and tld != "arpa"
+        query_type not in ("domain", "nameserver")
+        or tld is None
+        or len(tld) <= 2
+        or tld.startswith("xn--")  # IDN ccTLDs cannot be told from IDN gTLDs here
+        or tld == "arpa"
     ):
-        return "all"
-    return "rfc"
+        return "rfc"
+    from rdapctl.rdap.query import Query
+
+    stand_in = Query("domain", f"x.{tld}", f"x.{tld}", f"domain/x.{tld}")
+    return "all" if bootstrap.match(stand_in) is not None else "rfc"
+
+
+def answer_tld(query: Query, url: str) -> str | None:
+    """The TLD of the name the answer is about: the query's, or for a full URL the last
+    label of the name its path ends in."""
+    if query.type != "url":
+        return query.tld
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]).lower().rstrip(".")
+    except ValueError:
+        return None
+    tld = name.rsplit(".", 1)[-1] if "." in name else ""
+    return tld if tld.isascii() and tld.replace("-", "").isalnum() else None
 
 
 def report(
@@ -135,14 +152,15 @@ def findings_of(
 
 
 def lookup_checks(
-    query: Query, choice: ServerChoice, response: HttpResponse, profile: str
+    bootstrap: Bootstrap, query: Query, response: HttpResponse, profile: str
 ) -> dict[str, Any]:
     """``lookup --check``: the envelope's ``checks`` member for the answer ``response``
     (before any policy), with ``profile`` "auto" chosen from the server."""
     from rdapctl.rdap.answer import expected_type
 
     kind = _answer_type(query.type, response.url, expected_type(query.type, response.url))
-    chosen = auto_profile(choice, kind, query.tld) if profile == "auto" else profile
+    tld = answer_tld(query, response.url)
+    chosen = auto_profile(bootstrap, kind, tld) if profile == "auto" else profile
     findings = findings_of(
         response.body,
         kind,
@@ -228,7 +246,7 @@ def check_live(session: TenantSession, raw: str, options: CheckOptions) -> dict[
             raise failure
     url, status, body, headers, redirects = answer
     kind = _answer_type(query.type, url, expected_type(query.type, url))
-    chosen = profile or auto_profile(trace.choice, kind, query.tld)
+    chosen = profile or auto_profile(session.bootstrap, kind, answer_tld(query, url))
     findings = findings_of(
         body,
         kind,

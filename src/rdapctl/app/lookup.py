@@ -213,7 +213,7 @@ def _lookup(
     if options.check is not None:  # on the answer as sent, before the policy edits it
         from rdapctl.app.check import lookup_checks
 
-        checks = lookup_checks(query, choice, response, options.check)
+        checks = lookup_checks(session.bootstrap, query, response, options.check)
     status = trace.http_status = response.status
     trace.url = response.url
     trace.server = server_of(choice.base_url, response.url)
