@@ -308,7 +308,15 @@ def _record(
         finding_ids=sorted({f.id for f in findings or []}),
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
-    session.record("check", fields)
+    from rdapctl.app.audit_failure import tolerate_audit_failure
+    from rdapctl.core.errors import AuditError
+
+    try:
+        session.record("check", fields)
+    except AuditError as exc:
+        # As for a lookup: nothing is shown that was not recorded, unless fail_open.
+        if not tolerate_audit_failure(session.tenant, exc, "AUDIT RECORD"):
+            raise
 
 
 def check_file(
