@@ -124,3 +124,62 @@ def test_a_search_refused_before_any_page_prints_only_its_error(
     assert result.stdout == ""
     assert "may not run reverse_search" in result.stderr
     assert httpserver.log == []
+
+
+def _reverse_profile(home: Path, port: int, extra: str = "") -> None:
+    loopback_profiles(
+        home,
+        port,
+        extra='allowed_query_types = ["search", "reverse_search"]\n' + extra,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["domains", "--entity-email", "jane.doe@example.org"], "jane.doe@example.org"),
+        (["domains", "--entity-fn", "Jane Doe"], "Jane Doe"),
+        (["entities", "--fn", "Jane Doe*"], "Jane Doe*"),
+    ],
+)
+def test_a_pattern_naming_a_person_is_kept_out_of_the_trail(
+    httpserver: HTTPServer, rdapctl_home: Path, args: list[str], pattern: str
+) -> None:
+    """A search by a person's name or e-mail is personal data: under the default
+    redaction the audit trail keeps its keyed hash, without hash_queries, and doctor's
+    scan of the trail stays clean."""
+    from tests.hostile import audit_records
+
+    _reverse_profile(rdapctl_home, httpserver.port)
+    empty = {"rdapConformance": ["rdap_level_0", "reverse_search"]}
+    httpserver.expect_request("/domains/reverse_search/entity").respond_with_json(
+        {**empty, "domainSearchResults": []}
+    )
+    httpserver.expect_request("/entities").respond_with_json({**empty, "entitySearchResults": []})
+    result = runner.invoke(
+        app, ["search", *args, "--server", httpserver.url_for("/"), "-o", "json"]
+    )
+    assert result.exit_code == 6  # nothing found
+    [record] = [r for r in audit_records(rdapctl_home) if r["event"] == "search"]
+    assert record["query_hashed"] is True and len(record["query"]) == 64
+    assert "query_personal" not in record
+    trail = "".join(p.read_text() for p in (rdapctl_home / "audit" / "lab").glob("*.jsonl"))
+    assert pattern not in trail and pattern.split(maxsplit=1)[0] not in trail
+    doctor = runner.invoke(app, ["doctor", "--format", "json", "-t", "lab"])
+    [pii] = [c for c in json.loads(doctor.stdout)["checks"] if c["check"] == "pii"]
+    assert pii["status"] == "pass", pii
+
+
+def test_without_redaction_the_pattern_is_recorded_as_typed(
+    httpserver: HTTPServer, rdapctl_home: Path
+) -> None:
+    from tests.hostile import audit_records
+
+    _reverse_profile(rdapctl_home, httpserver.port, extra="redact_pii = false\n")
+    httpserver.expect_request("/domains/reverse_search/entity").respond_with_json(
+        {"rdapConformance": ["rdap_level_0"], "domainSearchResults": []}
+    )
+    base = httpserver.url_for("/")
+    runner.invoke(app, ["search", "domains", "--entity-fn", "Jane", "--server", base])
+    [record] = [r for r in audit_records(rdapctl_home) if r["event"] == "search"]
+    assert record["query"] == "Jane" and "query_hashed" not in record

@@ -106,7 +106,7 @@ def run_search(
     progress = SearchProgress(results=[], sources=set())
     failure: RdapctlError | None = None
     try:
-        with session.lookup_scope(lambda: request.pattern):
+        with session.lookup_scope(lambda: request.pattern, personal=request.personal):
             _search(session, request, options, trace, progress, on_results)
     except RdapctlError as exc:
         failure = exc
@@ -116,7 +116,7 @@ def run_search(
     fields = _audit_fields(request, trace, progress)
     combine_redactions(progress)
     try:
-        with session.lookup_scope(lambda: request.pattern):
+        with session.lookup_scope(lambda: request.pattern, personal=request.personal):
             if failure is not None:
                 record_policy_event(session, failure, dict(fields))
             event, fields = search_event(envelope, fields, (time.perf_counter() - started) * 1000)

@@ -274,17 +274,21 @@ class TenantSession:
         )
 
     @contextmanager
-    def lookup_scope(self, query_of: Callable[[], str | None]) -> Iterator[None]:
+    def lookup_scope(
+        self, query_of: Callable[[], str | None], *, personal: bool = False
+    ) -> Iterator[None]:
         """Records written in this block belong to the lookup of ``query_of()``: each
         carries its query, so that ``hash_queries`` can hide it in every field (a
-        referral's refusal or a residency record can spell out the query too)."""
+        referral's refusal or a residency record can spell out the query too).
+        ``personal``: the query names a person (a search by name or e-mail), so it is
+        recorded as its keyed hash whenever the tenant redacts personal data."""
         scope = self._lookup_query
-        outer = getattr(scope, "query_of", None)
-        scope.query_of = query_of
+        outer = getattr(scope, "query_of", None), getattr(scope, "personal", False)
+        scope.query_of, scope.personal = query_of, personal
         try:
             yield
         finally:
-            scope.query_of = outer
+            scope.query_of, scope.personal = outer
 
     def record(self, event: str, fields: dict[str, Any]) -> None:
         """Append an audit record for this tenant; raises AuditError when it cannot."""
@@ -295,6 +299,8 @@ class TenantSession:
             query = query_of() if query_of is not None else None
             if query is not None:
                 fields = {**fields, "query": query}
+        if "query" in fields and getattr(self._lookup_query, "personal", False):
+            fields = {**fields, "query_personal": True}
         if self._audit_sink is not None:
             self._audit_sink(event, fields)
             return

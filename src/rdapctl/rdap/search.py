@@ -75,6 +75,12 @@ class SearchRequest:
         return "reverse_search" if self.reverse else "search"
 
     @property
+    def personal(self) -> bool:
+        """Whether the pattern names a person (a full name or an e-mail address): the
+        audit trail then keeps its keyed hash when the tenant redacts personal data."""
+        return self.param in ("fn", "email")
+
+    @property
     def parameters(self) -> dict[str, str]:
         """Every query parameter sent, in order (name → value)."""
         params = {self.param: self.pattern}

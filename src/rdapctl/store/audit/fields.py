@@ -167,6 +167,9 @@ class FieldRules:
             {"email", "tel"} & {str(f).strip().lower() for f in security.redact_fields}
         )
         self._hash_queries = tenant.audit.hash_queries
+        # A query that names a person (``query_personal``) is hashed whenever the tenant
+        # redacts personal data: the trail must not hold what the answers may not.
+        self._redacts = security.redact_pii and bool(security.redact_fields)
         self._query_key = keys.query
 
     def prepare(self, event: str, fields: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -189,7 +192,8 @@ class FieldRules:
                 elif isinstance(value, list):
                     out[key] = [mask_contacts(v) if isinstance(v, str) else v for v in value]
         query = out.get("query")
-        if self._hash_queries and isinstance(query, str):
+        personal = out.pop("query_personal", False) is True
+        if isinstance(query, str) and (self._hash_queries or (personal and self._redacts)):
             # Every field, not just "query": URL paths, referral URLs, reasons and
             # messages can all spell the query out (rdapctl.store.audit.scrub).
             from rdapctl.store.audit.scrub import scrub_record
