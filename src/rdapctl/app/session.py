@@ -209,6 +209,11 @@ class TenantSession:
             f"the team backend of tenant {self.tenant.name} is unavailable ({reason});"
             " going on with the local cache and rate limits"
         )
+        if self._audit_sink is not None and self.tenant.audit.enabled:
+            # Batch: records are collected, never written here, so at once.
+            self._audit_sink(*team_unavailable_event(reason))
+            return
+        # Else at the next record: this may be inside an audit write (the stream).
         self._team_failure = reason
 
     def _record_team_failure(self) -> None:

@@ -279,11 +279,12 @@ class Worker:
                     return
                 # Results first, records second: a result's record was collected before it.
                 results, self._done = self._done, []
-            records = self._collector.take() if self._audited else []
             writes = self._writes.take()
             if writes and self._session.cache_enabled:
                 self._session.cache.put_many_plain(writes)
             self._session.flush_cache_reads()
+            # After the cache writes: a record they made (the team backend gone) goes too.
+            records = self._collector.take() if self._audited else []
             if records and not self._failed:
                 try:
                     self._session.audit.append_many(records, chunk_size=len(records))

@@ -124,6 +124,9 @@ class TeamBackend:
 
     def _connect(self) -> Any:
         redis = redis_module()
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         options: dict[str, Any] = {
             "host": self._address or self.host,
             "port": self.port,
@@ -132,7 +135,9 @@ class TeamBackend:
             "password": self._password,
             "socket_timeout": self._timeout,
             "socket_connect_timeout": self._timeout,
-            "retry_on_timeout": False,
+            # One attempt: a failure is handled here (back-off, local state), within
+            # security.timeout_s, not retried by the client.
+            "retry": Retry(NoBackoff(), 0),
             "health_check_interval": 0,
         }
         if self.tls:
