@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
@@ -567,3 +569,146 @@ def test_without_the_redis_package_a_team_tenant_exits_3_naming_the_extra(
     assert proc.returncode == 3
     assert "rdapctl[team]" in proc.stderr
     assert registry.paths() == []
+
+
+# --- the audit stream ----------------------------------------------------------------------
+
+
+def test_audit_stream_collects_both_machines_and_verifies(
+    machines: tuple[Path, Path],
+    registry: Registry,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each machine's records are also in the stream, sealed; verify --stream checks their
+    MACs and chains, and finds an entry altered or deleted in Redis (exit 10)."""
+    a, b = machines
+    for home in machines:
+        text = (home / "profiles.toml").read_text(encoding="utf-8")
+        (home / "profiles.toml").write_text(text + "audit_stream = true\n", encoding="utf-8")
+    for name in ("one.example", "two.example", "three.example"):
+        lookup(a, monkeypatch, name)
+        lookup(b, monkeypatch, name)
+    local = len(audit_lines(a)) + len(audit_lines(b))
+    code, out, err = on(a, monkeypatch, "audit", "verify", "--stream", "-o", "json")
+    assert code == 0, out + err
+    row = json.loads(out)["tenants"][0]
+    assert row["stream"]["records"] == local
+    assert row["stream"]["gaps"] == 0
+    client = redis_server.client()
+    entries = client.xrange("rdapctl:audit:soc")
+    assert len(entries) == local
+    # A middle record of one machine deleted: its successor's predecessor is missing.
+    client.xdel("rdapctl:audit:soc", entries[2][0])
+    code, out, _ = on(a, monkeypatch, "audit", "verify", "--stream", "-o", "json")
+    assert code == 10
+    assert json.loads(out)["tenants"][0]["stream"]["gaps"] == 1
+    # An entry altered: it no longer opens.
+    _id, fields = entries[4]
+    sealed = bytearray(fields[b"v"])
+    sealed[-1] ^= 1
+    client.xadd("rdapctl:audit:soc", {"k": fields[b"k"], "v": bytes(sealed)})
+    client.close()
+    code, out, _ = on(b, monkeypatch, "audit", "verify", "--stream", "-o", "json")
+    assert code == 10
+    assert json.loads(out)["tenants"][0]["stream"]["unreadable"] == 1
+
+
+def test_verify_stream_of_a_tenant_without_one_is_a_usage_error(
+    machines: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = on(machines[0], monkeypatch, "audit", "verify", "--stream")
+    assert code == 2
+    assert "audit_stream = true" in err
+
+
+def test_keys_export_import_and_init_work_on_the_team_keyring(
+    machines: tuple[Path, Path],
+    registry: Registry,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """keys init on a second machine refuses (the team has a keyring, which it uses);
+    a backup exported on A and imported with --force after the team keyring changed
+    puts the backup's keys back for every machine: B reads A's old entries again."""
+    a, b = machines
+    monkeypatch.setenv("RDAPCTL_BACKUP_PASSPHRASE", "a long backup passphrase")
+    lookup(a, monkeypatch, "kept.example")
+    backup = a.parent / "soc.backup"
+    code, _, err = on(a, monkeypatch, "keys", "export", "--output", str(backup))
+    assert code == 0, err
+    code, _, err = on(b, monkeypatch, "keys", "init")
+    assert code == 3
+    assert "team backend already holds the keyring" in err
+    # Someone replaces the team keyring with another: A's entries no longer open on B.
+    client = redis_server.client()
+    client.delete("rdapctl:keyring:soc")
+    client.close()
+    other = a.parent / "c"
+    write_home(other, registry, redis_server.url())
+    lookup(other, monkeypatch, "unrelated.example")  # C's keys become the team's
+    code, _, err = on(a, monkeypatch, "keys", "import", str(backup))
+    assert code == 3
+    assert "different keyring" in err
+    code, _, err = on(a, monkeypatch, "keys", "import", str(backup), "--force")
+    assert code == 0, err
+    code, env, err = lookup(b, monkeypatch, "kept.example")
+    assert (code, env["source"]) == (0, "cache"), err
+    assert registry.paths().count("/domain/kept.example") == 1
+
+
+# --- hostile values in Redis ------------------------------------------------------------
+
+_BUDGET = max(1, (settings.default.max_examples or 60) // 60)
+
+
+@settings(max_examples=25 * _BUDGET)
+@given(value=st.binary(max_size=600) | st.builds(lambda b: b"RC" + b, st.binary(max_size=600)))
+def test_any_value_under_a_shared_cache_name_is_a_miss_never_a_crash(
+    machines: tuple[Path, Path],
+    registry: Registry,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    value: bytes,
+) -> None:
+    """Whatever another writer of the shared Redis puts under the tenant's cache names,
+    a machine without the entry locally asks the registry (exit 0), says the entry was
+    discarded, and writes a good entry back."""
+    a, _ = machines
+    lookup(a, monkeypatch, "planted.example")
+    client = redis_server.client()
+    (name,) = list(client.scan_iter(match="rdapctl:cache:soc:*"))
+    client.set(name, value)
+    fresh = a.parent / f"fresh-{os.urandom(6).hex()}"
+    write_home(fresh, registry, redis_server.url())
+    asked = len(registry.paths())
+    code, env, err = lookup(fresh, monkeypatch, "planted.example")
+    assert (code, env["status"], env["source"]) == (0, "ok", "network"), err
+    assert len(registry.paths()) == asked + 1
+    if value:
+        assert "cache entry discarded" in err
+    assert (client.get(name) or b"").startswith(b"RC")
+    client.close()
+
+
+@settings(max_examples=20 * _BUDGET)
+@given(state=st.binary(min_size=16, max_size=16) | st.binary(max_size=40))
+def test_any_rate_limit_state_in_redis_lets_lookups_through(
+    machines: tuple[Path, Path],
+    registry: Registry,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    state: bytes,
+) -> None:
+    """Garbage, NaN, infinities or far futures in the shared bucket state never crash a
+    lookup nor hold it for long (a state no run could have written is reset)."""
+    a, _ = machines
+    lookup(a, monkeypatch, "first.example", "--no-cache")
+    client = redis_server.client()
+    (name,) = list(client.scan_iter(match="rdapctl:rate:soc:*"))
+    client.set(name, state)
+    client.close()
+    started = time.monotonic()
+    code, env, err = lookup(a, monkeypatch, "second.example", "--no-cache")
+    assert (code, env["status"]) == (0, "ok"), err
+    assert time.monotonic() - started < 30

@@ -40,9 +40,8 @@ class LayeredCache(TenantCache):
         team = self._team
         if team is None:
             return None
-        name = team.cache_key(cache_key)
-        blob: Any = team.call(lambda c: c.get(name), None)
-        if isinstance(blob, bytes):
+        blob = team.get(team.cache_key(cache_key))
+        if blob is not None:
             self._shared_hits += 1
             return blob
         self._shared_misses += 1

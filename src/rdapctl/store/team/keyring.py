@@ -172,3 +172,42 @@ def open_team_keyring(
             if ring._remote_seen is None:
                 ring._save()
     return ring
+
+
+def team_has_keyring(team: TeamBackend) -> bool:
+    """Whether the team backend holds a keyring (False too when it is unavailable)."""
+    return bool(team.call(lambda c: c.exists(team.keyring_key), 0))
+
+
+def publish_keyring(
+    team: TeamBackend, paths: StatePaths, tenant: str, env: Mapping[str, str], *, force: bool
+) -> bool:
+    """Make this machine's keyring the team's (``keys import``, ``keys init``): at once
+    when the team has none or the same keys; a different team keyring is replaced only
+    with ``force`` (ConfigError otherwise). Returns whether the team's was written."""
+    master = master_key_from_env(env)
+    if master is None:
+        raise ConfigError(f"tenant {tenant} has a team backend, which needs a master key")
+    keys = read_keyring_file(paths.keyring_file(tenant), tenant, master).keys
+    current: Any = team.call(lambda c: c.get(team.keyring_key), None)
+    if isinstance(current, bytes):
+        if _signature(open_document(paths, tenant, master, current)) == _signature(keys):
+            return False
+        if not force:
+            raise ConfigError(
+                f"the team backend already holds a different keyring of tenant {tenant}",
+                hint="use --force to replace it for every machine of the team (entries"
+                " cached under its keys become unreadable)",
+                code="team_keyring_conflict",
+            )
+    doc = shared_document(paths, tenant, master, keys)
+    written: Any = team.call(lambda c: c.set(team.keyring_key, doc), None)
+    if written is None:
+        from rdapctl.store.team.backend import TeamUnavailable
+
+        raise TeamUnavailable(
+            f"the team backend of tenant {tenant} is unavailable: the keyring was restored on"
+            " this machine only",
+            hint="run the command again once Redis is reachable",
+        )
+    return True

@@ -11,6 +11,7 @@ unavailable, :meth:`RateState.update` returns False and the bucket uses its loca
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,16 @@ return 0
 Change = Callable[[float, float], tuple[float, float]]
 
 
+def _read_state(raw: object) -> tuple[float, float]:
+    """The (tat, blocked) in ``raw``; anything else than two finite numbers (another
+    writer's garbage: the backend is shared) reads as a fresh bucket."""
+    if isinstance(raw, bytes) and len(raw) == _STATE.size:
+        tat, blocked = _STATE.unpack(raw)
+        if math.isfinite(tat) and math.isfinite(blocked):
+            return tat, blocked
+    return 0.0, 0.0
+
+
 class RateState:
     """The shared (tat, blocked) of each host of one tenant."""
 
@@ -58,7 +69,7 @@ class RateState:
                 self._script = client.register_script(CAS_SCRIPT)
             for _ in range(MAX_CONFLICTS):
                 raw = client.get(name)
-                state = _STATE.unpack(raw) if raw and len(raw) == _STATE.size else (0.0, 0.0)
+                state = _read_state(raw)
                 new = _STATE.pack(*change(*state))
                 if self._script(keys=[name], args=[raw or b"", new, STATE_TTL_MS]):
                     return True
