@@ -7,10 +7,17 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 PASSWORD = "s3cr3t-Redis-pw-9f1c"
+
+
+def _drain(stream: IO[bytes]) -> None:
+    with stream:
+        for _line in stream:
+            pass
 
 
 def free_port() -> int:
@@ -57,6 +64,9 @@ class RedisServer:
         # The server says when it is ready: read its log until then (an event, no polling).
         for line in self.proc.stdout:
             if b"Ready to accept connections" in line:
+                # Its later log lines are read (and dropped) so that it never blocks on
+                # a full pipe.
+                threading.Thread(target=_drain, args=(self.proc.stdout,), daemon=True).start()
                 return self
         raise RuntimeError(f"redis-server on port {self.port} did not start")
 
@@ -65,8 +75,6 @@ class RedisServer:
         if proc is not None and proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
         self.proc = None
 
     def url(self, *, with_password: bool = True, db: int = 0) -> str:

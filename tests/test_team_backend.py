@@ -29,8 +29,10 @@ from rdapctl.cli import app
 from tests.redis_support import PASSWORD, RedisServer
 from tests.support import load_fixture, stop_server
 
+# CI installs redis-server (.ci/run): there a missing one fails every test, never skips.
 pytestmark = pytest.mark.skipif(
-    not RedisServer.available(), reason="redis-server is not installed (.ci/run installs it)"
+    not RedisServer.available() and not os.environ.get("CI"),
+    reason="redis-server is not installed (.ci/run installs it)",
 )
 
 runner = CliRunner()
@@ -488,14 +490,13 @@ def test_two_processes_on_two_homes_share_the_rate_limit(
                 env=env,
             )
         )
-    for proc in procs:
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
+    errors = [proc.communicate(timeout=60)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], errors
     starts = sorted(t for _, t in registry.requests)
     assert len(starts) == 10
-    # 10 requests at 5/s: 9 gaps of 0.2 s (less a little scheduling slack). Each home
-    # alone would send its 5 in 0.8 s, both together in 0.8 s if not shared.
-    assert starts[-1] - starts[0] >= 1.6
+    # 10 requests at 5/s: 9 gaps of 0.2 s, 1.8 s (less scheduling slack: a process may
+    # send its first request late). Unshared, both homes would send theirs in 0.8 s.
+    assert starts[-1] - starts[0] >= 1.5
     # In any window of one second the registry saw at most 5 (+1 at the edge) requests.
     for i, start in enumerate(starts):
         assert sum(1 for t in starts[i:] if t < start + 1.0) <= 6

@@ -157,14 +157,18 @@ def open_team_keyring(
             code="master_key_required",
         )
     path = paths.keyring_file(tenant)
-    if not path.exists():
-        doc: Any = team.call(lambda c: c.get(team.keyring_key), None)
-        if isinstance(doc, bytes):
-            keys = open_document(paths, tenant, master, doc)
-            with keyring_lock(paths, tenant):
-                if not path.exists():
-                    write_keyring_file(path, tenant, master, keys, None)
-    ring: Keyring = ring_class.open(paths, tenant, env, clock)
+    created = not path.exists()
+    if created:
+        _adopt_team_keyring(team, paths, tenant, master, replace=False)
+    try:
+        ring: Keyring = ring_class.open(paths, tenant, env, clock)
+    except ConfigError as exc:
+        if not (created and exc.code == "team_keyring_conflict"):
+            raise
+        # Another machine made the team's keyring while this one made its first: this
+        # one has sealed nothing yet, so it takes the team's.
+        _adopt_team_keyring(team, paths, tenant, master, replace=True)
+        ring = ring_class.open(paths, tenant, env, clock)
     if isinstance(ring, TeamKeyring) and ring._remote_seen is None and team.available:
         # The team has no keyring yet: this machine's becomes it.
         with keyring_lock(paths, tenant):
@@ -172,6 +176,20 @@ def open_team_keyring(
             if ring._remote_seen is None:
                 ring._save()
     return ring
+
+
+def _adopt_team_keyring(
+    team: TeamBackend, paths: StatePaths, tenant: str, master: bytes, *, replace: bool
+) -> None:
+    """Write the team's keyring as this machine's (when it has none, or ``replace``)."""
+    doc: Any = team.call(lambda c: c.get(team.keyring_key), None)
+    if not isinstance(doc, bytes):
+        return
+    keys = open_document(paths, tenant, master, doc)
+    path = paths.keyring_file(tenant)
+    with keyring_lock(paths, tenant):
+        if replace or not path.exists():
+            write_keyring_file(path, tenant, master, keys, None)
 
 
 def team_has_keyring(team: TeamBackend) -> bool:
