@@ -596,6 +596,14 @@ def test_audit_stream_collects_both_machines_and_verifies(
     row = json.loads(out)["tenants"][0]
     assert row["stream"]["records"] == local
     assert row["stream"]["gaps"] == 0
+    # Retiring the data keys leaves the stream readable (it is sealed under the audit
+    # key's own derivation), the rotation's record included.
+    code, _, err = on(a, monkeypatch, "keys", "rotate", "--retire-old")
+    assert code == 0, err
+    code, out, err = on(b, monkeypatch, "audit", "verify", "--stream", "-o", "json")
+    assert code == 0, out + err
+    assert json.loads(out)["tenants"][0]["stream"]["records"] == local + 1
+    local += 1
     client = redis_server.client()
     entries = client.xrange("rdapctl:audit:soc")
     assert len(entries) == local

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from rdapctl.core.records import record
 from rdapctl.store.audit.fields import encode_record
 from rdapctl.store.audit.format import GENESIS, derive_keys, line_hash, parse_line
-from rdapctl.store.crypto import Aead, DecryptionError
+from rdapctl.store.crypto import Aead, DecryptionError, derive_subkey
 
 if TYPE_CHECKING:
     from rdapctl.store.keys.keyring import Keyring
@@ -30,6 +30,15 @@ _ENCODE = json.JSONEncoder(
 ).encode
 # Entries kept in the stream (approximately; XADD MAXLEN ~).
 MAX_ENTRIES = 1_000_000
+
+
+STREAM_KEY_ID = "audit-stream-v1"
+
+
+def stream_aead(keyring: Keyring) -> Aead:
+    """The cipher of stream entries: a key derived from the audit key, used for
+    nothing else (the record MACs use another derivation of it)."""
+    return Aead(derive_subkey(keyring.audit_key(), "rdapctl/audit-stream-seal/v1"))
 
 
 def _aad(tenant: str, key_id: str) -> bytes:
@@ -54,11 +63,9 @@ class AuditStream:
         if not records:
             return
         team, tenant = self._team, self._team.tenant
-        key_id, material = self._keyring.active_data_key()
-        aead = Aead(material)
-        entries = [
-            {"k": key_id, "v": aead.seal(record_line(rec), _aad(tenant, key_id))} for rec in records
-        ]
+        aead = stream_aead(self._keyring)
+        aad = _aad(tenant, STREAM_KEY_ID)
+        entries = [{"k": STREAM_KEY_ID, "v": aead.seal(record_line(rec), aad)} for rec in records]
 
         def add(client: Any) -> None:
             pipe = client.pipeline(transaction=False)
@@ -90,6 +97,7 @@ def verify_stream(team: TeamBackend, keyring: Keyring) -> StreamReport:
     through ``team.call``: an unreachable backend reads as an empty stream)."""
     tenant = team.tenant
     record_key = derive_keys(keyring.audit_key()).record
+    aead = stream_aead(keyring)
     entries: list[tuple[Any, dict[Any, Any]]] = team.call(lambda c: c.xrange(team.stream_key), [])
     problems: list[str] = []
     bad = unreadable = 0
@@ -97,14 +105,13 @@ def verify_stream(team: TeamBackend, keyring: Keyring) -> StreamReport:
     for entry_id, entry in entries:
         ref = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
         kid = entry.get(b"k", b"").decode("ascii", "replace")
-        material = keyring.data_key(kid)
         try:
-            if material is None:
-                raise DecryptionError("key gone")
-            line = Aead(material).open(entry.get(b"v", b""), _aad(tenant, kid))
+            if kid != STREAM_KEY_ID:
+                raise DecryptionError("unknown key")
+            line = aead.open(entry.get(b"v", b""), _aad(tenant, kid))
         except DecryptionError:
             unreadable += 1
-            problems.append(f"{ref}: cannot be opened (key {kid} gone or entry altered)")
+            problems.append(f"{ref}: cannot be opened (altered, or not written by rdapctl)")
             continue
         rec, mac_ok = parse_line(line, record_key)
         if rec is None or not mac_ok:
