@@ -721,3 +721,35 @@ def test_any_rate_limit_state_in_redis_lets_lookups_through(
     code, env, err = lookup(a, monkeypatch, "second.example", "--no-cache")
     assert (code, env["status"]) == (0, "ok"), err
     assert time.monotonic() - started < 30
+
+
+def test_a_batch_on_the_second_machine_is_answered_from_redis(
+    machines: tuple[Path, Path],
+    registry: Registry,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Machine A's batch fills the shared cache; the same batch on machine B (worker
+    processes reading each chunk's entries ahead in one round trip) asks the registry
+    nothing, and a third run on B is answered by B's own local layer."""
+    a, b = machines
+    names = [f"w{i:03d}.example" for i in range(120)]
+    for home in machines:
+        (home / "in.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    code, err = rdapctl(a, "batch", str(a / "in.txt"), "--output", str(a / "out.jsonl"))
+    assert code == 0, err
+    assert len(registry.paths()) == 120
+    client = redis_server.client()
+    client.delete("rdapctl:stats:soc")
+    client.close()
+    for _ in range(2):
+        code, err = rdapctl(b, "batch", str(b / "in.txt"), "--output", str(b / "out.jsonl"))
+        assert code == 0, err
+        out = [json.loads(x) for x in (b / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert [e["source"] for e in out] == ["cache"] * 120
+        assert sorted(e["query"] for e in out) == names
+    assert len(registry.paths()) == 120
+    code, stats, _ = on(b, monkeypatch, "cache", "stats", "-o", "json")
+    row = json.loads(stats)["tenants"][0]
+    assert row["entries"] == 120  # B's local layer holds them now
+    assert row["team"]["hits"] == 120  # read from Redis once, then locally

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 from rdapctl.store.cache.tenant_cache import TenantCache
 
 if TYPE_CHECKING:
+    from rdapctl.store.cache.entries import CacheRequest
     from rdapctl.store.team.backend import TeamBackend
 
 SCAN_COUNT = 1000
+# Entries read ahead and not used yet that a cache keeps (see prefetch).
+PREFETCH_MAX = 4096
 
 
 class LayeredCache(TenantCache):
@@ -34,12 +37,47 @@ class LayeredCache(TenantCache):
         self._pending_lock = threading.Lock()
         self._shared_hits = 0
         self._shared_misses = 0
+        self._prefetched: dict[bytes, bytes] = {}
+        self._prefetched_once = False
+        self._local_misses = 0
         return self
+
+    def prefetch(self, requests: list[CacheRequest]) -> int:
+        """Read the shared entries of ``requests`` in one round trip, for the lookups
+        about to run (a batch worker's next jobs); kept until read, at most
+        ``PREFETCH_MAX``. Only while lookups miss the local layer (a machine whose local
+        layer answers asks Redis for nothing). Returns how many were found."""
+        team = self._team
+        if team is None or not requests:
+            return 0
+        with self._pending_lock:
+            wanted = self._local_misses > 0 or not self._prefetched_once
+            self._local_misses = 0
+            self._prefetched_once = True
+        if not wanted:
+            return 0
+        keys = [self._codec.cache_key(req) for req in requests]
+        names = [team.cache_key(k) for k in keys]
+        values: Any = team.call(lambda c: c.mget(names), None)
+        if not values:
+            return 0
+        found = {k: v for k, v in zip(keys, values, strict=False) if isinstance(v, bytes)}
+        with self._pending_lock:
+            if len(self._prefetched) + len(found) > PREFETCH_MAX:
+                self._prefetched.clear()
+            self._prefetched.update(found)
+        return len(found)
 
     def _shared_get(self, cache_key: bytes) -> bytes | None:
         team = self._team
         if team is None:
             return None
+        with self._pending_lock:
+            self._local_misses += 1
+            blob = self._prefetched.pop(cache_key, None)
+        if blob is not None:
+            self._shared_hits += 1
+            return blob
         blob = team.get(team.cache_key(cache_key))
         if blob is not None:
             self._shared_hits += 1
