@@ -389,8 +389,8 @@ def test_schema_forbids_unknown_keys_in_every_section() -> None:
         return found
 
     found = tables(profiles_schema())
-    # top level, tenant, and its seven fixed-key sections
-    assert len(found) == 9
+    # top level, tenant, and its eight fixed-key sections
+    assert len(found) == 10
     assert all(t["additionalProperties"] is False for t in found)
 
 

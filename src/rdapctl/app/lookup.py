@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from rdapctl.app.session import TenantSession
     from rdapctl.net.client import HttpResponse
     from rdapctl.policy.residency_decision import Residency
+    from rdapctl.store.cache.entries import CacheRequest
 
 CacheMode = Literal["default", "no-cache", "refresh", "offline"]
 
@@ -88,6 +89,23 @@ def run_lookup_plain(
     every line once, to find repeats).
     """
     return _run(session, raw, options, parsed, head_only=True)
+
+
+def cache_request_of(
+    session: TenantSession, query: Query, options: LookupOptions
+) -> CacheRequest | None:
+    """The cache key the lookup of ``query`` would read (None: it reads none, or fails
+    before): for reading a batch's entries from a team backend ahead of the lookups."""
+    tenant = session.tenant
+    if options.cache_mode in ("no-cache", "refresh") or not session.cache_enabled:
+        return None
+    if query.type not in tenant.security.allowed_query_types:
+        return None
+    try:
+        choice = choose_server(query, tenant, session.bootstrap, options.server)
+    except RdapctlError:
+        return None
+    return cache_key(query, choice.base_url, options.referrals and tenant.security.follow_referrals)
 
 
 def _run(

@@ -10,6 +10,7 @@ imported only when their service is first used.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from rdapctl.app.runtime import Runtime
 from rdapctl.core import diagnostics
-from rdapctl.policy.audit_events import cache_integrity_event, key_rotation_event
+from rdapctl.policy.audit_events import (
+    cache_integrity_event,
+    key_rotation_event,
+    team_unavailable_event,
+)
 from rdapctl.policy.tenant import Tenant
 from rdapctl.rdap.bootstrap import Bootstrap
 from rdapctl.store.bootstrap_files import open_bootstrap
@@ -32,13 +37,14 @@ if TYPE_CHECKING:
     from rdapctl.store.cache.entries import CacheRequest
     from rdapctl.store.cache.tenant_cache import TenantCache
     from rdapctl.store.keys.keyring import Keyring
+    from rdapctl.store.team.backend import TeamBackend
 
 Resolver = Callable[[str, int], list[str]]
 AuditSink = Callable[[str, dict[str, Any]], None]
 # Batch: where cache writes go instead of one transaction each (written a chunk at a time).
 CacheSink = Callable[["CacheRequest", dict[str, Any], int], None]
 # Services a worker session shares with the session it was made from (thread-safe ones).
-_SHARED_SERVICES = ("bootstrap", "keyring", "cache", "audit")
+_SHARED_SERVICES = ("bootstrap", "team", "keyring", "cache", "audit")
 
 
 class TenantSession:
@@ -77,6 +83,16 @@ class TenantSession:
         from rdapctl.store.paths import check_state
 
         check_state(runtime.paths, tenant.name)
+        # A team backend's failure, reported once; recorded at the next safe point.
+        self._team_failure: str | None = None
+        if tenant.team is not None:
+            from rdapctl.app.team import require_master_key
+
+            require_master_key(runtime, tenant)
+            if tenant.team.rate_limits and gate is not None and hasattr(gate, "share_through"):
+                from rdapctl.store.team.ratelimit import RateState
+
+                gate.share_through(RateState(lambda: self.team))
 
     def worker(self) -> TenantSession:
         """A session for another thread: its own HTTP client (neither client is
@@ -158,7 +174,7 @@ class TenantSession:
             return False  # nothing stops a single command but a signal
 
         security = self.tenant.security
-        return HostGate(
+        gate = HostGate(
             self.runtime.paths.tenant_ratelimit_dir(self.tenant.name),
             max_concurrent=security.max_concurrent_requests,
             requests_per_second=security.requests_per_second,
@@ -166,6 +182,44 @@ class TenantSession:
             wait=wait,
             warn=diagnostics.warning,
         )
+        team = self.tenant.team
+        if team is not None and team.rate_limits:
+            from rdapctl.store.team.ratelimit import RateState
+
+            gate.share_through(RateState(lambda: self.team))
+        return gate
+
+    @cached_property
+    def team(self) -> TeamBackend:
+        """The tenant's team backend (only for a tenant with ``[tenants.X.team]``)."""
+        from rdapctl.app.team import open_team
+
+        return open_team(
+            self.runtime,
+            self.tenant,
+            resolver=self._resolver,
+            on_unavailable=self._team_unavailable,
+        )
+
+    def _team_unavailable(self, reason: str) -> None:
+        team = self.tenant.team
+        if team is not None and team.required:
+            return  # exit 7 (TeamUnavailable) says it
+        diagnostics.warning(
+            f"the team backend of tenant {self.tenant.name} is unavailable ({reason});"
+            " going on with the local cache and rate limits"
+        )
+        if self._audit_sink is not None and self.tenant.audit.enabled:
+            # Batch: records are collected, never written here, so at once.
+            self._audit_sink(*team_unavailable_event(reason))
+            return
+        # Else at the next record: this may be inside an audit write (the stream).
+        self._team_failure = reason
+
+    def _record_team_failure(self) -> None:
+        reason, self._team_failure = self._team_failure, None
+        if reason is not None:
+            self.record(*team_unavailable_event(reason))
 
     @cached_property
     def network_policy(self) -> NetworkPolicy:
@@ -195,6 +249,12 @@ class TenantSession:
         cache = self.__dict__.get("cache")
         if cache is not None:
             cache.close()
+        if self._team_failure is not None:
+            with contextlib.suppress(Exception):  # a closing session never fails on it
+                self._record_team_failure()
+        team = self.__dict__.get("team")
+        if team is not None:
+            team.close()
 
     def __enter__(self) -> TenantSession:
         return self
@@ -216,9 +276,20 @@ class TenantSession:
         """The tenant's keyring (created on first use); rotated here when it is too old."""
         from rdapctl.store.keys.keyring import Keyring
 
-        keyring = Keyring.open(
-            self.runtime.paths, self.tenant.name, self.runtime.env, clock=self.runtime.clock
-        )
+        if self.tenant.team is not None:
+            from rdapctl.store.team.keyring import open_team_keyring
+
+            keyring = open_team_keyring(
+                self.team,
+                self.runtime.paths,
+                self.tenant.name,
+                self.runtime.env,
+                self.runtime.clock,
+            )
+        else:
+            keyring = Keyring.open(
+                self.runtime.paths, self.tenant.name, self.runtime.env, clock=self.runtime.clock
+            )
         rotated = keyring.ensure_fresh(self.tenant.keys.rotation_days, diagnostics.warning)
         if rotated is not None:
             self.record(*key_rotation_event(rotated.id))
@@ -228,6 +299,19 @@ class TenantSession:
     def cache(self) -> TenantCache:
         from rdapctl.store.cache.tenant_cache import TenantCache
 
+        team = self.tenant.team
+        if team is not None and team.cache:
+            from rdapctl.store.team.cache import LayeredCache
+
+            return LayeredCache.open(
+                self.runtime.paths,
+                self.tenant,
+                self.keyring,
+                clock=self.runtime.clock,
+                on_integrity_failure=self._cache_integrity_failure,
+                defer_bookkeeping=self._batch,
+                on_unavailable=diagnostics.warning,
+            ).attach(self.team)
         return TenantCache.open(
             self.runtime.paths,
             self.tenant,
@@ -271,7 +355,16 @@ class TenantSession:
             clock=self.runtime.clock,
             trail_started=keyring.audit_started,
             mark_started=keyring.mark_audit_started,
+            on_written=self._audit_stream(keyring),
         )
+
+    def _audit_stream(self, keyring: Keyring) -> Callable[[list[dict[str, Any]]], None] | None:
+        team = self.tenant.team
+        if team is None or not team.audit_stream:
+            return None
+        from rdapctl.store.team.stream import AuditStream
+
+        return AuditStream(self.team, keyring).append
 
     @contextmanager
     def lookup_scope(
@@ -303,5 +396,7 @@ class TenantSession:
             fields = {**fields, "query_personal": True}
         if self._audit_sink is not None:
             self._audit_sink(event, fields)
-            return
-        self.audit.append(event, fields)
+        else:
+            self.audit.append(event, fields)
+        if self._team_failure is not None:
+            self._record_team_failure()

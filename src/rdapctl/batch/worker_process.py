@@ -200,6 +200,7 @@ class Worker:
                         else:
                             for job in payload:
                                 self._jobs.put(job)
+                            self._read_ahead(payload)
                     elif kind == "drain":
                         draining = True
                     elif kind == "stop":
@@ -229,6 +230,23 @@ class Worker:
                 # Only then may _worker_main write to the outbox itself.
                 self._outgoing.put(_STOP)
                 self._sender.join()
+
+    def _read_ahead(self, payload: list[Any]) -> None:
+        """A team tenant: the shared cache entries of these jobs in one round trip to
+        Redis (the lookup thread then finds them at hand, see ``LayeredCache.prefetch``)."""
+        session = self._session
+        team = session.tenant.team
+        if team is None or not team.cache or not session.cache_enabled:
+            return
+        from rdapctl.app.lookup import cache_request_of
+
+        requests = [
+            req
+            for job in payload
+            if job[3] is not None
+            and (req := cache_request_of(session, job[3], self._options)) is not None
+        ]
+        session.cache.prefetch(requests)  # type: ignore[attr-defined]
 
     def _send_loop(self) -> None:
         while True:
@@ -279,11 +297,12 @@ class Worker:
                     return
                 # Results first, records second: a result's record was collected before it.
                 results, self._done = self._done, []
-            records = self._collector.take() if self._audited else []
             writes = self._writes.take()
             if writes and self._session.cache_enabled:
                 self._session.cache.put_many_plain(writes)
             self._session.flush_cache_reads()
+            # After the cache writes: a record they made (the team backend gone) goes too.
+            records = self._collector.take() if self._audited else []
             if records and not self._failed:
                 try:
                     self._session.audit.append_many(records, chunk_size=len(records))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import queue
@@ -30,6 +31,7 @@ import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from rdapctl.core.errors import InterruptedRunError
@@ -73,6 +75,14 @@ def host_key(url: str) -> str:
     return f"{host}:{port}"
 
 
+class SharedRateState(Protocol):
+    """Where a team backend keeps the buckets' state (``rdapctl.store.team.ratelimit``)."""
+
+    def update(self, host: str, change: Callable[[float, float], tuple[float, float]]) -> bool:
+        """Apply ``change`` to ``host``'s (tat, blocked); False when unavailable."""
+        ...
+
+
 # A disk rdapctl cannot write to now: the rate state stays in this process instead.
 _DISK_FULL_OR_READ_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
@@ -94,8 +104,12 @@ class SharedBucket:
         rate: float,
         burst: float,
         on_unshared: Callable[[str], None] | None = None,
+        shared: Callable[[Callable[[float, float], tuple[float, float]]], bool] | None = None,
     ) -> None:
+        """``shared``: applies a change to the state kept by a team backend, False when
+        it is unavailable (then the file is used)."""
         self._path = path
+        self._shared = shared
         # The state kept in this process once the file cannot be written (a full or
         # read-only disk): the rate still holds here, only not shared with others.
         self._unshared: tuple[float, float] | None = None
@@ -126,6 +140,8 @@ class SharedBucket:
     def _update(self, change: Callable[[float, float], tuple[float, float]]) -> None:
         """Apply ``change`` to the shared (tat, blocked) under the file lock (hold
         ``self._lock``)."""
+        if self._shared is not None and self._shared(change):
+            return
         if self._unshared is not None:
             self._unshared = change(*self._unshared)
             return
@@ -265,12 +281,16 @@ class HostGate:
         wait: Callable[[float], bool],
         max_total: int | None = None,
         warn: Callable[[str], None] | None = None,
+        shared_state: SharedRateState | None = None,
     ) -> None:
         """``wait(seconds)`` sleeps and returns True when the run was asked to stop;
         ``max_total``: in-flight requests over all hosts (default ``max_concurrent``);
         ``warn``: told once when the shared state cannot be written (full or read-only
-        disk) and the rate is kept per process instead (default: a diagnostics warning)."""
+        disk) and the rate is kept per process instead (default: a diagnostics warning);
+        ``shared_state``: a team backend's state of the buckets (every machine of the
+        tenant), in front of the local files."""
         self._dir = state_dir
+        self._shared_state = shared_state
         self._warn = warn
         self._warned = False
         self._host_keys: dict[str, str] = {}
@@ -288,13 +308,23 @@ class HostGate:
         # Set at the first Retry-After: from then on a lookup may wait holding no slot.
         self.slowed = threading.Event()
 
+    def share_through(self, shared_state: SharedRateState) -> None:
+        """Keep the buckets' state in a team backend from now on (before first use)."""
+        with self._lock:
+            self._shared_state = shared_state
+
     def _for(self, host: str) -> tuple[Slots, SharedBucket]:
         with self._lock:
             slot = self._slots.get(host)
             if slot is None:
                 slot = self._slots[host] = Slots(self._max)
                 path = self._state_path(host)
-                self._buckets[host] = SharedBucket(path, self._rate, self._burst, self._unshared)
+                shared = None
+                if self._shared_state is not None:
+                    shared = functools.partial(self._shared_state.update, host)
+                self._buckets[host] = SharedBucket(
+                    path, self._rate, self._burst, self._unshared, shared
+                )
             return slot, self._buckets[host]
 
     def _unshared(self, reason: str) -> None:

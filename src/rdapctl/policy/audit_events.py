@@ -100,3 +100,8 @@ def key_rotation_event(key_id: str) -> AuditEvent:
 
 def cache_integrity_event(reason: str) -> AuditEvent:
     return "cache_integrity_failure", {"reason": reason}
+
+
+def team_unavailable_event(reason: str) -> AuditEvent:
+    """The team backend could not be used; the command went on with local state."""
+    return "team_backend_unavailable", {"reason": reason}

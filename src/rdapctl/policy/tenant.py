@@ -172,6 +172,22 @@ class KeySettings:
 
 
 @record
+class TeamSettings:
+    """``[tenants.X.team]``: a team backend on Redis (or Valkey) shared by every machine
+    of the tenant. ``backend`` is the URL without its password; ``password`` (from the
+    URL) is never shown, recorded or part of the policy fingerprint."""
+
+    backend: str
+    cache: bool = True
+    rate_limits: bool = True
+    audit_stream: bool = False
+    prefix: str = "rdapctl"
+    allow_private: bool = False
+    required: bool = False
+    password: str | None = field(default=None, repr=False, compare=False)
+
+
+@record
 class Tenant:
     name: str = DEFAULT_TENANT
     display_name: str | None = None
@@ -189,6 +205,8 @@ class Tenant:
     cache: CacheSettings = field(default_factory=CacheSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     keys: KeySettings = field(default_factory=KeySettings)
+    # A team backend (None: everything stays on this machine).
+    team: TeamSettings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return as_dict(self)
@@ -203,6 +221,8 @@ class Tenant:
         if memo is None:
             data = self.to_dict()
             data.pop("display_name", None)
+            # Where the shared state lives is not policy (and holds a password).
+            data.pop("team", None)
             canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=list)
             memo = hashlib.sha256(canonical.encode()).hexdigest()[:32]
             # Memoised beside the fields (as functools.cached_property does): the tenant

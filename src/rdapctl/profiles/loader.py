@@ -196,6 +196,10 @@ def tenant_to_dict(tenant: Tenant) -> dict[str, Any]:
 
     Tuples become lists; ``None`` is kept (JSON shows it as null)."""
     data: dict[str, Any] = _plain(tenant.to_dict())
+    team = data.pop("team", None)
+    if team is not None:
+        team.pop("password", None)  # never shown (the backend URL is without it)
+        data["team"] = team
     data["effective_cache_ttl_s"] = tenant.effective_cache_ttl_s
     data["effective_negative_ttl_s"] = tenant.effective_negative_ttl_s
     data["policy_fingerprint"] = tenant.fingerprint()

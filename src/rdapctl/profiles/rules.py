@@ -69,6 +69,13 @@ def check_rules(name: str, tenant: Tenant, raw: Mapping[str, Any], report: Repor
             f"CA bundle {raw['tls']['ca_bundle']!r} does not exist (queries will fail)",
             "the path of an existing PEM file",
         )
+    team = raw.get("team")
+    if isinstance(team, dict) and "backend" not in team:
+        report.error(
+            (*base, "team"),
+            "a team table needs a backend",
+            'backend = "redis://host:6379/0" (or rediss:// for TLS)',
+        )
     if not sec.allow_http:
         servers = raw.get("servers", {})
         for key in ("all", "fallback", "search"):

@@ -18,6 +18,7 @@ from rdapctl.policy.tenant import (
     TENANT_NAME_PATTERN,
     is_tenant_name,
 )
+from rdapctl.profiles.findings import KeyPath
 from rdapctl.profiles.spec import (
     CIDR_PATTERN,
     Bool,
@@ -29,6 +30,8 @@ from rdapctl.profiles.spec import (
     Map,
     Pin,
     PrivateIps,
+    Report,
+    Spec,
     Str,
     Table,
     Url,
@@ -153,6 +156,57 @@ def _tenant_name_key(key: str) -> KeyResult:
 
 
 _HOST_KEY_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1}
+
+REDIS_URL_PATTERN = r"^[Rr][Ee][Dd][Ii][Ss][Ss]?://[^/?#]+(/[0-9]{0,5})?$"
+_REDIS_URL_RE = re.compile(REDIS_URL_PATTERN)
+PREFIX_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class RedisUrl(Spec):
+    """A team backend: redis:// or rediss:// (TLS), host, optional port and database
+    number. A password may be in it: the value is never echoed in a finding."""
+
+    def __init__(self, doc: str = "") -> None:
+        self.doc = doc
+
+    def check(self, value: object, path: KeyPath, report: Report) -> Any:
+        expected = "redis://host:6379/0 or rediss://host:6380/0 (TLS)"
+        if not isinstance(value, str):
+            return report.error(path, "expected a URL string", expected)
+        from urllib.parse import urlsplit
+
+        text = value.strip()
+        try:
+            parts = urlsplit(text)
+            _ = parts.port
+        except ValueError:
+            return report.error(path, "not a valid redis:// or rediss:// URL", expected)
+        if not _REDIS_URL_RE.match(text) or not parts.hostname:
+            return report.error(path, "not a redis:// or rediss:// URL with a host", expected)
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return self._with_doc({"type": "string", "pattern": REDIS_URL_PATTERN})
+
+
+class Prefix(Spec):
+    """The key prefix of a team backend (letters, digits, '_', '.', '-')."""
+
+    def __init__(self, doc: str = "") -> None:
+        self.doc = doc
+
+    def check(self, value: object, path: KeyPath, report: Report) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(PREFIX_PATTERN[1:-1], value):
+            return report.error(
+                path,
+                "not a key prefix",
+                "1 to 64 letters, digits, '_', '.' or '-', such as rdapctl",
+            )
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return self._with_doc({"type": "string", "pattern": PREFIX_PATTERN})
+
 
 TENANT_SPEC = Table(
     {
@@ -298,6 +352,29 @@ TENANT_SPEC = Table(
         "keys": Table(
             {"rotation_days": Int(1, 3650, "Days before a tenant key should be rotated.")},
             "Key management.",
+        ),
+        "team": Table(
+            {
+                "backend": RedisUrl(
+                    "Redis (or Valkey) URL of the team backend: redis:// or rediss:// (TLS);"
+                    " the password from the URL or RDAPCTL_REDIS_PASSWORD. Needs a master key."
+                ),
+                "cache": Bool("Share the encrypted cache (default true)."),
+                "rate_limits": Bool(
+                    "Share the per-host token buckets and Retry-After blocks (default true)."
+                ),
+                "audit_stream": Bool(
+                    "Also append each audit record to the stream PREFIX:audit:TENANT."
+                ),
+                "prefix": Prefix("Key prefix, so several teams can share one Redis."),
+                "allow_private": Bool(
+                    "Allow the backend on a private address (a team Redis usually is)."
+                ),
+                "required": Bool(
+                    "Exit 7 when the backend is unreachable instead of going on locally."
+                ),
+            },
+            "A team backend shared by every machine of the tenant.",
         ),
     },
     "One tenant's policy.",

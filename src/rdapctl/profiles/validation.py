@@ -39,6 +39,7 @@ from rdapctl.policy.tenant import (
     KeySettings,
     Security,
     Servers,
+    TeamSettings,
     Tenant,
     Tls,
     default_redact_fields,
@@ -69,7 +70,24 @@ def build_tenant(name: str, settings: Mapping[str, Any], base_dir: Path | None =
         cache=CacheSettings(**settings.get("cache", {})),
         audit=AuditSettings(**settings.get("audit", {})),
         keys=KeySettings(**settings.get("keys", {})),
+        team=build_team(settings.get("team")),
     )
+
+
+def build_team(settings: Mapping[str, Any] | None) -> TeamSettings | None:
+    """The team backend of a tenant (None without one, or without a backend URL, which
+    ``rules`` reports): the password is taken out of the URL."""
+    if not settings or "backend" not in settings:
+        return None
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(settings["backend"])
+    password = unquote(parts.password) if parts.password is not None else None
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username
+    netloc = f"{user}@{host}" if user else host
+    backend = urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
+    return TeamSettings(**{**settings, "backend": backend, "password": password})
 
 
 def resolve_ca_bundle(value: str, base_dir: Path | None) -> Path:
@@ -108,9 +126,17 @@ def _syntax_finding(exc: tomllib.TOMLDecodeError, text: str, filename: str) -> F
 
 
 def analyse_text(
-    text: str, filename: str, *, strict: bool = False, base_dir: Path | None = None
+    text: str,
+    filename: str,
+    *,
+    strict: bool = False,
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Analysis:
-    """Check a whole profiles document; collect every finding, build what is valid."""
+    """Check a whole profiles document; collect every finding, build what is valid.
+
+    ``env``: the environment a command would run in (``profile validate``): a tenant
+    with a team backend then needs a master key in it."""
     base = base_dir if base_dir is not None else Path(filename).parent
     # Checked before tomllib, which recurses per level (a RecursionError, not a finding).
     deep = nesting_problem(text)
@@ -144,6 +170,8 @@ def analyse_text(
             before = len(report.items)
             tenant = build_tenant(name, settings, base)
             check_rules(name, tenant, raw_tenants.get(name, {}), report)
+            if env is not None and tenant.team is not None:
+                _check_team_master_key(name, env, report)
             tenant_errors = any(sev == "error" for _, _, sev, _ in report.items[before:])
             if not tenant_errors:
                 tenants[name] = tenant
@@ -184,11 +212,34 @@ def _place(report: Report, text: str, filename: str, *, strict: bool) -> list[Fi
     return sort_findings(out)
 
 
+def _check_team_master_key(name: str, env: Mapping[str, str], report: Report) -> None:
+    from rdapctl.core.errors import ConfigError
+    from rdapctl.store.keys.master import MASTER_HINT, master_key_from_env
+
+    try:
+        present = master_key_from_env(env) is not None
+    except ConfigError as exc:
+        report.error(("tenants", name, "team", "backend"), exc.message, MASTER_HINT)
+        return
+    if not present:
+        report.error(
+            ("tenants", name, "team", "backend"),
+            "a team backend needs a master key (RDAPCTL_MASTER_KEY or RDAPCTL_MASTER_KEY_FILE):"
+            " the shared keyring is kept wrapped under it",
+            MASTER_HINT,
+        )
+
+
 def validate_text(
-    text: str, filename: str, *, strict: bool = False, base_dir: Path | None = None
+    text: str,
+    filename: str,
+    *,
+    strict: bool = False,
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Every finding for a profiles document (``strict`` turns warnings into errors)."""
-    return analyse_text(text, filename, strict=strict, base_dir=base_dir).findings
+    return analyse_text(text, filename, strict=strict, base_dir=base_dir, env=env).findings
 
 
 def read_profiles_text(path: Path) -> tuple[str | None, str | None]:
@@ -203,9 +254,11 @@ def read_profiles_text(path: Path) -> tuple[str | None, str | None]:
         return None, f"file is not valid UTF-8 (byte {exc.start})"
 
 
-def validate_file(path: Path, *, strict: bool = False) -> list[Finding]:
+def validate_file(
+    path: Path, *, strict: bool = False, env: Mapping[str, str] | None = None
+) -> list[Finding]:
     """Every finding for the profiles file at ``path`` (unreadable files give one finding)."""
     text, problem = read_profiles_text(path)
     if text is None:
         return [Finding(str(path), None, None, "", problem or "cannot read file", "error", None)]
-    return validate_text(text, str(path), strict=strict, base_dir=path.parent)
+    return validate_text(text, str(path), strict=strict, base_dir=path.parent, env=env)

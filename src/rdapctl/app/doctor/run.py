@@ -134,5 +134,9 @@ def run_doctor(
                 checks.append(pii_result(t, pii, kinds))
 
     for t in targets:
+        if t.in_profiles and t.tenant.team is not None:
+            from rdapctl.app.doctor.team import team_checks
+
+            per_tenant[t.name].extend(team_checks(t.tenant, paths, env))
         results.extend(per_tenant[t.name])
     return DoctorReport(results)

@@ -89,6 +89,13 @@ def audit_verify(
             "--strict", help="Accepted gaps and records under a lost key fail too (exit 10)."
         ),
     ] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Also check the team audit stream: every record's MAC and each host's chain.",
+        ),
+    ] = False,
 ) -> int:
     """Check JSON, chain, MACs, checkpoint and time order; exit 10 on any problem."""
     from rdapctl.app.session import TenantSession
@@ -109,8 +116,7 @@ def audit_verify(
     for chosen in tenants:
         with TenantSession(runtime, chosen) as session:
             report = session.audit.verify()
-        results.append(
-            {
+            row: dict[str, Any] = {
                 "tenant": chosen.name,
                 "ok": report.ok,
                 "records": report.records,
@@ -118,7 +124,9 @@ def audit_verify(
                 "problems": [_problem(p) for p in report.problems],
                 "warnings": [_problem(p) for p in report.warnings],
             }
-        )
+            if stream:
+                _verify_stream(session, row)
+        results.append(row)
     bad = [r for r in results if not r["ok"]]
     warned = [r for r in results if r["ok"] and _loss_warnings(r)]
     failed = bad + warned if strict else bad
@@ -319,6 +327,42 @@ def _problem_line(p: dict[str, Any]) -> str:
     """One problem for a person: its message can quote file content (a timestamp, a
     file name a record points to), so every part is made terminal-safe."""
     return f"{_safe(p['location'])}: {_safe(p['kind'])}: {_safe(p['message'])}"
+
+
+def _verify_stream(session: Any, row: dict[str, Any]) -> None:
+    """``--stream``: the team stream's check, as ``row["stream"]`` and its problems."""
+    from rdapctl.core.errors import UsageError
+    from rdapctl.store.team.backend import TeamUnavailable
+    from rdapctl.store.team.stream import verify_stream
+
+    team = session.tenant.team
+    if team is None or not team.audit_stream:
+        raise UsageError(
+            f"tenant {session.tenant.name} has no team audit stream",
+            hint=f"set [tenants.{session.tenant.name}.team] audit_stream = true",
+        )
+    backend = session.team
+    failures = backend.failures
+    report = verify_stream(backend, session.keyring)
+    if backend.failures > failures:
+        raise TeamUnavailable(
+            f"the team backend of tenant {session.tenant.name} cannot be read:"
+            " the stream is not verified",
+            hint="check that Redis is up and reachable",
+        )
+    row["stream"] = {
+        "records": report.records,
+        "hosts": report.hosts,
+        "bad_macs": report.bad_macs,
+        "unreadable": report.unreadable,
+        "gaps": report.gaps,
+    }
+    for text in report.problems:
+        row["problems"].append(
+            {"location": "stream", "file": "stream", "line": 0, "kind": "stream", "message": text}
+        )
+    if not report.intact:
+        row["ok"] = False
 
 
 def _problem(p: Any) -> dict[str, Any]:

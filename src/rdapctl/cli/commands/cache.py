@@ -56,8 +56,26 @@ def cache_stats(
             _when(r["newest"]),
         )
         table.add_row(*(Text(visible(cell, one_line=True)) for cell in cells))
+        team = r.get("team")
+        if team is not None:
+            table.add_row(*(Text(visible(cell, one_line=True)) for cell in _team_cells(team)))
     console().print(table)
     return 0
+
+
+def _team_cells(team: dict[str, Any]) -> tuple[str, ...]:
+    """The shared layer's row, under its tenant's (the local layer's) row."""
+    if not team["reachable"]:
+        return (f"  team {team['backend']}", "unreachable", "", "", "", "", "")
+    return (
+        f"  team {team['backend']}",
+        str(team["entries"]),
+        f"{team['size_bytes'] / 1024:.0f} KiB",
+        str(team["hits"]),
+        str(team["misses"]),
+        "",
+        "",
+    )
 
 
 @app.command("clear")

@@ -8,7 +8,7 @@ reaches rich only as a ``Text`` (never parsed as markup or emoji).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -96,6 +96,8 @@ def keys_init(
     out = choose_format(output)
     runtime = make_runtime("keys init")
     chosen = resolve_tenant(runtime, profiles, tenant)
+    if chosen.team is not None:
+        _refuse_init_over_team_keyring(runtime, chosen, replace_lost)
     done = init_keyring(
         runtime.paths, chosen, runtime.env, replace_lost=replace_lost, clock=runtime.clock
     )
@@ -226,7 +228,29 @@ def keys_import(
         runtime.paths, chosen.name, blob, _passphrase(confirm=False), runtime.env, force=force
     )
     diagnostics.note(f"restored the keyring of {chosen.name} from {backup}")
+    if chosen.team is not None:
+        from rdapctl.app.session import TenantSession
+        from rdapctl.store.team.keyring import publish_keyring
+
+        with TenantSession(runtime, chosen) as session:
+            if publish_keyring(session.team, runtime.paths, chosen.name, runtime.env, force=force):
+                diagnostics.note(f"the team backend holds it now: {session.team.settings.backend}")
     return 0
+
+
+def _refuse_init_over_team_keyring(runtime: Any, chosen: Any, replace_lost: bool) -> None:
+    """A team tenant whose team already has a keyring uses it: no init (ConfigError)."""
+    from rdapctl.app.session import TenantSession
+    from rdapctl.core.errors import ConfigError
+    from rdapctl.store.team.keyring import team_has_keyring
+
+    with TenantSession(runtime, chosen) as session:
+        if team_has_keyring(session.team) and not replace_lost:
+            raise ConfigError(
+                f"the team backend already holds the keyring of tenant {chosen.name}",
+                hint="nothing to create: every command of this tenant uses the team's keyring",
+                code="keyring_exists",
+            )
 
 
 def _safe(value: object) -> str:

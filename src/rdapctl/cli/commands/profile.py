@@ -51,6 +51,7 @@ def profile_validate(
     from rdapctl.profiles.validation import validate_file
 
     files = files or []
+    runtime = None
     if fmt not in ("text", "json", "github"):
         raise UsageError(f"unknown format {fmt!r}", hint="one of: text, json, github")
     if not files:
@@ -64,7 +65,8 @@ def profile_validate(
         files = [found]
     findings = []
     for path in files:
-        findings.extend(validate_file(path, strict=strict))
+        env = runtime.env if runtime is not None else make_runtime("profile validate").env
+        findings.extend(validate_file(path, strict=strict, env=env))
     text = format_findings(findings, fmt)  # type: ignore[arg-type]
     if fmt == "text":
         text = visible(text)  # findings quote values of the file

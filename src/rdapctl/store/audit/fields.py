@@ -42,6 +42,7 @@ EVENTS: frozenset[str] = frozenset(
         "audit_prune",
         "audit_repair",
         "policy_changed",
+        "team_backend_unavailable",
         KEYRING_REPLACED,
         GAP_ACCEPTED,
     }

@@ -52,6 +52,7 @@ class AuditLog:
         syslog_send: SyslogSender | None = None,
         trail_started: bool = False,
         mark_started: Callable[[], bool] | None = None,
+        on_written: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         """``trail_started``: the tenant's keyring says its trail was started (so a trail
         that is gone whole is "missing"); ``mark_started`` records that in the keyring
@@ -75,6 +76,9 @@ class AuditLog:
             mark_started=mark_started,
         )
         self._syslog_send = syslog_send
+        # Told of each chunk's sealed records, under the trail lock (chain order): the
+        # team backend's audit stream.
+        self._on_written = on_written
 
     def __repr__(self) -> str:
         return f"AuditLog(tenant={self._tenant.name!r}, dir={str(self._dir)!r})"
@@ -141,6 +145,8 @@ class AuditLog:
                 self._trail.ensure_marked()
                 head = self._trail.load_head()
                 out = self._trail.write(head, chunk)
+                if self._on_written is not None:
+                    self._on_written(out)
                 for rec in out:
                     if is_critical(rec["event"]):
                         self._syslog(rec["event"], rec["id"], None)

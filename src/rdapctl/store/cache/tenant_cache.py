@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rdapctl.core.errors import IntegrityError
 from rdapctl.store.cache.codec import EntryCodec, RejectedEntry, decode, key_id_of, stored_at_of
@@ -112,7 +112,7 @@ class TenantCache:
         compress: bool = True,
         defer_bookkeeping: bool = False,
         on_unavailable: Callable[[str], None] | None = None,
-    ) -> TenantCache:
+    ) -> Self:
         """Open (creating it 0700/0600) the tenant's store; a store that is not a database
         is moved aside to ``<tenant>.damaged-<UTC timestamp>`` and a new one created.
 
@@ -198,25 +198,47 @@ class TenantCache:
                 blob = self._store.get(cache_key)
         except self._store_errors as exc:
             self._store_failure(exc, "is unreadable")
-            return None
+            blob = None
+        shared = False
         if blob is None:
-            return None
+            blob = self._shared_get(cache_key)
+            if blob is None:
+                return None
+            shared = True
         try:
             plain, head, stored_at, expires_at, key_id = self._codec.open_plain(cache_key, blob)
             now = self._clock()
             if now >= expires_at:
-                self._discard(cache_key)
+                if not shared:
+                    self._discard(cache_key)
                 return None
             if head_only and head is not None:
                 value, head_value = None, decode(head)
             else:
                 value, head_value = decode(plain), None
         except RejectedEntry as rej:
-            self._discard(cache_key)
+            self._shared_discard(cache_key) if shared else self._discard(cache_key)
             self._on_failure(f"{rej.reason}; it was deleted")
             return None
+        if shared:
+            self._keep_local(cache_key, blob, expires_at - now)
         age = max(0.0, now - stored_at)
         return CachedEntry(value, stored_at, expires_at, age, key_id, plain, head_value)
+
+    # -- a shared layer behind the local store (rdapctl.store.team.cache) -----------
+
+    def _shared_get(self, cache_key: bytes) -> bytes | None:
+        """The sealed blob a shared layer holds for ``cache_key`` (none here)."""
+        return None
+
+    def _shared_discard(self, cache_key: bytes) -> None:
+        """Delete an unusable entry of the shared layer (none here)."""
+
+    def _shared_put(self, sealed: list[tuple[bytes, bytes, int]]) -> None:
+        """Also store (cache key, blob, ttl) entries in a shared layer (none here)."""
+
+    def _keep_local(self, cache_key: bytes, blob: bytes, ttl_s: float) -> None:
+        """Keep a shared layer's entry in the local store too (read-through)."""
 
     def _store_get(self, cache_key: bytes) -> Any:
         return self._store.get(cache_key)
@@ -276,6 +298,7 @@ class TenantCache:
             return False
         cache_key = self._codec.cache_key(req)
         blob = self._codec.seal(cache_key, value, self._clock(), int(ttl_s), head)
+        self._shared_put([(cache_key, blob, int(ttl_s))])
         try:
             self._store.set(cache_key, blob, expire=int(ttl_s))
         except self._store_errors as exc:
@@ -316,6 +339,7 @@ class TenantCache:
                 )
         if not sealed:
             return 0
+        self._shared_put(sealed)
         from rdapctl.store.cache.diskcache_store import set_many
 
         try:
