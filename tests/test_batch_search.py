@@ -224,7 +224,9 @@ def test_one_search_audit_record_per_search_line(
     assert len(ok_queries) == 1 and "arin" not in next(iter(ok_queries))
     assert all(r.get("query_hashed") for r in searches if r["status"] == "ok")
     assert sorted(r["status"] for r in searches) == ["error", "ok", "ok", "ok"]
-    assert [r["query"] for r in searches if r["status"] == "error"] == ["domains --colour blue"]
+    # A line that does not parse may hold anything: its text is hashed too.
+    [bad_line] = [r for r in searches if r["status"] == "error"]
+    assert bad_line["query_hashed"] is True and "colour" not in bad_line["query"]
     assert {r["command"] for r in searches} == {"batch"}
     ok = [r for r in searches if r["status"] == "ok"]
     assert sorted(r["results"] for r in ok) == [5, 100, 100]

@@ -282,7 +282,7 @@ def test_nothing_in_clear_in_redis_after_real_lookups(
     # The doctor's scan agrees.
     code, out, _ = on(a, monkeypatch, "doctor", "-t", "soc", "--format", "json")
     checks = {c["check"]: c for c in json.loads(out)["checks"] if c["tenant"] == "soc"}
-    assert checks["team_clear_text"]["status"] == "pass"
+    assert checks["team_clear_text"]["status"] == "pass", checks["team_clear_text"]
     assert checks["team_keyring"]["status"] == "pass"
     assert checks["team_backend"]["status"] == "pass"
     assert checks["team_tls"]["status"] == "pass"

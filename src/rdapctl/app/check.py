@@ -376,7 +376,7 @@ def parse_headers(data: bytes) -> tuple[int | None, dict[str, str]]:
             continue
         if line.startswith("HTTP/"):
             parts = line.split()
-            if len(parts) >= 2 and parts[1].isdigit():
+            if len(parts) >= 2 and parts[1].isascii() and parts[1].isdigit():
                 status = int(parts[1])
             continue
         name, sep, value = line.partition(":")
@@ -388,10 +388,13 @@ def parse_headers(data: bytes) -> tuple[int | None, dict[str, str]]:
 
 
 def _read(path: Path, what: str) -> bytes:
+    """The file's bytes, at most ``MAX_FILE_BYTES`` (a device or a pipe has no size to
+    check first: the read itself is bounded)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ConfigError(f"the {what} file {path} is larger than {MAX_FILE_BYTES:,} bytes")
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"the {what} file {path} is larger than {MAX_FILE_BYTES:,} bytes")
+    return data

@@ -86,7 +86,9 @@ def _bad_line(session: TenantSession, text: str, exc: RdapctlError) -> dict[str,
         "requests": 0,
     }
     try:
-        with session.lookup_scope(lambda: text):
+        # A line that did not parse may hold anything (a name, an e-mail, credentials):
+        # recorded as its keyed hash whenever the tenant redacts personal data.
+        with session.lookup_scope(lambda: text, personal=True):
             event, fields = search_event(envelope, fields, (time.perf_counter() - started) * 1000)
             session.record(event, fields)
     except AuditError as audit_error:

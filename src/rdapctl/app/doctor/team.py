@@ -11,6 +11,7 @@ from rdapctl.app.doctor.results import CheckResult, failed, passed, warned
 from rdapctl.core.errors import ConfigError, ExitCode, IntegrityError, NetworkGuardError
 from rdapctl.policy.tenant import Tenant
 from rdapctl.store.paths import StatePaths
+from rdapctl.store.team.backend import shown_url
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -42,15 +43,15 @@ def team_checks(
         on_unavailable=failures.append,
     )
     if backend.tls:
-        out.append(passed(name, "team_tls", f"{settings.backend} uses TLS"))
+        out.append(passed(name, "team_tls", f"{shown_url(settings)} uses TLS"))
     elif is_loopback(backend.host):
-        out.append(passed(name, "team_tls", f"{settings.backend} is on this machine"))
+        out.append(passed(name, "team_tls", f"{shown_url(settings)} is on this machine"))
     else:
         out.append(
             failed(
                 name,
                 "team_tls",
-                f"{settings.backend} is not on this machine and does not use TLS",
+                f"{shown_url(settings)} is not on this machine and does not use TLS",
                 ExitCode.CONFIG,
                 "use a rediss:// URL",
             )
@@ -82,7 +83,7 @@ def team_checks(
             reason = failures[0] if failures else "no answer"
             out.append(failed(name, "team_backend", f"unreachable: {reason}", ExitCode.UPSTREAM))
             return out
-        out.append(passed(name, "team_backend", f"{settings.backend} answers"))
+        out.append(passed(name, "team_backend", f"{shown_url(settings)} answers"))
         out.append(_keyring_check(backend, paths, master))
         out.append(_clear_text_check(backend))
     finally:

@@ -234,7 +234,11 @@ def keys_import(
 
         with TenantSession(runtime, chosen) as session:
             if publish_keyring(session.team, runtime.paths, chosen.name, runtime.env, force=force):
-                diagnostics.note(f"the team backend holds it now: {session.team.settings.backend}")
+                from rdapctl.store.team.backend import shown_url
+
+                diagnostics.note(
+                    f"the team backend holds it now: {shown_url(session.team.settings)}"
+                )
     return 0
 
 

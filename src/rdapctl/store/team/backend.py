@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from rdapctl.core.errors import ConfigError, UpstreamError
 
@@ -53,8 +53,14 @@ def redis_module() -> Any:
 
 
 def shown_url(settings: TeamSettings) -> str:
-    """The backend URL for messages: it never holds the password (see TeamSettings)."""
-    return settings.backend
+    """The backend URL for messages, without any user information: the password is
+    never in it (see TeamSettings), and a password written where the user name goes
+    (``redis://SECRET@host``) must not be shown either."""
+    parts = urlsplit(settings.backend)
+    if "@" not in parts.netloc:
+        return settings.backend
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def is_loopback(host: str) -> bool:

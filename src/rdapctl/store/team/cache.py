@@ -15,6 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from rdapctl.store.cache.tenant_cache import TenantCache
+from rdapctl.store.team.backend import shown_url
 
 if TYPE_CHECKING:
     from rdapctl.store.cache.entries import CacheRequest
@@ -184,13 +185,13 @@ class LayeredCache(TenantCache):
                 "reachable": True,
                 "entries": len(names),
                 "size_bytes": size,
-                "hits": int(counts.get(b"hits", 0)),
-                "misses": int(counts.get(b"misses", 0)),
+                "hits": redis_counter(counts.get(b"hits")),
+                "misses": redis_counter(counts.get(b"misses")),
             }
 
         unreachable = {"reachable": False, "entries": None, "size_bytes": None}
         out["team"] = {
-            "backend": team.settings.backend,
+            "backend": shown_url(team.settings),
             **team.call(read, {**unreachable, "hits": None, "misses": None}),
         }
         return out
@@ -209,3 +210,11 @@ class LayeredCache(TenantCache):
 
             team.call(drop, None)
         return removed
+
+
+def redis_counter(value: Any) -> int | None:
+    """A hit or miss counter as Redis holds it: a non-negative integer of at most 19
+    digits; anything else (planted or damaged) is None, never an exception."""
+    if isinstance(value, bytes) and value.isdigit() and len(value) <= 19:
+        return int(value)
+    return 0 if value is None else None

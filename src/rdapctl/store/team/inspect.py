@@ -17,9 +17,16 @@ _HEX32 = re.compile(rb"[0-9a-f]{32}")
 SCAN_COUNT = 1000
 
 
-def _sealed(value: bytes) -> bool:
-    """Not readable text: a sealed value (no JSON document, no run of letters)."""
-    if value.lstrip()[:1] in (b"{", b"["):
+def is_sealed(value: bytes) -> bool:
+    """Not readable text: a sealed value (not a JSON document, no run of letters).
+
+    Whether it parses, not how it starts: a ciphertext begins with a random nonce, whose
+    first byte is ``{`` or ``[`` one time in 128."""
+    try:
+        json.loads(value)
+    except ValueError:  # UnicodeDecodeError too
+        pass
+    else:
         return False
     return re.search(rb"[A-Za-z0-9._@-]{24,}", value) is None
 
@@ -42,7 +49,7 @@ def clear_text_findings(team: TeamBackend, client: Any) -> tuple[int, list[str]]
             value = client.get(name) or b""
             if len(parts) != 4 or not _HEX64.fullmatch(parts[3]):
                 problems.append(f"{shown} with a name that is not an HMAC")
-            elif not value.startswith(MAGIC) or not _sealed(value[2:]):
+            elif not value.startswith(MAGIC) or not is_sealed(value[2:]):
                 problems.append(f"{shown} whose value is not a sealed entry")
         elif kind == b"keyring":
             try:
@@ -57,7 +64,7 @@ def clear_text_findings(team: TeamBackend, client: Any) -> tuple[int, list[str]]
                 problems.append(f"{shown} that is not a rate-limit state")
         elif kind == b"audit":
             for _entry_id, fields in client.xrange(name):
-                if set(fields) != {b"k", b"v"} or not _sealed(fields[b"v"]):
+                if set(fields) != {b"k", b"v"} or not is_sealed(fields[b"v"]):
                     problems.append("audit stream entry not sealed")
                     break
         elif kind == b"stats":
