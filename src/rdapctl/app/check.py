@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rdapctl.core.errors import ConfigError, PolicyDeniedError, RdapctlError, UsageError
+from rdapctl.core.errors import ConfigError, RdapctlError, UsageError
 from rdapctl.core.records import record
 from rdapctl.rdap.conformance import PROFILES, SEVERITIES, Answer, Finding, run_checks
 
@@ -193,6 +193,7 @@ def check_live(session: TenantSession, raw: str, options: CheckOptions) -> dict[
     from rdapctl.app.lookup_trace import LookupTrace, url_host_and_path
     from rdapctl.policy.limits import lookup_budget
     from rdapctl.policy.server_choice import choose_server
+    from rdapctl.policy.tenant import require_query_type
     from rdapctl.rdap.answer import expected_type
     from rdapctl.rdap.bootstrap import query_url
     from rdapctl.rdap.query import parse_query
@@ -207,11 +208,7 @@ def check_live(session: TenantSession, raw: str, options: CheckOptions) -> dict[
     failure: RdapctlError | None = None
     with session.lookup_scope(lambda: query.value):
         try:
-            if query.type not in tenant.security.allowed_query_types:
-                raise PolicyDeniedError(
-                    f"tenant {tenant.name!r} may not run {query.type} queries",
-                    hint="add it to security.allowed_query_types in the tenant profile",
-                )
+            require_query_type(tenant, query.type)
             trace.choice = choose_server(query, tenant, session.bootstrap, options.server)
             trace.url = query_url(trace.choice, query)
             if options.server is not None or query.type == "url":

@@ -31,7 +31,6 @@ from rdapctl.app.lookup_trace import LookupTrace, trace_fields
 from rdapctl.core.errors import (
     AuditError,
     NotFoundError,
-    PolicyDeniedError,
     RdapctlError,
     UpstreamError,
     UsageError,
@@ -41,6 +40,7 @@ from rdapctl.core.records import record
 from rdapctl.policy.audit_events import lookup_event
 from rdapctl.policy.limits import lookup_budget
 from rdapctl.policy.server_choice import choose_server
+from rdapctl.policy.tenant import require_query_type
 from rdapctl.rdap.bootstrap import query_url
 from rdapctl.rdap.envelope import make_envelope, status_for_error
 from rdapctl.rdap.query import Query, parse_query
@@ -185,11 +185,7 @@ def _lookup(
     tenant = session.tenant
     query = parsed if parsed is not None else parse_query(raw, options.forced_type)
     trace.query = query
-    if query.type not in tenant.security.allowed_query_types:
-        raise PolicyDeniedError(
-            f"tenant {tenant.name!r} may not run {query.type} queries",
-            hint="add it to security.allowed_query_types in the tenant profile",
-        )
+    require_query_type(tenant, query.type)
     choice = choose_server(query, tenant, session.bootstrap, options.server)
     trace.choice = choice
     url = query_url(choice, query)

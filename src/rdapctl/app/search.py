@@ -44,6 +44,7 @@ from rdapctl.core.hostnames import host_of
 from rdapctl.core.records import mutable_record, record
 from rdapctl.policy.audit_events import search_event
 from rdapctl.policy.server_choice import choose_search_server
+from rdapctl.policy.tenant import require_query_type
 from rdapctl.rdap import search as protocol
 from rdapctl.rdap.envelope import make_envelope, status_for_error
 from rdapctl.rdap.search import SearchRequest
@@ -138,12 +139,7 @@ def _search(
     on_results: ResultSink | None,
 ) -> None:
     tenant = session.tenant
-    if request.query_type not in tenant.security.allowed_query_types:
-        raise PolicyDeniedError(
-            f"tenant {tenant.name!r} may not run {request.query_type} queries",
-            hint=f"add {request.query_type!r} to security.allowed_query_types in the tenant"
-            " profile",
-        )
+    require_query_type(tenant, request.query_type)
     limit = search_limit(tenant.security.max_search_results, options.limit)
     choice = choose_search_server(request, tenant, session.bootstrap, options.server)
     trace.choice = choice

@@ -13,26 +13,12 @@ import re
 from dataclasses import field
 from typing import Any, Literal
 
-from rdapctl.core.errors import ConfigError
+from rdapctl.core.errors import ConfigError, PolicyDeniedError
 from rdapctl.core.records import as_dict, record
 
 Isolation = Literal["strict", "standard", "development"]
 Criticality = Literal["critical", "high", "medium", "low"]
 
-# RFC 9083 section 10.2.4 (the IANA "RDAP JSON Values" registry of entity roles).
-ENTITY_ROLES: tuple[str, ...] = (
-    "registrant",
-    "technical",
-    "administrative",
-    "abuse",
-    "billing",
-    "registrar",
-    "reseller",
-    "sponsor",
-    "proxy",
-    "notifications",
-    "noc",
-)
 DEFAULT_EXEMPT_ROLES: tuple[str, ...] = ("registrar", "abuse")
 QUERY_TYPES: tuple[str, ...] = (
     "domain",
@@ -237,6 +223,16 @@ class Tenant:
     @property
     def effective_negative_ttl_s(self) -> int:
         return effective_ttl(self, self.cache.negative_ttl_s)
+
+
+def require_query_type(tenant: Tenant, query_type: str) -> None:
+    """The one check of ``security.allowed_query_types`` (lookups, searches, checks):
+    PolicyDeniedError (exit 4) before anything is sent when ``query_type`` is not in it."""
+    if query_type not in tenant.security.allowed_query_types:
+        raise PolicyDeniedError(
+            f"tenant {tenant.name!r} may not run {query_type} queries",
+            hint=f"add {query_type!r} to security.allowed_query_types in the tenant profile",
+        )
 
 
 GDPR_TTL_CAP_S = 3600

@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 from rdapctl.policy.tenant import (
-    ENTITY_ROLES,
     QUERY_TYPES,
     REGIONS,
     TENANT_NAME_EXPECTED,
@@ -37,6 +36,7 @@ from rdapctl.profiles.spec import (
     Url,
     check_network,
 )
+from rdapctl.rdap.answer import ENTITY_ROLES
 
 JCARD_PROPERTIES: tuple[str, ...] = (
     "source",

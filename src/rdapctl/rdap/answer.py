@@ -15,6 +15,20 @@ from urllib.parse import urlsplit
 from rdapctl.core.errors import NotFoundError, RateLimitedError, RdapctlError, UpstreamError
 from rdapctl.core.hostnames import host_of
 
+# RFC 9083 section 10.2.4 (the IANA "RDAP JSON Values" registry of entity roles).
+ENTITY_ROLES: tuple[str, ...] = (
+    "registrant",
+    "technical",
+    "administrative",
+    "abuse",
+    "billing",
+    "registrar",
+    "reseller",
+    "sponsor",
+    "proxy",
+    "notifications",
+    "noc",
+)
 # objectClassName per query type (RFC 9083 section 5); help answers carry none.
 EXPECTED_CLASS: dict[str, str] = {
     "domain": "domain",

@@ -102,7 +102,7 @@ EntityEmailOpt = Annotated[
 
 
 def _complete_role(incomplete: str) -> list[str]:
-    from rdapctl.policy.tenant import ENTITY_ROLES
+    from rdapctl.rdap.answer import ENTITY_ROLES
 
     return [role for role in ENTITY_ROLES if role.startswith(incomplete)]
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from rdapctl.core.records import record
+from rdapctl.rdap.answer import EXPECTED_CLASS
 from rdapctl.rdap.conformance import common, extensions, http, icann, jcard, names, walk
 from rdapctl.rdap.conformance.registry import (
     CHECKS,
@@ -29,14 +30,6 @@ from rdapctl.rdap.conformance.registry import (
 
 QueryType = Literal["domain", "ip", "autnum", "entity", "nameserver", "help", "search"]
 QUERY_TYPES: tuple[str, ...] = ("domain", "ip", "autnum", "entity", "nameserver", "help", "search")
-# objectClassName of the answer to each lookup (RFC 9083 section 5).
-EXPECTED_CLASS: dict[str, str] = {
-    "domain": "domain",
-    "ip": "ip network",
-    "autnum": "autnum",
-    "entity": "entity",
-    "nameserver": "nameserver",
-}
 
 
 @record

@@ -13,6 +13,8 @@ Must not: import anything, or hold anything but data.
 
 from __future__ import annotations
 
+from rdapctl.rdap.answer import ENTITY_ROLES
+
 # "status" (RFC 9083 section 10.2.2; RFC 8056 section 2 for the EPP mapped values).
 STATUS_VALUES: frozenset[str] = frozenset(
     {
@@ -104,22 +106,8 @@ EVENT_ACTIONS: frozenset[str] = frozenset(
     }
 )
 
-# "role" (RFC 9083 section 10.2.4).
-ROLES: frozenset[str] = frozenset(
-    {
-        "registrant",
-        "technical",
-        "administrative",
-        "abuse",
-        "billing",
-        "registrar",
-        "reseller",
-        "sponsor",
-        "proxy",
-        "notifications",
-        "noc",
-    }
-)
+# "role" (RFC 9083 section 10.2.4): the list the profiles schema offers too.
+ROLES: frozenset[str] = frozenset(ENTITY_ROLES)
 
 # "notice or remark type" (RFC 9083 section 10.2.1; the last one registered for the
 # ICANN gTLD profile).
