@@ -10,6 +10,7 @@ unavailable (warning, or exit 7 when required), one the guard refuses is refused
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from ipaddress import IPv4Network, IPv6Network
 
@@ -47,26 +48,19 @@ def open_team(
     assert settings is not None
     require_master_key(runtime, tenant)
     redis_module()  # exit 3 naming the extra, before anything else
-    backend = TeamBackend(
+    make = functools.partial(
+        TeamBackend,
         settings,
         tenant.name,
         runtime.env,
-        address=None,
         timeout_s=tenant.security.timeout_s,
         on_unavailable=on_unavailable,
         monotonic=runtime.monotonic,
     )
+    backend = make(address=None)
     address = checked_address(backend, settings.allow_private, resolver)
     if address is not None and not backend.tls:
-        backend = TeamBackend(
-            settings,
-            tenant.name,
-            runtime.env,
-            address=address,
-            timeout_s=tenant.security.timeout_s,
-            on_unavailable=on_unavailable,
-            monotonic=runtime.monotonic,
-        )
+        backend = make(address=address)  # plain redis:// connects to the checked address
     return backend
 
 
